@@ -1,0 +1,35 @@
+#pragma once
+
+#include "pki/ossl.hpp"
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace certd {
+
+// Prefix of the temporary files writeFileAtomic() creates; load-time cleanup removes them.
+inline constexpr std::string_view kTempPrefix = ".tmp-";
+
+// Writes `data` to directory/name so that a crash at any instant leaves either
+// the old file or the new one: temp file in the same directory (O_EXCL, final
+// `mode` from creation), write, fsync, rename, fsync the directory.
+// Throws Error(Internal) with the path and errno text; the old file is intact.
+void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, pki::ByteView data,
+                     mode_t mode);
+
+// Reads a whole file; throws Error(Internal) naming the path.
+pki::Bytes readFile(const std::filesystem::path& path);
+pki::SecureBytes readSecretFile(const std::filesystem::path& path);
+
+// Removes directory/name (if present) and fsyncs the directory.
+void removeFileDurably(const std::filesystem::path& directory, const std::string& name);
+
+// Creates the directory (and parents) with `mode` if missing; throws Error(Internal).
+void ensureDirectory(const std::filesystem::path& directory, mode_t mode);
+
+// fsync(2) of a directory.
+void syncDirectory(const std::filesystem::path& directory);
+
+} // namespace certd

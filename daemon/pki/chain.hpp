@@ -1,0 +1,57 @@
+#pragma once
+
+#include "spec.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace certd::pki {
+
+enum class CertificateKind { Server, Intermediate, Root };
+std::string_view kindName(CertificateKind kind); // "server", "intermediate", "root"
+
+// Root: a self-signed CA; intermediate: any other CA; server: everything else.
+CertificateKind classify(X509* cert);
+
+// True when `issuer` issued `subject`: names match, AKI/SKI agree when both
+// are present, and the signature verifies with the issuer's key.
+bool issuedBy(X509* subject, X509* issuer);
+
+struct ChainResult {
+    std::vector<X509*> issuers; // the leaf's issuer first, up to the root if found
+    bool complete = false;      // ends in a self-signed certificate
+};
+
+// Builds the chain of `leaf` from `pool` (which may contain the leaf itself and
+// unrelated certificates); never loops.
+ChainResult buildChain(X509* leaf, std::span<X509* const> pool);
+
+// Stable warning codes.
+namespace warning {
+inline constexpr std::string_view kChainIncomplete = "chain-incomplete";
+inline constexpr std::string_view kExpired = "expired";
+inline constexpr std::string_view kNotYetValid = "not-yet-valid";
+inline constexpr std::string_view kExpiringSoon = "expiring-soon";
+inline constexpr std::string_view kNoPrivateKey = "no-private-key";
+inline constexpr std::string_view kWeakKey = "weak-key";
+inline constexpr std::string_view kSha1Signature = "sha1-signature";
+inline constexpr std::string_view kNoSubjectAltName = "no-subject-alt-name";
+inline constexpr std::string_view kCommonNameNotInSan = "common-name-not-in-san";
+inline constexpr std::string_view kStateAbbreviated = "state-abbreviated";
+inline constexpr std::string_view kIpSubjectAltName = "ip-subject-alt-name";
+} // namespace warning
+
+struct WarningContext {
+    bool hasPrivateKey = false;
+    std::uint64_t nowUSec = 0;
+    unsigned expiringWithinDays = 30;
+};
+
+// The warnings a certificate carries. No-private-key, SAN and expiring
+// warnings apply to server (leaf) certificates only; validity, weak key and
+// SHA-1 apply to the leaf and every certificate in its chain.
+std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, const WarningContext& context);
+
+} // namespace certd::pki

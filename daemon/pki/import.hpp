@@ -1,0 +1,26 @@
+#pragma once
+
+#include "spec.hpp"
+
+#include <vector>
+
+namespace certd::pki {
+
+// Everything found in one uploaded file, in file order.
+struct ImportedBundle {
+    std::vector<X509Ptr> certificates;
+    std::vector<EvpPkeyPtr> keys;
+    std::vector<Warning> warnings;
+};
+
+// Detects the format from the bytes (never a file name): PEM with any number
+// of blocks (CERTIFICATE, TRUSTED CERTIFICATE, PKCS7, PRIVATE KEY, ENCRYPTED
+// PRIVATE KEY, RSA/EC PRIVATE KEY incl. DEK-Info encryption), DER X.509, DER
+// PKCS#7, DER PKCS#8 (plain or encrypted), PKCS#12 (incl. legacy RC2/3DES),
+// DER legacy RSA/EC keys. Tolerates CRLF, a UTF-8 BOM and text around blocks.
+// An empty passphrase means "none given" (an empty one is still tried).
+// Throws Error with EmptyInput, Malformed, PassphraseRequired, BadPassphrase
+// or Unsupported.
+ImportedBundle parseImport(ByteView data, const Secret& passphrase);
+
+} // namespace certd::pki

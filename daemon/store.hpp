@@ -1,0 +1,102 @@
+#pragma once
+
+// The durable store (DESIGN §5). It knows files and state, nothing of D-Bus
+// and nothing of X.509: callers hand it ids and bytes.
+
+#include "pki/ossl.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace certd {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct StoredCertificate {
+    std::string friendlyName;
+    std::string chainMode = "automatic"; // or "manual"
+    std::vector<std::string> manualChain; // certificate ids, issuer first, when manual
+    std::uint64_t addedUSec = 0;
+    bool operator==(const StoredCertificate&) const = default;
+};
+
+struct StoredKey {
+    std::uint64_t addedUSec = 0;
+    bool operator==(const StoredKey&) const = default;
+};
+
+struct StoredRequest {
+    std::string friendlyName;
+    std::string keyId;
+    std::string state = "pending"; // or "completed"
+    std::string certificateId;     // set when completed
+    std::uint64_t createdUSec = 0;
+    bool operator==(const StoredRequest&) const = default;
+};
+
+struct StoreState {
+    std::map<std::string, StoredCertificate> certificates; // by certificate id
+    std::map<std::string, StoredKey> keys;                 // by key id
+    std::map<std::string, StoredRequest> requests;         // by request id
+    std::map<std::string, std::string> bindings;           // address -> certificate id
+    std::string factoryCertificate;                        // certificate id, empty until created
+    bool operator==(const StoreState&) const = default;
+};
+
+class Store {
+public:
+    // A set of changes applied all at once by commit().
+    class Transaction {
+    public:
+        // The state as it will be after commit; edit freely.
+        StoreState& state() { return state_; }
+        void putCertificate(const std::string& id, pki::ByteView der);
+        void putKey(const std::string& id, pki::ByteView pkcs8);
+        void putRequest(const std::string& id, std::string_view pem);
+
+    private:
+        friend class Store;
+        explicit Transaction(StoreState state) : state_(std::move(state)) {}
+        StoreState state_;
+        std::map<std::string, pki::Bytes> certificates_;
+        std::map<std::string, pki::SecureBytes> keys_;
+        std::map<std::string, std::string> requests_;
+    };
+
+    // Opens (creating, mode 0700) the store in `directory`: loads state.yaml,
+    // removes temp files and blobs that state.yaml does not reference.
+    // Throws Error(Internal) on an unreadable store, naming the file and why.
+    explicit Store(std::filesystem::path directory);
+
+    const std::filesystem::path& directory() const { return directory_; }
+    const StoreState& state() const { return state_; }
+    // What open cleaned up or dropped, one line each, for the journal.
+    const std::vector<std::string>& loadReport() const { return loadReport_; }
+
+    pki::Bytes certificateDer(const std::string& id) const;
+    pki::SecureBytes keyPkcs8(const std::string& id) const;
+    std::string requestPem(const std::string& id) const;
+
+    Transaction begin() const { return Transaction(state_); }
+    // Makes the transaction durable: blobs first (keys 0600), then state.yaml,
+    // then removal of blobs the new state no longer references. Returns only
+    // when durable. Throws Error(InvalidArgument) if the new state references
+    // a blob that neither exists nor is in the transaction, Error(Internal) on
+    // I/O failure; in both cases the previous state stays, on disk and here.
+    void commit(Transaction&& transaction);
+
+private:
+    std::filesystem::path directory_;
+    StoreState state_;
+    std::vector<std::string> loadReport_;
+};
+
+// state.yaml text for a state, and back (exposed for tests).
+std::string serializeState(const StoreState& state);
+// Throws Error(Internal) naming `origin`, line and reason.
+StoreState parseState(std::string_view yaml, const std::string& origin);
+
+} // namespace certd

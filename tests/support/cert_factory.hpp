@@ -1,0 +1,48 @@
+#pragma once
+
+// In-process certificates for unit tests: roots, intermediates and leaves with
+// every property the warning and chain rules look at.
+
+#include "pki/key.hpp"
+
+#include <string>
+#include <vector>
+
+namespace certd::test {
+
+struct IssueOptions {
+    std::string commonName = "test";
+    std::vector<std::string> dnsNames;          // SAN DNS entries (none: no SAN extension)
+    bool ca = false;                            // basicConstraints CA:TRUE + keyCertSign
+    long notBeforeOffsetSeconds = -86400;       // relative to now
+    long notAfterOffsetSeconds = 365L * 86400;  // relative to now
+    const char* digest = "SHA256";              // e.g. "SHA1"
+    bool subjectKeyId = true;
+    bool authorityKeyId = true;
+    std::vector<std::string> caIssuersUrls;     // AIA caIssuers
+};
+
+struct TestCert {
+    pki::X509Ptr cert;
+    pki::EvpPkeyPtr key;
+};
+
+// A key of the type, memoised per (type, slot) so suites stay fast; slot keeps keys distinct.
+pki::EvpPkeyPtr testKey(pki::KeyType type, int slot = 0);
+
+// A self-signed CA (root).
+TestCert makeRoot(const std::string& commonName, pki::KeyType type = pki::KeyType::EcP256, int slot = 0);
+// A certificate for `subjectKey` (a fresh test key when null) signed by `issuer`.
+TestCert issue(const TestCert& issuer, const IssueOptions& options, pki::EvpPkeyPtr subjectKey = nullptr);
+// A self-signed non-CA certificate with the options.
+TestCert makeSelfSigned(const IssueOptions& options, pki::EvpPkeyPtr key = nullptr);
+
+// root -> intermediate -> leaf ("leaf.example.com").
+struct TestPki {
+    TestCert root;
+    TestCert intermediate;
+    TestCert leaf;
+};
+TestPki makeTestPki();
+
+} // namespace certd::test
