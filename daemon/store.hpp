@@ -17,7 +17,7 @@ inline constexpr int kSchemaVersion = 1;
 
 struct StoredCertificate {
     std::string friendlyName;
-    std::string chainMode = "automatic"; // or "manual"
+    std::string chainMode = "automatic";  // or "manual"
     std::vector<std::string> manualChain; // certificate ids, issuer first, when manual
     std::uint64_t addedUSec = 0;
     bool operator==(const StoredCertificate&) const = default;

@@ -18,7 +18,7 @@ X509ReqPtr createRequest(const CertificateSpec& spec, EVP_PKEY* key);
 
 // What the bus shows of a certificate.
 struct CertificateInfo {
-    std::string subject;            // RFC 2253-like one line, e.g. "CN=a, O=b, C=DE"
+    std::string subject; // RFC 2253-like one line, e.g. "CN=a, O=b, C=DE"
     std::string issuer;
     std::string issuedTo;           // subject CN (or the first SAN, or the subject)
     std::string issuedBy;           // issuer CN (or the issuer)
@@ -26,13 +26,13 @@ struct CertificateInfo {
     std::string signatureAlgorithm; // e.g. "sha256WithRSAEncryption"
     std::uint64_t notBeforeUSec = 0;
     std::uint64_t notAfterUSec = 0;
-    std::string publicKey;          // publicKeyDescription()
+    std::string publicKey;                                                    // publicKeyDescription()
     std::vector<std::pair<std::string, std::string>> subjectAlternativeNames; // ("DNS", "a.example")
-    std::vector<std::string> authorityInfoAccess; // caIssuers URLs
-    std::string fingerprintSha256; // hex of SHA-256 of the DER
-    std::string spkiSha256;        // hex, see spkiSha256Hex()
-    bool isCa = false;             // basicConstraints CA:TRUE
-    bool selfSigned = false;       // subject == issuer and the signature verifies with its own key
+    std::vector<std::string> authorityInfoAccess;                             // caIssuers URLs
+    std::string fingerprintSha256;                                            // hex of SHA-256 of the DER
+    std::string spkiSha256;                                                   // hex, see spkiSha256Hex()
+    bool isCa = false;                                                        // basicConstraints CA:TRUE
+    bool selfSigned = false; // subject == issuer and the signature verifies with its own key
 };
 CertificateInfo describeCertificate(X509* cert);
 

@@ -45,8 +45,14 @@ Out readBio(BIO* bio)
 }
 } // namespace
 
-Bytes bioBytes(BIO* bio) { return readBio<Bytes>(bio); }
-SecureBytes bioSecureBytes(BIO* bio) { return readBio<SecureBytes>(bio); }
+Bytes bioBytes(BIO* bio)
+{
+    return readBio<Bytes>(bio);
+}
+SecureBytes bioSecureBytes(BIO* bio)
+{
+    return readBio<SecureBytes>(bio);
+}
 
 std::string toHex(ByteView data)
 {

@@ -35,13 +35,22 @@ struct OsslDeleter {
 template <typename T, auto FreeFn>
 using OsslPtr = std::unique_ptr<T, OsslDeleter<FreeFn>>;
 
-inline void freeX509Stack(STACK_OF(X509) * s) noexcept { sk_X509_pop_free(s, X509_free); }
-inline void freeGeneralNames(GENERAL_NAMES* g) noexcept { GENERAL_NAMES_free(g); }
+inline void freeX509Stack(STACK_OF(X509) * s) noexcept
+{
+    sk_X509_pop_free(s, X509_free);
+}
+inline void freeGeneralNames(GENERAL_NAMES* g) noexcept
+{
+    GENERAL_NAMES_free(g);
+}
 inline void freeExtensionStack(STACK_OF(X509_EXTENSION) * s) noexcept
 {
     sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
 }
-inline void freeOpenSslString(char* s) noexcept { OPENSSL_free(s); }
+inline void freeOpenSslString(char* s) noexcept
+{
+    OPENSSL_free(s);
+}
 
 using X509Ptr = OsslPtr<X509, X509_free>;
 using X509ReqPtr = OsslPtr<X509_REQ, X509_REQ_free>;

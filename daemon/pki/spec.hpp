@@ -16,7 +16,7 @@ struct Warning {
 };
 
 struct SubjectSpec {
-    std::string country;            // ISO 3166-1 alpha-2, upper case after validation
+    std::string country; // ISO 3166-1 alpha-2, upper case after validation
     std::string state;
     std::string locality;
     std::string organization;

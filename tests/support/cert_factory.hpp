@@ -12,14 +12,14 @@ namespace certd::test {
 
 struct IssueOptions {
     std::string commonName = "test";
-    std::vector<std::string> dnsNames;          // SAN DNS entries (none: no SAN extension)
-    bool ca = false;                            // basicConstraints CA:TRUE + keyCertSign
-    long notBeforeOffsetSeconds = -86400;       // relative to now
-    long notAfterOffsetSeconds = 365L * 86400;  // relative to now
-    const char* digest = "SHA256";              // e.g. "SHA1"
+    std::vector<std::string> dnsNames;         // SAN DNS entries (none: no SAN extension)
+    bool ca = false;                           // basicConstraints CA:TRUE + keyCertSign
+    long notBeforeOffsetSeconds = -86400;      // relative to now
+    long notAfterOffsetSeconds = 365L * 86400; // relative to now
+    const char* digest = "SHA256";             // e.g. "SHA1"
     bool subjectKeyId = true;
     bool authorityKeyId = true;
-    std::vector<std::string> caIssuersUrls;     // AIA caIssuers
+    std::vector<std::string> caIssuersUrls; // AIA caIssuers
 };
 
 struct TestCert {
