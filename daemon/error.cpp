@@ -8,7 +8,7 @@
 namespace certd {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 13> kErrorNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kErrorNames{{
     {ErrorCode::InvalidArgument, "org.certd1.Error.InvalidArgument"},
     {ErrorCode::NotFound, "org.certd1.Error.NotFound"},
     {ErrorCode::InvalidCertificate, "org.certd1.Error.InvalidCertificate"},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 13> kErrorNames{{
     {ErrorCode::InUse, "org.certd1.Error.InUse"},
     {ErrorCode::AccessDenied, "org.certd1.Error.AccessDenied"},
     {ErrorCode::Unsupported, "org.certd1.Error.Unsupported"},
+    {ErrorCode::FetchFailed, "org.certd1.Error.FetchFailed"},
     {ErrorCode::Internal, "org.certd1.Error.Internal"},
 }};
 

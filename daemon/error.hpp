@@ -22,6 +22,7 @@ enum class ErrorCode {
     InUse,              // the object is still referenced
     AccessDenied,       // the caller lacks the right for this action
     Unsupported,        // understood, but not something certd handles
+    FetchFailed,        // an issuer download failed (network, HTTP status, size or time limit)
     Internal,           // a bug or an environment failure (disk, OpenSSL)
 };
 

@@ -1,0 +1,35 @@
+#include "objects.hpp"
+
+namespace certd::bus {
+
+AddressObject::AddressObject(sdbus::IConnection& connection, Service& service, std::string address)
+    : AdaptorInterfaces(connection, addressPath(address)), service_(service), address_(std::move(address))
+{
+    registerAdaptor();
+}
+
+AddressObject::~AddressObject() { unregisterAdaptor(); }
+
+void AddressObject::emitChanged() { emitPropertiesChangedSignal(org::certd1::Address_adaptor::INTERFACE_NAME, {"Certificate", "State", "Error"}); }
+
+void AddressObject::Assign(const sdbus::ObjectPath& certificate)
+{
+    service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage, [&] {
+        service_.apply(service_.manager().assign(address_, service_.certificateIdFromPath(certificate)));
+    });
+}
+
+std::string AddressObject::Address() { return address_; }
+uint16_t AddressObject::Port() { return service_.info().port; }
+
+sdbus::ObjectPath AddressObject::Certificate()
+{
+    const auto id = service_.manager().certificateForAddress(address_);
+    return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+}
+
+std::string AddressObject::Origin() { return service_.manager().address(address_).origin; }
+std::string AddressObject::State() { return service_.manager().address(address_).state; }
+std::string AddressObject::Error() { return service_.manager().address(address_).error; }
+
+} // namespace certd::bus

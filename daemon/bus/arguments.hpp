@@ -1,0 +1,24 @@
+#pragma once
+
+// a{sv} arguments -> typed values. Unknown keys and wrong types are refused
+// with InvalidArgument naming the key, so callers learn of typos at once.
+
+#include "../manager.hpp"
+
+#include <sdbus-c++/Types.h>
+
+#include <map>
+#include <string>
+
+namespace certd::bus {
+
+using VariantMap = std::map<std::string, sdbus::Variant>;
+
+// Spec of CreateSelfSigned / CreateRequest. Object paths (key, copy_from) are
+// resolved to ids with the given prefixes' owners checked by the Manager.
+CreateSpec parseCreateSpec(const VariantMap& spec, bool selfSigned);
+ExportOptions parseExportOptions(const VariantMap& options);
+// Import options: friendly_name.
+std::string parseImportOptions(const VariantMap& options);
+
+} // namespace certd::bus

@@ -1,0 +1,132 @@
+#include "arguments.hpp"
+#include "objects.hpp"
+
+namespace certd::bus {
+
+CertificateObject::CertificateObject(sdbus::IConnection& connection, Service& service, std::string id)
+    : AdaptorInterfaces(connection, certificatePath(id)), service_(service), id_(std::move(id))
+{
+    registerAdaptor();
+}
+
+CertificateObject::~CertificateObject() { unregisterAdaptor(); }
+
+void CertificateObject::emitChanged()
+{
+    emitPropertiesChangedSignal(org::certd1::Certificate_adaptor::INTERFACE_NAME, {"FriendlyName", "Key", "HasPrivateKey", "Chain", "ChainMode",
+                                                 "Warnings", "Addresses", "IsFactoryDefault"});
+}
+
+const CertificateEntry& CertificateObject::entry() const { return service_.manager().certificate(id_); }
+
+std::vector<uint8_t> CertificateObject::Export(const std::map<std::string, sdbus::Variant>& options)
+{
+    const ExportOptions parsed = handleErrors([&] { return parseExportOptions(options); });
+    // Reading a certificate is open; taking its private key is a right of its own, and audited.
+    const Right right = parsed.includePrivateKey ? Right::ExportPrivateKey : Right::Read;
+    auto run = [&] {
+        const auto data = service_.manager().exportCertificate(id_, parsed);
+        return std::vector<uint8_t>(data.begin(), data.end());
+    };
+    if (right == Right::Read)
+        return handleErrors(run);
+    return service_.mutate(getObject(), "ExportPrivateKey", getObjectPath(), right, run);
+}
+
+void CertificateObject::SetFriendlyName(const std::string& friendlyName)
+{
+    service_.mutate(getObject(), "SetFriendlyName", getObjectPath(), Right::Manage,
+                    [&] { service_.apply(service_.manager().setFriendlyName(id_, friendlyName)); });
+}
+
+void CertificateObject::SetAddresses(const std::vector<std::string>& addresses)
+{
+    service_.mutate(getObject(), "SetAddresses", getObjectPath(), Right::Manage,
+                    [&] { service_.apply(service_.manager().setAddresses(id_, addresses)); });
+}
+
+void CertificateObject::SetChain(const std::string& mode, const std::vector<uint8_t>& pem)
+{
+    service_.mutate(getObject(), "SetChain", getObjectPath(), Right::Manage,
+                    [&] { service_.apply(service_.manager().setChain(id_, mode, pem)); });
+}
+
+std::vector<sdbus::ObjectPath> CertificateObject::FetchIssuer()
+{
+    return service_.mutate(getObject(), "FetchIssuer", getObjectPath(), Right::Manage, [&] {
+        auto fetched = service_.manager().fetchIssuers(id_);
+        service_.apply(fetched.changes);
+        std::vector<sdbus::ObjectPath> out;
+        for (const auto& id : fetched.certificates)
+            out.emplace_back(certificatePath(id));
+        return out;
+    });
+}
+
+std::vector<sdbus::Struct<std::string, std::string, std::string>> CertificateObject::Check(
+    const std::vector<std::string>& hostnames)
+{
+    return handleErrors([&] {
+        std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
+        for (const auto& f : service_.manager().check(id_, hostnames))
+            out.emplace_back(f.severity, f.code, f.text);
+        return out;
+    });
+}
+
+void CertificateObject::Delete()
+{
+    // Copy: this object is destroyed by apply().
+    Service& service = service_;
+    const std::string id = id_;
+    const std::string path = getObjectPath();
+    service.mutate(getObject(), "DeleteCertificate", path, Right::Manage,
+                   [&] { service.apply(service.manager().deleteCertificate(id)); });
+}
+
+std::string CertificateObject::FriendlyName() { return service_.manager().friendlyName(id_); }
+std::string CertificateObject::Subject() { return entry().info.subject; }
+std::string CertificateObject::Issuer() { return entry().info.issuer; }
+std::string CertificateObject::IssuedTo() { return entry().info.issuedTo; }
+std::string CertificateObject::IssuedBy() { return entry().info.issuedBy; }
+std::string CertificateObject::SerialNumber() { return entry().info.serialNumber; }
+std::string CertificateObject::SignatureAlgorithm() { return entry().info.signatureAlgorithm; }
+uint64_t CertificateObject::NotBeforeUSec() { return entry().info.notBeforeUSec; }
+uint64_t CertificateObject::NotAfterUSec() { return entry().info.notAfterUSec; }
+std::string CertificateObject::PublicKey() { return entry().info.publicKey; }
+std::vector<sdbus::Struct<std::string, std::string>> CertificateObject::SubjectAlternativeNames()
+{
+    return toBus(entry().info.subjectAlternativeNames);
+}
+std::vector<std::string> CertificateObject::AuthorityInfoAccess() { return entry().info.authorityInfoAccess; }
+std::string CertificateObject::FingerprintSHA256() { return entry().info.fingerprintSha256; }
+
+sdbus::ObjectPath CertificateObject::Key()
+{
+    const auto& keyId = entry().keyId;
+    return sdbus::ObjectPath(keyId.empty() ? "/" : keyPath(keyId));
+}
+
+bool CertificateObject::HasPrivateKey() { return !entry().keyId.empty(); }
+std::string CertificateObject::Kind() { return std::string(pki::kindName(entry().kind)); }
+
+std::vector<sdbus::ObjectPath> CertificateObject::Chain()
+{
+    std::vector<sdbus::ObjectPath> out;
+    for (const auto& id : entry().chain)
+        out.emplace_back(certificatePath(id));
+    return out;
+}
+
+std::string CertificateObject::ChainMode()
+{
+    const auto& stored = service_.manager().stored().certificates;
+    const auto it = stored.find(id_);
+    return it == stored.end() ? "automatic" : it->second.chainMode;
+}
+
+BusWarnings CertificateObject::Warnings() { return toBus(entry().warnings); }
+std::vector<std::string> CertificateObject::Addresses() { return service_.manager().addressesOf(id_); }
+bool CertificateObject::IsFactoryDefault() { return service_.manager().factoryCertificate() == id_; }
+
+} // namespace certd::bus

@@ -1,0 +1,138 @@
+#include "arguments.hpp"
+#include "objects.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+
+namespace certd::bus {
+
+ManagerObject::ManagerObject(sdbus::IConnection& connection, Service& service)
+    : AdaptorInterfaces(connection, kRootPath), service_(service)
+{
+    registerAdaptor();
+}
+
+ManagerObject::~ManagerObject() { unregisterAdaptor(); }
+
+std::tuple<sdbus::ObjectPath, BusWarnings> ManagerObject::CreateSelfSigned(
+    const std::map<std::string, sdbus::Variant>& spec)
+{
+    return service_.mutate(getObject(), "CreateSelfSigned", kRootPath, Right::Manage, [&] {
+        auto created = service_.manager().createSelfSigned(parseCreateSpec(spec, true));
+        service_.apply(created.changes);
+        return std::tuple{sdbus::ObjectPath(certificatePath(created.id)), toBus(created.warnings)};
+    });
+}
+
+std::tuple<sdbus::ObjectPath, BusWarnings> ManagerObject::CreateRequest(const std::map<std::string, sdbus::Variant>& spec)
+{
+    return service_.mutate(getObject(), "CreateRequest", kRootPath, Right::Manage, [&] {
+        auto created = service_.manager().createRequest(parseCreateSpec(spec, false));
+        service_.apply(created.changes);
+        return std::tuple{sdbus::ObjectPath(requestPath(created.id)), toBus(created.warnings)};
+    });
+}
+
+std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> ManagerObject::Import(
+    const std::vector<uint8_t>& data, const std::string& passphrase,
+    const std::map<std::string, sdbus::Variant>& options)
+{
+    return service_.mutate(getObject(), "Import", kRootPath, Right::Manage, [&] {
+        const std::string friendlyName = parseImportOptions(options);
+        auto imported = service_.manager().importData(data, pki::Secret(passphrase), friendlyName);
+        service_.apply(imported.changes);
+        std::vector<sdbus::ObjectPath> objects;
+        for (const auto& id : imported.certificates)
+            objects.emplace_back(certificatePath(id));
+        for (const auto& id : imported.keys)
+            objects.emplace_back(keyPath(id));
+        for (const auto& id : imported.requests)
+            objects.emplace_back(requestPath(id));
+        return std::tuple{objects, toBus(imported.warnings)};
+    });
+}
+
+void ManagerObject::Assign(const std::string& address, const sdbus::ObjectPath& certificate)
+{
+    service_.mutate(getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
+        service_.apply(service_.manager().assign(address, service_.certificateIdFromPath(certificate)));
+    });
+}
+
+std::vector<std::string> ManagerObject::ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
+                                                           const sdbus::ObjectPath& newCertificate)
+{
+    return service_.mutate(
+        getObject(), "ReplaceCertificate", std::string(oldCertificate) + " -> " + std::string(newCertificate),
+        Right::Manage, [&] {
+            std::vector<std::string> moved;
+            service_.apply(service_.manager().replaceCertificate(service_.certificateIdFromPath(oldCertificate),
+                                                                 service_.certificateIdFromPath(newCertificate),
+                                                                 moved));
+            return moved;
+        });
+}
+
+namespace {
+std::string firstLine(const char* path)
+{
+    std::ifstream f(path);
+    std::string line;
+    std::getline(f, line);
+    return line;
+}
+} // namespace
+
+std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
+{
+    return handleErrors([&] {
+        auto& manager = service_.manager();
+        std::map<std::string, sdbus::Variant> status;
+        char host[256] = {};
+        ::gethostname(host, sizeof(host) - 1);
+        status["Hostname"] = sdbus::Variant(std::string(host));
+        status["MachineId"] = sdbus::Variant(firstLine("/etc/machine-id"));
+        status["Version"] = sdbus::Variant(service_.info().version);
+        status["UptimeUSec"] = sdbus::Variant(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  service_.info().started)
+                .count()));
+        std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> addresses;
+        for (const auto& [address, entry] : manager.addresses())
+            addresses.emplace_back(address, entry.state,
+                                   sdbus::ObjectPath(certificatePath(manager.certificateForAddress(address))));
+        status["Addresses"] = sdbus::Variant(addresses);
+        status["Port"] = sdbus::Variant(service_.info().port);
+        status["TerminatorState"] = sdbus::Variant(service_.info().terminatorState());
+        uint64_t soonest = UINT64_MAX;
+        std::string soonestId;
+        for (const auto& [id, entry] : manager.certificates()) {
+            if (entry.keyId.empty())
+                continue; // issuers and foreign certificates are not what the appliance serves
+            if (entry.info.notAfterUSec < soonest) {
+                soonest = entry.info.notAfterUSec;
+                soonestId = id;
+            }
+        }
+        status["SoonestExpiryUSec"] = sdbus::Variant(soonestId.empty() ? uint64_t{0} : soonest);
+        status["SoonestExpiry"] =
+            sdbus::Variant(sdbus::ObjectPath(soonestId.empty() ? "/" : certificatePath(soonestId)));
+        status["Certificates"] = sdbus::Variant(static_cast<uint32_t>(manager.certificates().size()));
+        status["Keys"] = sdbus::Variant(static_cast<uint32_t>(manager.keys().size()));
+        status["Requests"] = sdbus::Variant(static_cast<uint32_t>(manager.requests().size()));
+        return status;
+    });
+}
+
+std::string ManagerObject::Version() { return service_.info().version; }
+
+sdbus::ObjectPath ManagerObject::FactoryCertificate()
+{
+    const auto& id = service_.manager().factoryCertificate();
+    return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+}
+
+std::string ManagerObject::TerminatorState() { return service_.info().terminatorState(); }
+
+} // namespace certd::bus

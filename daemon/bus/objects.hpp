@@ -1,0 +1,162 @@
+#pragma once
+
+// The bus objects; each maps one Manager entry onto its generated adaptor.
+
+#include "service.hpp"
+
+#include <org.certd1.Address-adaptor.hpp>
+#include <org.certd1.Certificate-adaptor.hpp>
+#include <org.certd1.Key-adaptor.hpp>
+#include <org.certd1.Manager-adaptor.hpp>
+#include <org.certd1.Request-adaptor.hpp>
+
+namespace certd::bus {
+
+using BusWarnings = std::vector<sdbus::Struct<std::string, std::string>>;
+BusWarnings toBus(const std::vector<pki::Warning>& warnings);
+std::vector<sdbus::Struct<std::string, std::string>> toBus(
+    const std::vector<std::pair<std::string, std::string>>& subjectAltNames);
+
+class ManagerObject final
+    : public sdbus::AdaptorInterfaces<org::certd1::Manager_adaptor, sdbus::ObjectManager_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    ManagerObject(sdbus::IConnection& connection, Service& service);
+    ~ManagerObject();
+
+private:
+    std::tuple<sdbus::ObjectPath, BusWarnings> CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spec) override;
+    std::tuple<sdbus::ObjectPath, BusWarnings> CreateRequest(const std::map<std::string, sdbus::Variant>& spec) override;
+    std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> Import(
+        const std::vector<uint8_t>& data, const std::string& passphrase,
+        const std::map<std::string, sdbus::Variant>& options) override;
+    void Assign(const std::string& address, const sdbus::ObjectPath& certificate) override;
+    std::vector<std::string> ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
+                                                const sdbus::ObjectPath& newCertificate) override;
+    std::map<std::string, sdbus::Variant> GetStatus() override;
+    std::string Version() override;
+    sdbus::ObjectPath FactoryCertificate() override;
+    std::string TerminatorState() override;
+
+    Service& service_;
+};
+
+class CertificateObject final
+    : public sdbus::AdaptorInterfaces<org::certd1::Certificate_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    CertificateObject(sdbus::IConnection& connection, Service& service, std::string id);
+    ~CertificateObject();
+    void announce() { emitInterfacesAddedSignal({org::certd1::Certificate_adaptor::INTERFACE_NAME}); }
+    void emitChanged();
+    void retract() { emitInterfacesRemovedSignal({org::certd1::Certificate_adaptor::INTERFACE_NAME}); }
+
+private:
+    const CertificateEntry& entry() const;
+    std::vector<uint8_t> Export(const std::map<std::string, sdbus::Variant>& options) override;
+    void SetFriendlyName(const std::string& friendlyName) override;
+    void SetAddresses(const std::vector<std::string>& addresses) override;
+    void SetChain(const std::string& mode, const std::vector<uint8_t>& pem) override;
+    std::vector<sdbus::ObjectPath> FetchIssuer() override;
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> Check(
+        const std::vector<std::string>& hostnames) override;
+    void Delete() override;
+    std::string FriendlyName() override;
+    std::string Subject() override;
+    std::string Issuer() override;
+    std::string IssuedTo() override;
+    std::string IssuedBy() override;
+    std::string SerialNumber() override;
+    std::string SignatureAlgorithm() override;
+    uint64_t NotBeforeUSec() override;
+    uint64_t NotAfterUSec() override;
+    std::string PublicKey() override;
+    std::vector<sdbus::Struct<std::string, std::string>> SubjectAlternativeNames() override;
+    std::vector<std::string> AuthorityInfoAccess() override;
+    std::string FingerprintSHA256() override;
+    sdbus::ObjectPath Key() override;
+    bool HasPrivateKey() override;
+    std::string Kind() override;
+    std::vector<sdbus::ObjectPath> Chain() override;
+    std::string ChainMode() override;
+    BusWarnings Warnings() override;
+    std::vector<std::string> Addresses() override;
+    bool IsFactoryDefault() override;
+
+    Service& service_;
+    std::string id_;
+};
+
+class KeyObject final
+    : public sdbus::AdaptorInterfaces<org::certd1::Key_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    KeyObject(sdbus::IConnection& connection, Service& service, std::string id);
+    ~KeyObject();
+    void announce() { emitInterfacesAddedSignal({org::certd1::Key_adaptor::INTERFACE_NAME}); }
+    void emitChanged();
+    void retract() { emitInterfacesRemovedSignal({org::certd1::Key_adaptor::INTERFACE_NAME}); }
+
+private:
+    void Delete() override;
+    std::string Algorithm() override;
+    uint32_t Bits() override;
+    std::string FingerprintSHA256() override;
+    std::vector<sdbus::ObjectPath> Certificates() override;
+    std::vector<sdbus::ObjectPath> Requests() override;
+
+    Service& service_;
+    std::string id_;
+};
+
+class RequestObject final
+    : public sdbus::AdaptorInterfaces<org::certd1::Request_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    RequestObject(sdbus::IConnection& connection, Service& service, std::string id);
+    ~RequestObject();
+    void announce() { emitInterfacesAddedSignal({org::certd1::Request_adaptor::INTERFACE_NAME}); }
+    void emitChanged();
+    void retract() { emitInterfacesRemovedSignal({org::certd1::Request_adaptor::INTERFACE_NAME}); }
+
+private:
+    const RequestEntry& entry() const;
+    const StoredRequest& stored() const;
+    void Delete() override;
+    std::string FriendlyName() override;
+    std::string Subject() override;
+    std::vector<sdbus::Struct<std::string, std::string>> SubjectAlternativeNames() override;
+    sdbus::ObjectPath Key() override;
+    std::string RequestPem() override;
+    std::string State() override;
+    sdbus::ObjectPath Certificate() override;
+    uint64_t CreatedUSec() override;
+
+    Service& service_;
+    std::string id_;
+};
+
+class AddressObject final
+    : public sdbus::AdaptorInterfaces<org::certd1::Address_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    AddressObject(sdbus::IConnection& connection, Service& service, std::string address);
+    ~AddressObject();
+    void announce() { emitInterfacesAddedSignal({org::certd1::Address_adaptor::INTERFACE_NAME}); }
+    void emitChanged();
+    void retract() { emitInterfacesRemovedSignal({org::certd1::Address_adaptor::INTERFACE_NAME}); }
+
+private:
+    void Assign(const sdbus::ObjectPath& certificate) override;
+    std::string Address() override;
+    uint16_t Port() override;
+    sdbus::ObjectPath Certificate() override;
+    std::string Origin() override;
+    std::string State() override;
+    std::string Error() override;
+
+    Service& service_;
+    std::string address_;
+};
+
+} // namespace certd::bus

@@ -1,0 +1,61 @@
+#include "objects.hpp"
+
+namespace certd::bus {
+
+RequestObject::RequestObject(sdbus::IConnection& connection, Service& service, std::string id)
+    : AdaptorInterfaces(connection, requestPath(id)), service_(service), id_(std::move(id))
+{
+    registerAdaptor();
+}
+
+RequestObject::~RequestObject() { unregisterAdaptor(); }
+
+void RequestObject::emitChanged()
+{
+    emitPropertiesChangedSignal(org::certd1::Request_adaptor::INTERFACE_NAME, {"FriendlyName", "Key", "State", "Certificate"});
+}
+
+const RequestEntry& RequestObject::entry() const { return service_.manager().request(id_); }
+
+const StoredRequest& RequestObject::stored() const
+{
+    const auto& requests = service_.manager().stored().requests;
+    const auto it = requests.find(id_);
+    if (it == requests.end())
+        throw Error(ErrorCode::NotFound, "no request '" + id_ + "'");
+    return it->second;
+}
+
+void RequestObject::Delete()
+{
+    Service& service = service_;
+    const std::string id = id_;
+    const std::string path = getObjectPath();
+    service.mutate(getObject(), "DeleteRequest", path, Right::Manage,
+                   [&] { service.apply(service.manager().deleteRequest(id)); });
+}
+
+std::string RequestObject::FriendlyName() { return stored().friendlyName; }
+std::string RequestObject::Subject() { return entry().info.subject; }
+
+std::vector<sdbus::Struct<std::string, std::string>> RequestObject::SubjectAlternativeNames()
+{
+    std::vector<sdbus::Struct<std::string, std::string>> out;
+    for (const auto& san : entry().info.subjectAltNames)
+        out.emplace_back(san.type == pki::SubjectAltName::Type::Ip ? "IP" : "DNS", san.value);
+    return out;
+}
+
+sdbus::ObjectPath RequestObject::Key() { return sdbus::ObjectPath(keyPath(stored().keyId)); }
+std::string RequestObject::RequestPem() { return entry().pem; }
+std::string RequestObject::State() { return stored().state; }
+
+sdbus::ObjectPath RequestObject::Certificate()
+{
+    const auto& id = stored().certificateId;
+    return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+}
+
+uint64_t RequestObject::CreatedUSec() { return stored().createdUSec; }
+
+} // namespace certd::bus

@@ -1,0 +1,139 @@
+#include "event_loop.hpp"
+
+#include "error.hpp"
+
+#include <sdbus-c++/IConnection.h>
+
+#include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <sys/epoll.h>
+
+namespace certd {
+
+struct EventLoop::Source {
+    sd_event_source* source = nullptr;
+    std::function<void()> handler;
+    ~Source() { sd_event_source_disable_unref(source); }
+};
+
+namespace {
+void check(int r, const char* what)
+{
+    if (r < 0)
+        throw Error(ErrorCode::Internal, std::string(what) + ": " + std::strerror(-r));
+}
+
+int runHandler(void* userdata)
+{
+    static_cast<std::function<void()>*>(userdata)->operator()();
+    return 0;
+}
+
+// The bus pump: before each poll, ask sd-bus (through sdbus-c++) what to wait for.
+struct BusPump {
+    sdbus::IConnection* connection = nullptr;
+    sd_event_source* io = nullptr;
+    sd_event_source* timer = nullptr;
+
+    void dispatch()
+    {
+        while (connection->processPendingRequest()) {
+        }
+    }
+    static int onIo(sd_event_source*, int, uint32_t, void* userdata)
+    {
+        static_cast<BusPump*>(userdata)->dispatch();
+        return 0;
+    }
+    static int onTime(sd_event_source*, uint64_t, void* userdata)
+    {
+        static_cast<BusPump*>(userdata)->dispatch();
+        return 0;
+    }
+    static int onPrepare(sd_event_source*, void* userdata)
+    {
+        auto* pump = static_cast<BusPump*>(userdata);
+        const auto poll = pump->connection->getEventLoopPollData();
+        uint32_t events = 0;
+        if (poll.events & POLLIN)
+            events |= EPOLLIN;
+        if (poll.events & POLLOUT)
+            events |= EPOLLOUT;
+        sd_event_source_set_io_events(pump->io, events);
+        if (poll.timeout_usec == UINT64_MAX) {
+            sd_event_source_set_enabled(pump->timer, SD_EVENT_OFF);
+        } else {
+            sd_event_source_set_time(pump->timer, poll.timeout_usec);
+            sd_event_source_set_enabled(pump->timer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+    }
+};
+} // namespace
+
+EventLoop::EventLoop() { check(sd_event_new(&event_), "cannot create the event loop"); }
+
+EventLoop::~EventLoop()
+{
+    sources_.clear();
+    sd_event_unref(event_);
+}
+
+void EventLoop::attachBus(sdbus::IConnection& connection)
+{
+    static BusPump pump; // one bus per process
+    pump.connection = &connection;
+    const auto poll = connection.getEventLoopPollData();
+    check(sd_event_add_io(event_, &pump.io, poll.fd, EPOLLIN, BusPump::onIo, &pump), "cannot watch the bus");
+    check(sd_event_source_set_prepare(pump.io, BusPump::onPrepare), "cannot watch the bus");
+    check(sd_event_add_time(event_, &pump.timer, CLOCK_MONOTONIC, UINT64_MAX, 0, BusPump::onTime, &pump),
+          "cannot watch the bus");
+    sd_event_source_set_enabled(pump.timer, SD_EVENT_OFF);
+    // Process whatever arrived before the loop started.
+    pump.dispatch();
+}
+
+void EventLoop::watchReadable(int fd, std::function<void()> handler)
+{
+    auto source = std::make_unique<Source>();
+    source->handler = std::move(handler);
+    check(sd_event_add_io(
+              event_, &source->source, fd, EPOLLIN,
+              [](sd_event_source*, int, uint32_t, void* userdata) { return runHandler(userdata); },
+              &source->handler),
+          "cannot watch a file descriptor");
+    sources_.push_back(std::move(source));
+}
+
+void EventLoop::exitOnTerminationSignals()
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    for (const int sig : {SIGTERM, SIGINT})
+        check(sd_event_add_signal(event_, nullptr, sig, nullptr, nullptr), "cannot handle signals");
+}
+
+void EventLoop::after(std::chrono::microseconds delay, std::function<void()> handler)
+{
+    auto source = std::make_unique<Source>();
+    source->handler = std::move(handler);
+    uint64_t now = 0;
+    sd_event_now(event_, CLOCK_MONOTONIC, &now);
+    check(sd_event_add_time(
+              event_, &source->source, CLOCK_MONOTONIC, now + static_cast<uint64_t>(delay.count()), 0,
+              [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); }, &source->handler),
+          "cannot arm a timer");
+    sources_.push_back(std::move(source));
+}
+
+void EventLoop::enableWatchdog() { sd_event_set_watchdog(event_, 1); }
+
+int EventLoop::run() { return sd_event_loop(event_); }
+
+void EventLoop::exit(int code) { sd_event_exit(event_, code); }
+
+} // namespace certd

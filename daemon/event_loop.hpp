@@ -1,0 +1,46 @@
+#pragma once
+
+// certd's main loop: sd-event, with the sdbus-c++ connection pumped from it
+// (sdbus-c++ 1.2 cannot attach to sd-event itself), signals, timers and fds.
+
+#include <systemd/sd-event.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace sdbus {
+class IConnection;
+}
+
+namespace certd {
+
+class EventLoop {
+public:
+    EventLoop();
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    sd_event* get() const { return event_; }
+    // Dispatches the bus connection from this loop.
+    void attachBus(sdbus::IConnection& connection);
+    // Calls `handler` whenever `fd` is readable.
+    void watchReadable(int fd, std::function<void()> handler);
+    // SIGTERM and SIGINT end run().
+    void exitOnTerminationSignals();
+    // Calls `handler` once, `delay` from now (CLOCK_MONOTONIC); handler may re-arm by calling again.
+    void after(std::chrono::microseconds delay, std::function<void()> handler);
+    // Pets the systemd watchdog when WATCHDOG_USEC is set.
+    void enableWatchdog();
+    int run();
+    void exit(int code);
+
+private:
+    struct Source;
+    sd_event* event_ = nullptr;
+    std::vector<std::unique_ptr<Source>> sources_;
+};
+
+} // namespace certd

@@ -1,0 +1,22 @@
+#pragma once
+
+// Bounded HTTP(S) downloads of issuer certificates (Authority Info Access), via libcurl.
+
+#include "pki/ossl.hpp"
+
+#include <cstddef>
+#include <string>
+
+namespace certd {
+
+struct FetchLimits {
+    std::size_t maxBytes = 64 * 1024;
+    long timeoutMs = 10000;
+    long maxRedirects = 3;
+};
+
+// GET `url` (http or https only). Throws Error(FetchFailed) naming the URL and
+// the reason (unreachable, HTTP status, too large, too slow).
+pki::Bytes fetchUrl(const std::string& url, const FetchLimits& limits = {});
+
+} // namespace certd

@@ -1,0 +1,138 @@
+// certd: wires the configuration, store, manager, bus service and event loop together.
+
+#include "address_monitor.hpp"
+#include "bus/service.hpp"
+#include "config.hpp"
+#include "error.hpp"
+#include "event_loop.hpp"
+#include "log.hpp"
+#include "manager.hpp"
+#include "store.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <systemd/sd-daemon.h>
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#ifndef CERTD_VERSION
+#define CERTD_VERSION "0.0.0"
+#endif
+
+namespace {
+
+void usage(std::FILE* out)
+{
+    std::fputs("usage: certd [--config PATH]\n"
+               "  Manages the appliance's TLS certificates; serves org.certd1 on the system bus\n"
+               "  (DBUS_SYSTEM_BUS_ADDRESS redirects it).\n"
+               "  --config PATH   configuration file (default /etc/certd/certd.yaml)\n"
+               "  --version       print the version\n",
+               out);
+}
+
+// Keys must never land in a core dump.
+void protectMemory()
+{
+    ::prctl(PR_SET_DUMPABLE, 0);
+    rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);
+}
+
+int run(const std::filesystem::path& configPath)
+{
+    using namespace certd;
+    const Config config = loadConfig(configPath);
+    protectMemory();
+
+    Store store(config.stateDirectory);
+    for (const auto& line : store.loadReport())
+        log::notice("store: " + line);
+
+    ManagerOptions options;
+    options.factorySpec = config.factoryCertificate;
+    options.factoryKeyType = config.factoryCertificate.keyType.value_or(pki::KeyType::Rsa2048);
+    options.expiringWithinDays = config.expiryWarningDays.empty()
+                                     ? 30
+                                     : *std::max_element(config.expiryWarningDays.begin(),
+                                                         config.expiryWarningDays.end());
+    options.configuredAddresses = config.addresses;
+    Manager manager(store, std::move(options));
+    manager.ensureFactoryCertificate();
+
+    auto connection = sdbus::createSystemBusConnection();
+    bus::ServiceInfo info;
+    info.version = CERTD_VERSION;
+    info.port = config.port;
+    info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
+    bus::Service service(*connection, manager, info);
+
+    EventLoop loop;
+    loop.exitOnTerminationSignals();
+    loop.enableWatchdog();
+    loop.attachBus(*connection);
+
+    std::optional<AddressMonitor> monitor;
+    if (config.discovery.enabled) {
+        monitor.emplace(config.discovery.interfaces, [&](const std::string& address, bool present) {
+            service.apply(present ? manager.addressAppeared(address) : manager.addressVanished(address));
+        });
+        monitor->requestDump();
+        loop.watchReadable(monitor->fd(), [&] { monitor->process(); });
+    }
+
+    // The tree is complete before the name is taken, so no client sees it half built.
+    connection->requestName(bus::kBusName);
+    log::info("certd " CERTD_VERSION " serving " + std::to_string(manager.certificates().size()) +
+              " certificates on " + std::to_string(manager.addresses().size()) + " addresses");
+    sd_notifyf(0, "READY=1\nSTATUS=Serving %zu certificates on %zu addresses", manager.certificates().size(),
+               manager.addresses().size());
+    const int r = loop.run();
+    sd_notify(0, "STOPPING=1");
+    connection->releaseName(bus::kBusName);
+    return r < 0 ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::filesystem::path configPath(std::string(certd::kDefaultConfigPath));
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--config" && i + 1 < argc) {
+            configPath = argv[++i];
+        } else if (arg.rfind("--config=", 0) == 0) {
+            configPath = arg.substr(9);
+        } else if (arg == "--version") {
+            std::puts("certd " CERTD_VERSION);
+            return 0;
+        } else if (arg == "--help" || arg == "-h") {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    try {
+        return run(configPath);
+    } catch (const certd::Error& e) {
+        std::fprintf(stderr, "certd: %s\n", e.what());
+        certd::log::error(std::string("start-up failed: ") + e.what());
+        sd_notifyf(0, "STATUS=Failed: %s", e.what());
+        return 1;
+    } catch (const sdbus::Error& e) {
+        std::fprintf(stderr, "certd: D-Bus: %s: %s\n", e.getName().c_str(), e.getMessage().c_str());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "certd: %s\n", e.what());
+        return 1;
+    }
+}

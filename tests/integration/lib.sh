@@ -1,0 +1,85 @@
+# Shared by the shell integration tests: a private dbus-daemon and a real certd
+# in a temporary directory, torn down on exit. Source it; it uses set -eu.
+#   CERTD       path of the certd binary (meson passes it)
+#   CERTCTL     path of certctl
+set -euo pipefail
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/certd-it-XXXXXX")
+BUS_PID=
+CERTD_PID=
+cleanup() {
+  [ -n "$CERTD_PID" ] && kill "$CERTD_PID" 2>/dev/null && wait "$CERTD_PID" 2>/dev/null || true
+  [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [ -f "$WORK/certd.log" ] && sed 's/^/  certd: /' "$WORK/certd.log" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# start_bus: a system-type bus that lets every local user connect, so that
+# certd's own authorisation (not the bus policy) is what the tests exercise.
+start_bus() {
+  cat > "$WORK/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$WORK/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+CONF
+  chmod 755 "$WORK"
+  dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-address > "$WORK/bus.addr" 2> "$WORK/bus.log" &
+  BUS_PID=$!
+  for _ in $(seq 100); do [ -S "$WORK/bus.sock" ] && break; sleep 0.05; done
+  export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus.sock"
+}
+
+# start_certd [extra yaml lines]: the minimal config of DESIGN §6 plus extras.
+start_certd() {
+  {
+    echo "state_directory: ./state"
+    echo "addresses: [127.0.0.2, 127.0.0.3]"
+    echo "port: 8443"
+    echo "backend: tcp:127.0.0.1:8080"
+    for line in "$@"; do echo "$line"; done
+  } > "$WORK/certd.yaml"
+  CERTD_LOG_STDERR=1 "$CERTD" --config "$WORK/certd.yaml" >> "$WORK/certd.log" 2>&1 &
+  CERTD_PID=$!
+  for _ in $(seq 200); do
+    busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1 && return 0
+    kill -0 "$CERTD_PID" 2>/dev/null || fail "certd exited during start-up"
+    sleep 0.05
+  done
+  fail "certd did not take org.certd1"
+}
+
+stop_certd() {
+  kill "$CERTD_PID"; wait "$CERTD_PID" || fail "certd did not exit cleanly on SIGTERM"
+  CERTD_PID=
+}
+
+# prop PATH INTERFACE NAME: the property's value as busctl prints it, without the type.
+prop() { busctl --system get-property org.certd1 "$1" "$2" "$3" | cut -d' ' -f2-; }
+# A file as busctl 'ay' arguments: length then decimal bytes.
+bytes_of() { echo "$(stat -c %s "$1") $(od -An -v -tu1 "$1" | tr -s ' \n' '  ')"; }
+# find_object KIND INTERFACE PROPERTY VALUE: the first object under /org/certd1/KIND/ whose
+# property prints as VALUE (busctl form, e.g. '"root"').
+find_object() {
+  local p
+  for p in $(busctl --system tree org.certd1 --list | grep "^/org/certd1/$1/"); do
+    if [ "$(prop "$p" "$2" "$3")" = "$4" ]; then echo "$p"; return 0; fi
+  done
+  return 0
+}
+# err_name PATH INTERFACE.METHOD ARGS...: the D-Bus error name of a call (busctl prints only the text).
+err_name() {
+  dbus-send --system --print-reply --dest=org.certd1 "$@" 2>&1 | sed -n 's/^Error \(org\.certd1\.Error\.[A-Za-z]*\).*/\1/p' || true
+}
