@@ -1,0 +1,89 @@
+#pragma once
+
+// certd's configuration file (/etc/certd/certd.yaml): one immutable, validated
+// value built at start-up. config/certd.yaml documents every key.
+
+#include "pki/spec.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace certd {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/certd/certd.yaml";
+
+// Mozilla's server-side TLS profiles: intermediate (TLS 1.2 + 1.3) or modern (TLS 1.3 only).
+enum class TlsProfile { Intermediate, Modern };
+
+// Whether the terminator prefixes each backend connection with a PROXY protocol header.
+enum class ProxyProtocol { Off, V2 };
+
+// Where the terminator forwards the decrypted traffic.
+struct Backend {
+    enum class Kind { Tcp, Unix };
+    Kind kind = Kind::Tcp;
+    std::string host = "127.0.0.1"; // Tcp: canonical IP literal or a DNS name (no brackets)
+    std::uint16_t port = 8080;      // Tcp
+    std::filesystem::path path;     // Unix: absolute socket path
+    bool operator==(const Backend&) const = default;
+};
+
+// Serving the host's own addresses, as netlink reports them, besides the listed ones.
+struct Discovery {
+    bool enabled = false;
+    std::vector<std::string> interfaces; // only these interfaces; empty: all but loopback
+    bool operator==(const Discovery&) const = default;
+};
+
+struct TerminatorConfig {
+    std::string user = "certd-tls"; // account certd-tls runs as when certd runs as root
+    unsigned workers = 0;           // event-loop threads; 0: one per CPU core
+    std::chrono::milliseconds handshakeTimeout{10'000};
+    std::chrono::milliseconds idleTimeout{300'000}; // a connection with no traffic either way is closed
+    unsigned maxConnections = 10'000;               // across all workers; further accepts wait
+    std::filesystem::path binary;                   // empty: certd-tls beside the certd executable
+    bool operator==(const TerminatorConfig&) const = default;
+};
+
+struct Config {
+    std::filesystem::path stateDirectory = "/var/lib/certd"; // always absolute
+    std::vector<std::string> addresses;                      // canonical IPv4/IPv6 literals, no duplicates
+    Discovery discovery;
+    std::uint16_t port = 443;
+    bool freebind = false; // IP_FREEBIND: listen on addresses not (yet) configured on the host
+    Backend backend;
+    ProxyProtocol proxyProtocol = ProxyProtocol::Off;
+    TlsProfile tlsProfile = TlsProfile::Intermediate;
+    std::string adminGroup = "certd-admin"; // members may change certificates and bindings
+    std::string keyExportGroup;             // members may export private keys; empty: uid 0 only
+    // Subject, key and lifetime of the factory default certificate, validated and normalised
+    // with pki::validateSpec(). Its defaults ("Appliance", rsa2048, the host name as common
+    // name, 3650 days) come from parseConfig()/defaultConfig(), not from Config{}.
+    pki::CertificateSpec factoryCertificate;
+    std::vector<unsigned> expiryWarningDays{30, 7, 1}; // descending, no duplicates
+    TerminatorConfig terminator;
+};
+
+// Reads and parses `file`. Throws Error(InvalidArgument) "<file>:<line>: <key>: <reason>"
+// for malformed YAML, an unknown key or a bad value, and Error(Internal) if unreadable.
+Config loadConfig(const std::filesystem::path& file);
+// Parses YAML text; `origin` names it in messages and relative paths resolve against its folder.
+Config parseConfig(std::string_view yaml, const std::filesystem::path& origin);
+// What an empty configuration file gives.
+Config defaultConfig();
+
+// Every key the file may hold, nested ones dotted ("terminator.workers"), in table order.
+std::vector<std::string> knownConfigKeys();
+
+// "tcp:127.0.0.1:8080", "tcp:[::1]:8080", "unix:/run/app.sock": the form the file uses.
+std::string describeBackend(const Backend& backend);
+std::string_view tlsProfileName(TlsProfile profile);
+// The canonical text of an IPv4 or IPv6 literal ("0:0::1" → "::1"); nullopt if it is not one.
+std::optional<std::string> canonicalIpAddress(std::string_view text);
+
+} // namespace certd
