@@ -25,6 +25,9 @@ pki::SecureBytes readSecretFile(const std::filesystem::path& path);
 
 // Removes directory/name (if present) and fsyncs the directory.
 void removeFileDurably(const std::filesystem::path& directory, const std::string& name);
+// Removes directory/name without syncing (batch removals, then one syncDirectory()).
+// Returns false if it was not there; throws Error(Internal) on any other failure.
+bool removeFile(const std::filesystem::path& directory, const std::string& name);
 
 // Creates the directory (and parents) with `mode` if missing; throws Error(Internal).
 void ensureDirectory(const std::filesystem::path& directory, mode_t mode);

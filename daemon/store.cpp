@@ -1,1 +1,668 @@
-// placeholder: being written
+#include "store.hpp"
+
+#include "error.hpp"
+#include "fs.hpp"
+
+#include <sys/stat.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <optional>
+
+namespace certd {
+namespace {
+
+constexpr const char* kStateFile = "state.yaml";
+constexpr mode_t kStateMode = 0600;
+constexpr mode_t kDirectoryMode = 0700;
+constexpr std::size_t kMaxIdLength = 128;
+
+enum class Kind : std::size_t { Certificate, Key, Request };
+constexpr std::array<Kind, 3> kKinds{Kind::Certificate, Kind::Key, Kind::Request};
+
+struct KindInfo {
+    const char* noun;
+    const char* directory;
+    const char* extension;
+    mode_t mode;
+};
+constexpr std::array<KindInfo, 3> kKindInfo{{
+    {"certificate", "certs", ".der", 0644},
+    {"key", "keys", ".key", 0600},
+    {"request", "requests", ".csr", 0644},
+}};
+
+// The index of a kind in per-kind arrays (kKindInfo, Store::stored_).
+std::size_t slot(Kind kind)
+{
+    return static_cast<std::size_t>(kind);
+}
+
+const KindInfo& info(Kind kind)
+{
+    return kKindInfo[slot(kind)];
+}
+
+std::string fileName(Kind kind, const std::string& id)
+{
+    return id + info(kind).extension;
+}
+
+// As the operator sees it relative to the store: "certs/<id>.der".
+std::string relativePath(Kind kind, const std::string& id)
+{
+    return std::string(info(kind).directory) + "/" + fileName(kind, id);
+}
+
+std::filesystem::path blobDirectory(const std::filesystem::path& store, Kind kind)
+{
+    return store / info(kind).directory;
+}
+
+std::string inQuotes(const std::string& text)
+{
+    return "\"" + text + "\"";
+}
+
+bool isValidId(std::string_view id)
+{
+    return !id.empty() && id.size() <= kMaxIdLength && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_';
+    });
+}
+
+std::string invalidIdReason(const char* noun, const std::string& id)
+{
+    return std::string(noun) + " id " + inQuotes(id) + " is malformed: use 1 to " +
+           std::to_string(kMaxIdLength) + " letters, digits, '-' or '_'";
+}
+
+void requireValidId(const char* noun, const std::string& id)
+{
+    if (!isValidId(id))
+        throw Error(ErrorCode::InvalidArgument, invalidIdReason(noun, id));
+}
+
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
+// yaml-cpp would write anything else as replacement characters.
+bool isUtf8(std::string_view text)
+{
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(text[at]); };
+        const unsigned char lead = byte(i);
+        std::size_t length = 0;
+        unsigned char low = 0x80;
+        unsigned char high = 0xbf;
+        if (lead < 0x80)
+            length = 1;
+        else if (lead >= 0xc2 && lead <= 0xdf)
+            length = 2;
+        else if (lead >= 0xe0 && lead <= 0xef) {
+            length = 3;
+            low = lead == 0xe0 ? 0xa0 : 0x80;
+            high = lead == 0xed ? 0x9f : 0xbf;
+        } else if (lead >= 0xf0 && lead <= 0xf4) {
+            length = 4;
+            low = lead == 0xf0 ? 0x90 : 0x80;
+            high = lead == 0xf4 ? 0x8f : 0xbf;
+        } else
+            return false;
+        if (i + length > text.size())
+            return false;
+        for (std::size_t k = 1; k < length; ++k) {
+            const unsigned char b = byte(i + k);
+            if (b < (k == 1 ? low : 0x80) || b > (k == 1 ? high : 0xbf))
+                return false;
+        }
+        i += length;
+    }
+    return true;
+}
+
+// `what` of `owner`, e.g. "friendly name" of "certificate \"ab\"".
+void requireUtf8(const std::string& text, const char* what, const std::string& owner)
+{
+    if (!isUtf8(text))
+        throw Error(ErrorCode::InvalidArgument,
+                    std::string("the ") + what + " of " + owner + " is not valid UTF-8");
+}
+
+bool holds(const StoreState& state, Kind kind, const std::string& id)
+{
+    switch (kind) {
+    case Kind::Certificate:
+        return state.certificates.contains(id);
+    case Kind::Key:
+        return state.keys.contains(id);
+    case Kind::Request:
+        return state.requests.contains(id);
+    }
+    return false;
+}
+
+// Ids of `kind` in the state, in order.
+template <typename Fn>
+void forEachId(const StoreState& state, Kind kind, Fn&& fn)
+{
+    const auto visit = [&](const auto& entries) {
+        for (const auto& entry : entries)
+            fn(entry.first);
+    };
+    switch (kind) {
+    case Kind::Certificate:
+        return visit(state.certificates);
+    case Kind::Key:
+        return visit(state.keys);
+    case Kind::Request:
+        return visit(state.requests);
+    }
+}
+
+// The file of a blob the state holds; Error(NotFound) for any other id.
+std::filesystem::path heldBlobPath(const StoreState& state, const std::filesystem::path& store, Kind kind,
+                                   const std::string& id)
+{
+    if (!holds(state, kind, id))
+        throw Error(ErrorCode::NotFound,
+                    std::string("no ") + info(kind).noun + " " + inQuotes(id) + " in the store");
+    return blobDirectory(store, kind) / fileName(kind, id);
+}
+
+// Entries that name a blob or an entry that is not there, dependencies first, so
+// dropping a key also drops the requests made with it. `onBroken` gets a
+// description of each before it is erased; commit() throws from it, so that
+// nothing is erased there, and open() records it and carries on.
+void removeBrokenReferences(StoreState& state, const std::function<bool(Kind, const std::string&)>& hasBlob,
+                            const std::function<void(const std::string&)>& onBroken)
+{
+    const auto missingBlob = [&](Kind kind, const std::string& id) {
+        if (hasBlob(kind, id))
+            return false;
+        onBroken(std::string(info(kind).noun) + " " + inQuotes(id) + ": " + relativePath(kind, id) +
+                 " does not exist");
+        return true;
+    };
+    std::erase_if(state.certificates,
+                  [&](const auto& entry) { return missingBlob(Kind::Certificate, entry.first); });
+    std::erase_if(state.keys, [&](const auto& entry) { return missingBlob(Kind::Key, entry.first); });
+    std::erase_if(state.requests, [&](const auto& entry) {
+        if (missingBlob(Kind::Request, entry.first))
+            return true;
+        if (state.keys.contains(entry.second.keyId))
+            return false;
+        onBroken("request " + inQuotes(entry.first) + ": its key " + inQuotes(entry.second.keyId) +
+                 " is not in the store");
+        return true;
+    });
+    std::erase_if(state.bindings, [&](const auto& entry) {
+        if (state.certificates.contains(entry.second))
+            return false;
+        onBroken("binding of " + inQuotes(entry.first) + ": certificate " + inQuotes(entry.second) +
+                 " is not in the store");
+        return true;
+    });
+    if (!state.factoryCertificate.empty() && !state.certificates.contains(state.factoryCertificate)) {
+        onBroken("factory certificate " + inQuotes(state.factoryCertificate) + " is not in the store");
+        state.factoryCertificate.clear();
+    }
+}
+
+// What parseState() also refuses, for a state built in memory.
+void checkValues(const StoreState& state)
+{
+    for (const Kind kind : kKinds)
+        forEachId(state, kind, [&](const std::string& id) { requireValidId(info(kind).noun, id); });
+    for (const auto& [id, certificate] : state.certificates) {
+        requireUtf8(certificate.friendlyName, "friendly name", "certificate " + inQuotes(id));
+        if (certificate.chainMode != "automatic" && certificate.chainMode != "manual")
+            throw Error(ErrorCode::InvalidArgument, "chain mode " + inQuotes(certificate.chainMode) +
+                                                        " of certificate " + inQuotes(id) +
+                                                        " is unknown: use \"automatic\" or \"manual\"");
+        for (const std::string& issuer : certificate.manualChain)
+            requireValidId("certificate", issuer);
+    }
+    for (const auto& [id, request] : state.requests) {
+        requireUtf8(request.friendlyName, "friendly name", "request " + inQuotes(id));
+        if (request.state != "pending" && request.state != "completed")
+            throw Error(ErrorCode::InvalidArgument, "state " + inQuotes(request.state) + " of request " +
+                                                        inQuotes(id) +
+                                                        " is unknown: use \"pending\" or \"completed\"");
+        if (!request.certificateId.empty())
+            requireValidId("certificate", request.certificateId);
+    }
+    for (const auto& [address, id] : state.bindings) {
+        if (address.empty())
+            throw Error(ErrorCode::InvalidArgument, "a binding has an empty address");
+        requireUtf8(address, "address", "a binding");
+    }
+}
+
+// ---- state.yaml ----
+
+// Reads one state.yaml; every complaint names the file and line.
+class StateParser {
+public:
+    explicit StateParser(const std::string& origin) : origin_(origin) {}
+
+    [[noreturn]] void fail(const YAML::Mark& mark, const std::string& reason) const
+    {
+        throw Error(ErrorCode::Internal, origin_ + ", line " + std::to_string(std::max(mark.line, 0) + 1) +
+                                             ": " + reason + "; repair the file or restore it from a backup");
+    }
+
+    StoreState parse(const YAML::Node& root) const
+    {
+        if (!root.IsMap())
+            fail(root.Mark(), "expected a mapping that starts with schema_version");
+        const YAML::Node version = root["schema_version"];
+        if (!version)
+            fail(root.Mark(), "schema_version is missing");
+        int schema = 0;
+        if (!YAML::convert<int>::decode(version, schema) || schema < 1)
+            fail(version.Mark(), "schema_version must be a positive integer");
+        if (schema > kSchemaVersion)
+            throw Error(ErrorCode::Internal, origin_ + " schema " + std::to_string(schema) +
+                                                 " is newer than this certd understands (schema " +
+                                                 std::to_string(kSchemaVersion) +
+                                                 "); run a newer certd or restore a backup made by this one");
+
+        StoreState state;
+        state.factoryCertificate = text(root, "factory_certificate");
+        if (!state.factoryCertificate.empty() && !isValidId(state.factoryCertificate))
+            fail(root["factory_certificate"].Mark(),
+                 invalidIdReason("certificate", state.factoryCertificate));
+        section(root, "certificates", "certificate", state.certificates, [&](const YAML::Node& node) {
+            StoredCertificate certificate;
+            certificate.friendlyName = text(node, "friendly_name");
+            certificate.chainMode = oneOf(node, "chain_mode", {"automatic", "manual"});
+            certificate.manualChain = ids(node, "manual_chain");
+            certificate.addedUSec = number(node, "added_usec");
+            return certificate;
+        });
+        section(root, "keys", "key", state.keys, [&](const YAML::Node& node) {
+            StoredKey key;
+            key.addedUSec = number(node, "added_usec");
+            return key;
+        });
+        section(root, "requests", "request", state.requests, [&](const YAML::Node& node) {
+            StoredRequest request;
+            request.friendlyName = text(node, "friendly_name");
+            request.keyId = text(node, "key");
+            request.state = oneOf(node, "state", {"pending", "completed"});
+            request.certificateId = text(node, "certificate");
+            request.createdUSec = number(node, "created_usec");
+            return request;
+        });
+        const YAML::Node bindings = mapping(root, "bindings");
+        for (const auto& entry : bindings) {
+            const std::string address = scalar(entry.first, "binding address");
+            if (!state.bindings.emplace(address, scalar(entry.second, "certificate id")).second)
+                fail(entry.first.Mark(), "address " + inQuotes(address) + " is bound twice");
+        }
+        return state;
+    }
+
+private:
+    std::string scalar(const YAML::Node& node, const std::string& what) const
+    {
+        if (node.IsNull())
+            return {};
+        if (!node.IsScalar())
+            fail(node.Mark(), what + " must be a string");
+        return node.Scalar();
+    }
+
+    // An optional string field ("" when absent).
+    std::string text(const YAML::Node& parent, const char* key) const
+    {
+        const YAML::Node node = parent[key];
+        return node ? scalar(node, key) : std::string();
+    }
+
+    std::string oneOf(const YAML::Node& parent, const char* key,
+                      std::initializer_list<const char*> allowed) const
+    {
+        std::string value = text(parent, key);
+        for (const char* candidate : allowed)
+            if (value == candidate)
+                return value;
+        fail(parent[key] ? parent[key].Mark() : parent.Mark(),
+             std::string(key) + " " + inQuotes(value) + " is unknown");
+    }
+
+    std::uint64_t number(const YAML::Node& parent, const char* key) const
+    {
+        const YAML::Node node = parent[key];
+        std::uint64_t value = 0;
+        if (node && !YAML::convert<std::uint64_t>::decode(node, value))
+            fail(node.Mark(), std::string(key) + " must be a non-negative integer");
+        return value;
+    }
+
+    std::vector<std::string> ids(const YAML::Node& parent, const char* key) const
+    {
+        std::vector<std::string> out;
+        const YAML::Node node = parent[key];
+        if (!node || node.IsNull())
+            return out;
+        if (!node.IsSequence())
+            fail(node.Mark(), std::string(key) + " must be a list of certificate ids");
+        for (const auto& item : node) {
+            out.push_back(scalar(item, "a certificate id"));
+            if (!isValidId(out.back()))
+                fail(item.Mark(), invalidIdReason("certificate", out.back()));
+        }
+        return out;
+    }
+
+    // A mapping field; an empty node when absent or null.
+    YAML::Node mapping(const YAML::Node& parent, const char* key) const
+    {
+        const YAML::Node node = parent[key];
+        if (!node || node.IsNull())
+            return YAML::Node(YAML::NodeType::Map);
+        if (!node.IsMap())
+            fail(node.Mark(), std::string(key) + " must be a mapping of id to entry");
+        return node;
+    }
+
+    template <typename Entry, typename ParseEntry>
+    void section(const YAML::Node& root, const char* key, const char* noun, std::map<std::string, Entry>& out,
+                 ParseEntry&& parseEntry) const
+    {
+        for (const auto& entry : mapping(root, key)) {
+            const std::string id = scalar(entry.first, std::string(noun) + " id");
+            if (!isValidId(id))
+                fail(entry.first.Mark(), invalidIdReason(noun, id));
+            if (!entry.second.IsMap())
+                fail(entry.second.Mark(), std::string(noun) + " " + inQuotes(id) + " must be a mapping");
+            if (!out.emplace(id, parseEntry(entry.second)).second)
+                fail(entry.first.Mark(), std::string(noun) + " " + inQuotes(id) + " appears twice");
+        }
+    }
+
+    const std::string& origin_;
+};
+
+} // namespace
+
+std::string serializeState(const StoreState& state)
+{
+    YAML::Emitter out;
+    // Every string double-quoted: ids such as "null" stay strings, and any
+    // friendly name (quotes, colons, newlines) reads back as it was.
+    const auto field = [&](const char* key, const std::string& value) {
+        out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+    };
+    out << YAML::BeginMap;
+    out << YAML::Key << "schema_version" << YAML::Value << kSchemaVersion;
+    field("factory_certificate", state.factoryCertificate);
+
+    out << YAML::Key << "certificates" << YAML::Value << YAML::BeginMap;
+    for (const auto& [id, certificate] : state.certificates) {
+        out << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+        field("friendly_name", certificate.friendlyName);
+        field("chain_mode", certificate.chainMode);
+        out << YAML::Key << "manual_chain" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& issuer : certificate.manualChain)
+            out << YAML::DoubleQuoted << issuer;
+        out << YAML::EndSeq;
+        out << YAML::Key << "added_usec" << YAML::Value << certificate.addedUSec;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+
+    out << YAML::Key << "keys" << YAML::Value << YAML::BeginMap;
+    for (const auto& [id, key] : state.keys) {
+        out << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "added_usec" << YAML::Value << key.addedUSec;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+
+    out << YAML::Key << "requests" << YAML::Value << YAML::BeginMap;
+    for (const auto& [id, request] : state.requests) {
+        out << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+        field("friendly_name", request.friendlyName);
+        field("key", request.keyId);
+        field("state", request.state);
+        field("certificate", request.certificateId);
+        out << YAML::Key << "created_usec" << YAML::Value << request.createdUSec;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+
+    out << YAML::Key << "bindings" << YAML::Value << YAML::BeginMap;
+    for (const auto& [address, id] : state.bindings) {
+        out << YAML::Key << YAML::DoubleQuoted << address;
+        out << YAML::Value << YAML::DoubleQuoted << id;
+    }
+    out << YAML::EndMap;
+    out << YAML::EndMap;
+
+    if (!out.good())
+        throw Error(ErrorCode::Internal, "cannot write the store state: " + out.GetLastError());
+    return std::string(out.c_str(), out.size()) + "\n";
+}
+
+StoreState parseState(std::string_view yaml, const std::string& origin)
+{
+    const StateParser parser(origin);
+    StoreState state;
+    try {
+        state = parser.parse(YAML::Load(std::string(yaml)));
+    } catch (const YAML::Exception& e) {
+        parser.fail(e.mark, e.msg);
+    }
+    // Whatever commit() would refuse must not load either, or every later commit would fail.
+    try {
+        checkValues(state);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::Internal,
+                    origin + ": " + e.what() + "; repair the file or restore it from a backup");
+    }
+    return state;
+}
+
+// ---- Transaction ----
+
+void Store::Transaction::putCertificate(const std::string& id, pki::ByteView der)
+{
+    requireValidId("certificate", id);
+    certificates_[id] = pki::Bytes(der.begin(), der.end());
+}
+
+void Store::Transaction::putKey(const std::string& id, pki::ByteView pkcs8)
+{
+    requireValidId("key", id);
+    keys_[id] = pki::SecureBytes(pkcs8.begin(), pkcs8.end());
+}
+
+void Store::Transaction::putRequest(const std::string& id, std::string_view pem)
+{
+    requireValidId("request", id);
+    requests_[id] = std::string(pem);
+}
+
+// ---- Store ----
+
+Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
+{
+    ensureDirectory(directory_, kDirectoryMode);
+    for (const Kind kind : kKinds)
+        ensureDirectory(blobDirectory(directory_, kind), kDirectoryMode);
+    scanFiles();
+
+    const std::filesystem::path statePath = directory_ / kStateFile;
+    struct stat st = {};
+    if (::lstat(statePath.c_str(), &st) == 0) {
+        const pki::Bytes text = readFile(statePath);
+        state_ = parseState({reinterpret_cast<const char*>(text.data()), text.size()}, statePath.string());
+    } else if (errno != ENOENT) {
+        throw Error(ErrorCode::Internal, "cannot read " + statePath.string() + ": " + std::strerror(errno));
+    } else {
+        // A state.yaml is written before any blob, so blobs without one mean it
+        // was lost, not that a first commit was interrupted.
+        std::size_t blobs = 0;
+        for (const auto& ids : stored_)
+            blobs += ids.size();
+        if (blobs > 0)
+            throw Error(ErrorCode::Internal,
+                        statePath.string() + " is missing but the store holds " + std::to_string(blobs) +
+                            " keys, certificates and requests; restore state.yaml from a "
+                            "backup, or move the store away to start empty");
+        writeFileAtomic(directory_, kStateFile, pki::asBytes(serializeState(state_)), kStateMode);
+    }
+
+    removeBrokenReferences(
+        state_, [&](Kind kind, const std::string& id) { return stored_[slot(kind)].contains(id); },
+        [&](const std::string& problem) { loadReport_.push_back("dropped " + problem); });
+    removeUnreferenced(&loadReport_);
+}
+
+void Store::scanFiles()
+{
+    // Each location: the directory (relative to the store) and the blob kind it holds.
+    std::vector<std::pair<std::string, std::optional<Kind>>> locations{{"", std::nullopt}};
+    for (const Kind kind : kKinds)
+        locations.emplace_back(info(kind).directory, kind);
+
+    for (const auto& [relative, kind] : locations) {
+        const std::filesystem::path directory = relative.empty() ? directory_ : directory_ / relative;
+        const std::string prefix = relative.empty() ? "" : relative + "/";
+        std::error_code ec;
+        std::filesystem::directory_iterator it(directory, ec);
+        bool removed = false;
+        for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.starts_with(kTempPrefix)) {
+                try {
+                    removed |= removeFile(directory, name);
+                    loadReport_.push_back("removed temporary file " + prefix + name +
+                                          " (left by an interrupted write)");
+                } catch (const Error& e) {
+                    loadReport_.push_back(e.what());
+                }
+                continue;
+            }
+            if (kind) {
+                const std::string extension = info(*kind).extension;
+                const std::string id = name.size() > extension.size() && name.ends_with(extension)
+                                           ? name.substr(0, name.size() - extension.size())
+                                           : std::string();
+                std::error_code typeError;
+                if (isValidId(id) &&
+                    it->symlink_status(typeError).type() == std::filesystem::file_type::regular) {
+                    stored_[slot(*kind)].insert(id);
+                    continue;
+                }
+            } else if (name == kStateFile ||
+                       std::any_of(kKindInfo.begin(), kKindInfo.end(),
+                                   [&](const KindInfo& k) { return name == k.directory; })) {
+                continue;
+            }
+            loadReport_.push_back("left unexpected file " + prefix + name + " alone");
+        }
+        if (ec)
+            throw Error(ErrorCode::Internal,
+                        "cannot read directory " + directory.string() + ": " + ec.message());
+        if (removed)
+            syncDirectory(directory);
+    }
+}
+
+void Store::removeUnreferenced(std::vector<std::string>* report)
+{
+    for (const Kind kind : kKinds) {
+        auto& ids = stored_[slot(kind)];
+        const std::filesystem::path directory = blobDirectory(directory_, kind);
+        bool removed = false;
+        for (auto it = ids.begin(); it != ids.end();) {
+            if (holds(state_, kind, *it)) {
+                ++it;
+                continue;
+            }
+            try {
+                removeFile(directory, fileName(kind, *it));
+                removed = true;
+                if (report)
+                    report->push_back("removed unreferenced " + std::string(info(kind).noun) + " file " +
+                                      relativePath(kind, *it));
+                it = ids.erase(it);
+            } catch (const Error& e) {
+                if (report)
+                    report->push_back(e.what());
+                ++it;
+            }
+        }
+        try {
+            if (removed)
+                syncDirectory(directory);
+        } catch (const Error& e) {
+            if (report)
+                report->push_back(e.what());
+        }
+    }
+}
+
+void Store::commit(Transaction&& transaction)
+{
+    StoreState next = std::move(transaction.state_);
+    checkValues(next);
+
+    // The blobs of the transaction, by kind and id.
+    std::array<std::map<std::string, pki::ByteView>, 3> puts;
+    for (const auto& [id, der] : transaction.certificates_)
+        puts[slot(Kind::Certificate)].emplace(id, der);
+    for (const auto& [id, pkcs8] : transaction.keys_)
+        puts[slot(Kind::Key)].emplace(id, pkcs8);
+    for (const auto& [id, pem] : transaction.requests_)
+        puts[slot(Kind::Request)].emplace(id, pki::asBytes(pem));
+
+    removeBrokenReferences(
+        next,
+        [&](Kind kind, const std::string& id) {
+            return stored_[slot(kind)].contains(id) || puts[slot(kind)].contains(id);
+        },
+        [](const std::string& problem) { throw Error(ErrorCode::InvalidArgument, problem); });
+
+    // Blobs before the state that names them: a crash in between leaves
+    // orphans, which the next open removes.
+    for (const Kind kind : kKinds) {
+        auto& stored = stored_[slot(kind)];
+        for (const auto& [id, data] : puts[slot(kind)]) {
+            if (stored.contains(id) || !holds(next, kind, id))
+                continue;
+            writeFileAtomic(blobDirectory(directory_, kind), fileName(kind, id), data, info(kind).mode);
+            stored.insert(id);
+        }
+    }
+    writeFileAtomic(directory_, kStateFile, pki::asBytes(serializeState(next)), kStateMode);
+    state_ = std::move(next);
+    // The commit is durable; failing to remove a blob now must not undo that.
+    removeUnreferenced(nullptr);
+}
+
+pki::Bytes Store::certificateDer(const std::string& id) const
+{
+    return readFile(heldBlobPath(state_, directory_, Kind::Certificate, id));
+}
+
+pki::SecureBytes Store::keyPkcs8(const std::string& id) const
+{
+    return readSecretFile(heldBlobPath(state_, directory_, Kind::Key, id));
+}
+
+std::string Store::requestPem(const std::string& id) const
+{
+    const pki::Bytes pem = readFile(heldBlobPath(state_, directory_, Kind::Request, id));
+    return std::string(pem.begin(), pem.end());
+}
+
+} // namespace certd

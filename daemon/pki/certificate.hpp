@@ -56,6 +56,10 @@ std::string requestPem(X509_REQ* req);
 // Throws Error(Malformed) when the text is not one PEM CERTIFICATE REQUEST.
 X509ReqPtr requestFromPem(std::string_view pem);
 
+// A name as one line, most specific first, ", " between parts, UTF-8 kept:
+// "CN=www.example.com, O=Example, C=DE" (what Subject and Issuer show).
+std::string distinguishedName(const X509_NAME* name);
+
 // Microseconds since the epoch of an ASN1_TIME.
 std::uint64_t asn1TimeToUSec(const ASN1_TIME* t);
 

@@ -45,13 +45,15 @@ inline constexpr std::string_view kIpSubjectAltName = "ip-subject-alt-name";
 
 struct WarningContext {
     bool hasPrivateKey = false;
-    std::uint64_t nowUSec = 0;
+    std::uint64_t nowUSec = 0; // 0: the current time
     unsigned expiringWithinDays = 30;
 };
 
-// The warnings a certificate carries. No-private-key, SAN and expiring
-// warnings apply to server (leaf) certificates only; validity, weak key and
-// SHA-1 apply to the leaf and every certificate in its chain.
+// The warnings a certificate carries. No-private-key and SAN warnings apply
+// to server certificates only; expiring-soon to `leaf` itself (any kind), not
+// its issuers; validity, weak key and SHA-1 to the leaf and every certificate
+// in its chain, except the SHA-1 self-signature of a root, which clients never
+// check. Texts name the certificate at fault and say what to do.
 std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, const WarningContext& context);
 
 } // namespace certd::pki

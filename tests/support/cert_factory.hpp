@@ -13,7 +13,8 @@ namespace certd::test {
 struct IssueOptions {
     std::string commonName = "test";
     std::vector<std::string> dnsNames;         // SAN DNS entries (none: no SAN extension)
-    bool ca = false;                           // basicConstraints CA:TRUE + keyCertSign
+    // CA:TRUE + keyCertSign; else CA:FALSE, digitalSignature (+keyEncipherment for RSA) and serverAuth.
+    bool ca = false;
     long notBeforeOffsetSeconds = -86400;      // relative to now
     long notAfterOffsetSeconds = 365L * 86400; // relative to now
     const char* digest = "SHA256";             // e.g. "SHA1"
@@ -29,10 +30,12 @@ struct TestCert {
 
 // A key of the type, memoised per (type, slot) so suites stay fast; slot keeps keys distinct.
 pki::EvpPkeyPtr testKey(pki::KeyType type, int slot = 0);
+// An RSA key of any size OpenSSL allows (e.g. 1024 for weak-key tests), memoised per size.
+pki::EvpPkeyPtr testRsaKey(int bits);
 
-// A self-signed CA (root).
+// A self-signed CA (root) with testKey(type, slot): two roots share a key unless their slots differ.
 TestCert makeRoot(const std::string& commonName, pki::KeyType type = pki::KeyType::EcP256, int slot = 0);
-// A certificate for `subjectKey` (a fresh test key when null) signed by `issuer`.
+// A certificate for `subjectKey` (a fresh EC P-256 key when null) signed by `issuer`.
 TestCert issue(const TestCert& issuer, const IssueOptions& options, pki::EvpPkeyPtr subjectKey = nullptr);
 // A self-signed non-CA certificate with the options.
 TestCert makeSelfSigned(const IssueOptions& options, pki::EvpPkeyPtr key = nullptr);
@@ -43,6 +46,7 @@ struct TestPki {
     TestCert intermediate;
     TestCert leaf;
 };
+// Fresh keys each call, so two TestPkis never share a key.
 TestPki makeTestPki();
 
 } // namespace certd::test

@@ -1,1 +1,615 @@
+#include "error.hpp"
+#include "fs.hpp"
+#include "store.hpp"
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace certd;
+namespace fs = std::filesystem;
+
+namespace {
+
+pki::Bytes bytes(std::string_view text)
+{
+    const pki::ByteView view = pki::asBytes(text);
+    return {view.begin(), view.end()};
+}
+
+std::string readText(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+void writeText(const fs::path& path, std::string_view text)
+{
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+unsigned modeOf(const fs::path& path)
+{
+    struct stat st = {};
+    REQUIRE(::lstat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+
+// Every file and directory under `root` with its contents, to show that nothing changed.
+std::map<std::string, std::string> snapshot(const fs::path& root)
+{
+    std::map<std::string, std::string> out;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+        const std::string relative = fs::relative(entry.path(), root).string();
+        out[relative] = entry.is_directory() ? "<directory>" : readText(entry.path());
+    }
+    return out;
+}
+
+std::vector<std::string> filesIn(const fs::path& directory)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(directory))
+        names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+bool reportMentions(const Store& store, std::string_view text)
+{
+    return std::any_of(store.loadReport().begin(), store.loadReport().end(),
+                       [&](const std::string& line) { return line.find(text) != std::string::npos; });
+}
+
+// Runs `fn`, which must throw Error(code); returns the message.
+template <typename Fn>
+std::string errorOf(ErrorCode code, Fn&& fn)
+{
+    try {
+        fn();
+    } catch (const Error& e) {
+        CHECK(e.code() == code);
+        return e.what();
+    }
+    FAIL("no certd::Error thrown");
+    return {};
+}
+
+std::string certDer(const std::string& id)
+{
+    return "DER of " + id;
+}
+
+// Adds a certificate (blob and entry) in one commit.
+void addCertificate(Store& store, const std::string& id, const std::string& friendlyName = "cert")
+{
+    auto tx = store.begin();
+    tx.putCertificate(id, pki::asBytes(certDer(id)));
+    tx.state().certificates[id] = StoredCertificate{friendlyName, "automatic", {}, 1};
+    store.commit(std::move(tx));
+}
+
+// A key "k1" with request "r1" made with it, and certificates "c1" (bound to
+// 127.0.0.1:443, the factory certificate) and "c2" (manual chain to c1).
+void addEverything(Store& store)
+{
+    auto tx = store.begin();
+    tx.putKey("k1", pki::asBytes("PKCS8 k1"));
+    tx.putRequest("r1", "-----BEGIN CERTIFICATE REQUEST-----\nr1\n-----END CERTIFICATE REQUEST-----\n");
+    tx.putCertificate("c1", pki::asBytes(certDer("c1")));
+    tx.putCertificate("c2", pki::asBytes(certDer("c2")));
+    StoreState& s = tx.state();
+    s.keys["k1"] = StoredKey{100};
+    s.requests["r1"] = StoredRequest{"web request", "k1", "completed", "c2", 200};
+    s.certificates["c1"] = StoredCertificate{"issuer", "automatic", {}, 300};
+    s.certificates["c2"] = StoredCertificate{"leaf", "manual", {"c1"}, 400};
+    s.bindings["127.0.0.1:443"] = "c1";
+    s.bindings["[::1]:8443"] = "c2";
+    s.factoryCertificate = "c1";
+    store.commit(std::move(tx));
+}
+
+const std::vector<std::string> kOddNames{
+    "plain",
+    "say \"hi\" it's",
+    "key: value",
+    "two\nlines",
+    "  leading spaces",
+    "trailing ",
+    "😀 émoji ✓",
+    "",
+    "null",
+    "~",
+    "- dash",
+    "# hash",
+    "{a: [b]}",
+    "tab\tand\rreturn",
+    "yes",
+    "0x10",
+    "&anchor *alias",
+    "back\\slash",
+    "%percent",
+    "@at `tick`",
+    "!tag",
+    std::string("nul\0in", 6),
+};
+
+} // namespace
+
+TEST_CASE("a new store is a 0700 directory with 0700 blob directories and a state.yaml")
+{
+    test::TempDir tmp;
+    const fs::path dir = tmp / "nested/store";
+    const Store store(dir);
+    CHECK(modeOf(dir) == 0700);
+    for (const char* sub : {"keys", "certs", "requests"}) {
+        CAPTURE(sub);
+        CHECK(fs::is_directory(dir / sub));
+        CHECK(modeOf(dir / sub) == 0700);
+    }
+    CHECK(modeOf(dir / "state.yaml") == 0600);
+    CHECK(store.state() == StoreState{});
+    CHECK(store.loadReport().empty());
+}
+
+TEST_CASE("a key file is 0600 and certificate and request files 0644, whatever the umask")
+{
+    for (const mode_t mask : {mode_t{0}, mode_t{0077}}) {
+        CAPTURE(mask);
+        test::TempDir tmp;
+        const mode_t old = ::umask(mask);
+        Store store(tmp.path());
+        addEverything(store);
+        ::umask(old);
+        CHECK(modeOf(tmp / "keys/k1.key") == 0600);
+        CHECK(modeOf(tmp / "certs/c1.der") == 0644);
+        CHECK(modeOf(tmp / "requests/r1.csr") == 0644);
+        CHECK(modeOf(tmp / "state.yaml") == 0600);
+    }
+}
+
+TEST_CASE("the state and blobs survive a re-open, odd friendly names included")
+{
+    test::TempDir tmp;
+    StoreState expected;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+        auto tx = store.begin();
+        for (std::size_t i = 0; i < kOddNames.size(); ++i) {
+            const std::string id = "odd" + std::to_string(i);
+            tx.putCertificate(id, pki::asBytes(certDer(id)));
+            tx.state().certificates[id] = StoredCertificate{kOddNames[i], "automatic", {}, UINT64_MAX - i};
+        }
+        tx.state().requests["r1"].friendlyName = "request: \"odd\"\n😀";
+        tx.state().bindings["odd: address\n"] = "odd1";
+        store.commit(std::move(tx));
+        expected = store.state();
+    }
+    const Store reopened(tmp.path());
+    CHECK(reopened.loadReport().empty());
+    CHECK(reopened.state() == expected);
+    CHECK(reopened.state().certificates.at("odd3").friendlyName == "two\nlines");
+    CHECK(reopened.state().certificates.at("odd6").friendlyName == "😀 émoji ✓");
+    CHECK(reopened.certificateDer("odd4") == bytes(certDer("odd4")));
+    const pki::SecureBytes key = reopened.keyPkcs8("k1");
+    CHECK(std::string(key.begin(), key.end()) == "PKCS8 k1");
+    CHECK(reopened.requestPem("r1").find("\nr1\n") != std::string::npos);
+}
+
+TEST_CASE("serializeState and parseState round-trip names yaml would otherwise misread")
+{
+    StoreState state;
+    for (std::size_t i = 0; i < kOddNames.size(); ++i)
+        state.certificates["c" + std::to_string(i)] =
+            StoredCertificate{kOddNames[i], "manual", {"null", "c0"}, i};
+    state.certificates["null"] = StoredCertificate{};
+    state.keys["true"] = StoredKey{7};
+    state.requests["123"] = StoredRequest{"~", "true", "pending", "", 9};
+    state.bindings["0.0.0.0:443"] = "null";
+    state.factoryCertificate = "null";
+    CHECK(parseState(serializeState(state), "test") == state);
+}
+
+TEST_CASE("state.yaml records the schema version, and a newer schema is refused")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+    }
+    CHECK(readText(tmp / "state.yaml").find("schema_version: " + std::to_string(kSchemaVersion) + "\n") == 0);
+
+    writeText(tmp / "state.yaml", "schema_version: " + std::to_string(kSchemaVersion + 1) + "\n");
+    const std::string message = errorOf(ErrorCode::Internal, [&] { Store store(tmp.path()); });
+    CHECK(message.find("state.yaml schema " + std::to_string(kSchemaVersion + 1) +
+                       " is newer than this certd understands") != std::string::npos);
+}
+
+TEST_CASE("a malformed state.yaml is refused naming the file, line and reason")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+    }
+    const std::string path = (tmp / "state.yaml").string();
+    struct Case {
+        const char* text;
+        const char* where;
+        const char* reason;
+    };
+    const Case cases[] = {
+        {"schema_version: 1\ncertificates:\n  abc: {friendly_name: [x\n", ", line 4: ", "end of"},
+        {"schema_version: 1\ncertificates:\n  abc:\n    chain_mode: automatic\n    added_usec: soon\n",
+         ", line 5: ", "added_usec must be a non-negative integer"},
+        {"schema_version: 1\nkeys:\n  ../../etc/passwd: {}\n",
+         ", line 3: ", "key id \"../../etc/passwd\" is malformed"},
+        {"schema_version: 1\ncertificates:\n  a:\n    chain_mode: sometimes\n",
+         ", line 4: ", "chain_mode \"sometimes\" is unknown"},
+        {"certificates: {}\n", ", line 1: ", "schema_version is missing"},
+        {"", ", line 1: ", "expected a mapping"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.text);
+        writeText(path, c.text);
+        const std::string message = errorOf(ErrorCode::Internal, [&] { Store store(tmp.path()); });
+        CHECK(message.find(path + c.where) == 0);
+        CHECK(message.find(c.reason) != std::string::npos);
+        CHECK(message.find("restore it from a backup") != std::string::npos);
+    }
+}
+
+TEST_CASE("putting the same certificate twice stores one file, written once")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    auto tx = store.begin();
+    tx.putCertificate("c1", pki::asBytes(certDer("c1")));
+    tx.putCertificate("c1", pki::asBytes(certDer("c1")));
+    tx.state().certificates["c1"] = StoredCertificate{};
+    store.commit(std::move(tx));
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der"});
+
+    struct stat before = {};
+    REQUIRE(::stat((tmp / "certs/c1.der").c_str(), &before) == 0);
+    addCertificate(store, "c1", "renamed");
+    struct stat after = {};
+    REQUIRE(::stat((tmp / "certs/c1.der").c_str(), &after) == 0);
+    CHECK(after.st_ino == before.st_ino);
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der"});
+    CHECK(store.state().certificates.at("c1").friendlyName == "renamed");
+}
+
+TEST_CASE("a blob the new state does not name is not written")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    auto tx = store.begin();
+    tx.putCertificate("stray", pki::asBytes("x"));
+    store.commit(std::move(tx));
+    CHECK(filesIn(tmp / "certs").empty());
+}
+
+TEST_CASE("a commit that references something absent is refused and changes nothing")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    const StoreState before = store.state();
+    const auto disk = snapshot(tmp.path());
+
+    auto tx = store.begin();
+    std::string expected;
+    SUBCASE("certificate without data")
+    {
+        tx.putKey("k2", pki::asBytes("k2"));
+        tx.state().keys["k2"] = StoredKey{};
+        tx.state().certificates["c3"] = StoredCertificate{};
+        expected = "certificate \"c3\": certs/c3.der does not exist";
+    }
+    SUBCASE("key without data")
+    {
+        tx.state().keys["k9"] = StoredKey{};
+        expected = "key \"k9\": keys/k9.key does not exist";
+    }
+    SUBCASE("request without data")
+    {
+        tx.state().requests["r9"] = StoredRequest{"", "k1", "pending", "", 0};
+        expected = "request \"r9\": requests/r9.csr does not exist";
+    }
+    SUBCASE("binding to an absent certificate")
+    {
+        tx.state().bindings["10.0.0.1:443"] = "c9";
+        expected = "binding of \"10.0.0.1:443\": certificate \"c9\" is not in the store";
+    }
+    SUBCASE("request made with an absent key")
+    {
+        tx.putRequest("r2", "pem");
+        tx.state().requests["r2"] = StoredRequest{"", "k9", "pending", "", 0};
+        expected = "request \"r2\": its key \"k9\" is not in the store";
+    }
+    SUBCASE("removing a key a request still uses")
+    {
+        tx.state().keys.erase("k1");
+        expected = "request \"r1\": its key \"k1\" is not in the store";
+    }
+    SUBCASE("absent factory certificate")
+    {
+        tx.state().factoryCertificate = "c9";
+        expected = "factory certificate \"c9\" is not in the store";
+    }
+    SUBCASE("unknown chain mode")
+    {
+        tx.state().certificates["c1"].chainMode = "Automatic";
+        expected = "chain mode \"Automatic\" of certificate \"c1\" is unknown";
+    }
+    SUBCASE("unknown request state")
+    {
+        tx.state().requests["r1"].state = "done";
+        expected = "state \"done\" of request \"r1\" is unknown";
+    }
+    SUBCASE("friendly name that is not UTF-8")
+    {
+        tx.state().certificates["c1"].friendlyName = "caf\xe9";
+        expected = "the friendly name of certificate \"c1\" is not valid UTF-8";
+    }
+    SUBCASE("malformed certificate id in the state")
+    {
+        tx.state().certificates["a/b"] = StoredCertificate{};
+        expected = "certificate id \"a/b\" is malformed";
+    }
+    const std::string message = errorOf(ErrorCode::InvalidArgument, [&] { store.commit(std::move(tx)); });
+    CHECK(message.find(expected) != std::string::npos);
+    CHECK(store.state() == before);
+    CHECK(snapshot(tmp.path()) == disk);
+}
+
+TEST_CASE("malformed blob ids are refused, so no id names a path")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    auto tx = store.begin();
+    for (const std::string& id :
+         std::vector<std::string>{"../escape", "", "a/b", "a.b", ".tmp-x", "sp ace", std::string(129, 'a')}) {
+        CAPTURE(id);
+        CHECK(errorOf(ErrorCode::InvalidArgument, [&] {
+                  tx.putCertificate(id, pki::asBytes("x"));
+              }).find("is malformed") != std::string::npos);
+        CHECK_THROWS_AS(tx.putKey(id, pki::asBytes("x")), Error);
+        CHECK_THROWS_AS(tx.putRequest(id, "x"), Error);
+    }
+    tx.putCertificate(std::string(128, 'a'), pki::asBytes("x"));
+    tx.putCertificate("AZaz09-_", pki::asBytes("x"));
+    CHECK(!fs::exists(tmp.path().parent_path() / "escape.der"));
+}
+
+TEST_CASE("reading an id the store does not hold is NotFound")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    CHECK(errorOf(ErrorCode::NotFound, [&] { store.certificateDer("c9"); }) ==
+          "no certificate \"c9\" in the store");
+    CHECK(errorOf(ErrorCode::NotFound, [&] { store.keyPkcs8("c1"); }) == "no key \"c1\" in the store");
+    CHECK(errorOf(ErrorCode::NotFound, [&] { store.requestPem("../state.yaml"); }) ==
+          "no request \"../state.yaml\" in the store");
+    CHECK(store.certificateDer("c1") == bytes(certDer("c1")));
+}
+
+TEST_CASE("entries removed from the state lose their files, and can come back")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    auto tx = store.begin();
+    tx.state().requests.erase("r1");
+    tx.state().keys.erase("k1");
+    tx.state().bindings.clear();
+    tx.state().factoryCertificate.clear();
+    tx.state().certificates.erase("c1");
+    store.commit(std::move(tx));
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c2.der"});
+    CHECK(filesIn(tmp / "keys").empty());
+    CHECK(filesIn(tmp / "requests").empty());
+
+    addCertificate(store, "c1");
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der", "c2.der"});
+    CHECK(store.certificateDer("c1") == bytes(certDer("c1")));
+}
+
+TEST_CASE("open removes temporary files and unreferenced blobs, and reports each")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+        addCertificate(store, "kept");
+    }
+    writeText(tmp / ".tmp-0123456789abcdef", "half a state");
+    writeText(tmp / "keys/.tmp-fedcba9876543210", "half a key");
+    writeText(tmp / "certs/orphan.der", "orphan");
+    writeText(tmp / "keys/orphan.key", "orphan");
+    writeText(tmp / "certs/README", "an operator's note");
+
+    const Store store(tmp.path());
+    CHECK(filesIn(tmp.path()) == std::vector<std::string>{"certs", "keys", "requests", "state.yaml"});
+    CHECK(filesIn(tmp / "keys").empty());
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"README", "kept.der"});
+    CHECK(reportMentions(store, "removed temporary file .tmp-0123456789abcdef"));
+    CHECK(reportMentions(store, "removed temporary file keys/.tmp-fedcba9876543210"));
+    CHECK(reportMentions(store, "removed unreferenced certificate file certs/orphan.der"));
+    CHECK(reportMentions(store, "removed unreferenced key file keys/orphan.key"));
+    CHECK(reportMentions(store, "left unexpected file certs/README alone"));
+    CHECK(store.loadReport().size() == 5);
+    CHECK(store.certificateDer("kept") == bytes(certDer("kept")));
+}
+
+TEST_CASE("entries whose file is missing are dropped at open, with what depends on them")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+    }
+    const std::string stateBefore = readText(tmp / "state.yaml");
+    fs::remove(tmp / "certs/c1.der");
+    fs::remove(tmp / "keys/k1.key");
+
+    Store store(tmp.path());
+    const StoreState& s = store.state();
+    CHECK(!s.certificates.contains("c1"));
+    CHECK(s.certificates.contains("c2"));
+    CHECK(s.keys.empty());
+    CHECK(s.requests.empty());
+    CHECK(s.bindings == std::map<std::string, std::string>{{"[::1]:8443", "c2"}});
+    CHECK(s.factoryCertificate.empty());
+    CHECK(reportMentions(store, "dropped certificate \"c1\": certs/c1.der does not exist"));
+    CHECK(reportMentions(store, "dropped key \"k1\": keys/k1.key does not exist"));
+    CHECK(reportMentions(store, "dropped request \"r1\": its key \"k1\" is not in the store"));
+    CHECK(reportMentions(store, "dropped binding of \"127.0.0.1:443\""));
+    CHECK(reportMentions(store, "dropped factory certificate \"c1\""));
+    CHECK(reportMentions(store, "removed unreferenced request file requests/r1.csr"));
+    CHECK(filesIn(tmp / "requests").empty());
+    // Open reports; it does not rewrite state.yaml. The next commit does.
+    CHECK(readText(tmp / "state.yaml") == stateBefore);
+    addCertificate(store, "c3");
+    CHECK(Store(tmp.path()).loadReport().empty());
+}
+
+TEST_CASE("a lost state.yaml beside stored blobs is refused rather than taken for an empty store")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+    }
+    fs::remove(tmp / "state.yaml");
+    const std::string message = errorOf(ErrorCode::Internal, [&] { Store store(tmp.path()); });
+    CHECK(message.find("state.yaml is missing but the store holds 4 ") != std::string::npos);
+    CHECK(fs::exists(tmp / "keys/k1.key"));
+}
+
+TEST_CASE("a failed blob write leaves the previous state in memory and on disk")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    const StoreState before = store.state();
+    const std::string stateBefore = readText(tmp / "state.yaml");
+    // A regular file where keys/ was: writing a key fails with ENOTDIR, even as root.
+    fs::rename(tmp / "keys", tmp / "keys.saved");
+    writeText(tmp / "keys", "");
+
+    auto tx = store.begin();
+    tx.putCertificate("c3", pki::asBytes(certDer("c3")));
+    tx.putKey("k2", pki::asBytes("k2"));
+    tx.state().certificates["c3"] = StoredCertificate{};
+    tx.state().keys["k2"] = StoredKey{};
+    tx.state().certificates.erase("c2");
+    tx.state().bindings.erase("[::1]:8443");
+    tx.state().requests["r1"].certificateId.clear();
+    const std::string message = errorOf(ErrorCode::Internal, [&] { store.commit(std::move(tx)); });
+    CHECK(message.find("cannot write " + (tmp / "keys/k2.key").string() + ": Not a directory") == 0);
+    CHECK(store.state() == before);
+    CHECK(readText(tmp / "state.yaml") == stateBefore);
+    CHECK(fs::exists(tmp / "certs/c2.der"));
+
+    fs::remove(tmp / "keys");
+    fs::rename(tmp / "keys.saved", tmp / "keys");
+    auto retry = store.begin();
+    retry.putKey("k2", pki::asBytes("k2"));
+    retry.state().keys["k2"] = StoredKey{};
+    store.commit(std::move(retry));
+    CHECK(store.state().keys.contains("k2"));
+    // The certificate the failed commit wrote is named by nothing: gone.
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der", "c2.der"});
+}
+
+TEST_CASE("a failed state.yaml write keeps the previous state, and the next open removes its blobs")
+{
+    test::TempDir tmp;
+    std::string stateBefore;
+    StoreState before;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+        before = store.state();
+        stateBefore = readText(tmp / "state.yaml");
+        // A non-empty directory named state.yaml: rename() over it fails.
+        fs::remove(tmp / "state.yaml");
+        fs::create_directories(tmp / "state.yaml/occupied");
+
+        auto tx = store.begin();
+        tx.putCertificate("c3", pki::asBytes(certDer("c3")));
+        tx.state().certificates["c3"] = StoredCertificate{};
+        const std::string message = errorOf(ErrorCode::Internal, [&] { store.commit(std::move(tx)); });
+        CHECK(message.find("cannot write " + (tmp / "state.yaml").string() + ": ") == 0);
+        CHECK(store.state() == before);
+        CHECK(filesIn(tmp.path()) == std::vector<std::string>{"certs", "keys", "requests", "state.yaml"});
+        CHECK(fs::exists(tmp / "certs/c3.der"));
+    }
+    fs::remove_all(tmp / "state.yaml");
+    writeText(tmp / "state.yaml", stateBefore);
+    const Store store(tmp.path());
+    CHECK(store.state() == before);
+    CHECK(!fs::exists(tmp / "certs/c3.der"));
+    CHECK(store.loadReport() ==
+          std::vector<std::string>{"removed unreferenced certificate file certs/c3.der"});
+}
+
+TEST_CASE("writeFileAtomic replaces a file whole and leaves no temporary file")
+{
+    test::TempDir tmp;
+    writeFileAtomic(tmp.path(), "f", pki::asBytes("old"), 0640);
+    writeFileAtomic(tmp.path(), "f", pki::asBytes(std::string(1 << 20, 'x')), 0600);
+    CHECK(readText(tmp / "f") == std::string(1 << 20, 'x'));
+    CHECK(modeOf(tmp / "f") == 0600);
+    CHECK(filesIn(tmp.path()) == std::vector<std::string>{"f"});
+    const std::string message =
+        errorOf(ErrorCode::Internal, [&] { writeFileAtomic(tmp / "absent", "f", pki::asBytes("x"), 0600); });
+    CHECK(message.find("cannot write " + (tmp / "absent/f").string() + ": No such file or directory") == 0);
+}
+
+TEST_CASE("10,000 certificates open and commit without quadratic cost")
+{
+    constexpr int kCount = 10000;
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+    }
+    // Lay the store out by hand: 10,000 fsynced commits would only measure the disk.
+    StoreState state;
+    for (int i = 0; i < kCount; ++i) {
+        const std::string id = "c" + std::to_string(i);
+        writeText(tmp / "certs" / (id + ".der"), certDer(id));
+        state.certificates[id] = StoredCertificate{"certificate " + std::to_string(i), "automatic", {}, 1};
+        state.bindings["10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":443"] = id;
+    }
+    writeText(tmp / "state.yaml", serializeState(state));
+
+    using Clock = std::chrono::steady_clock;
+    const auto seconds = [](Clock::time_point since) {
+        return std::chrono::duration<double>(Clock::now() - since).count();
+    };
+    auto start = Clock::now();
+    Store store(tmp.path());
+    const double open = seconds(start);
+    CHECK(store.state() == state);
+
+    start = Clock::now();
+    for (int i = 0; i < 5; ++i)
+        addCertificate(store, "new" + std::to_string(i));
+    const double commit = seconds(start) / 5;
+    CHECK(store.state().certificates.size() == kCount + 5);
+    MESSAGE("open " << open << " s, commit " << commit << " s with " << kCount << " certificates");
+    // Generous bounds (a noisy shared machine); quadratic work would take minutes.
+    CHECK(open < 20.0);
+    CHECK(commit < 5.0);
+}
