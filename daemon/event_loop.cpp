@@ -36,11 +36,10 @@ struct BusPump {
     sd_event_source* io = nullptr;
     sd_event_source* timer = nullptr;
 
-    void dispatch()
-    {
-        while (connection->processPendingRequest()) {
-        }
-    }
+    // One message per turn of the loop, so deferred work (freeing objects a
+    // handler removed) runs before the next message; sd-bus reports a zero
+    // timeout while messages are queued, so nothing waits.
+    void dispatch() { connection->processPendingRequest(); }
     static int onIo(sd_event_source*, int, uint32_t, void* userdata)
     {
         static_cast<BusPump*>(userdata)->dispatch();
@@ -127,6 +126,24 @@ void EventLoop::after(std::chrono::microseconds delay, std::function<void()> han
               event_, &source->source, CLOCK_MONOTONIC, now + static_cast<uint64_t>(delay.count()), 0,
               [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); }, &source->handler),
           "cannot arm a timer");
+    sources_.push_back(std::move(source));
+}
+
+void EventLoop::defer(std::function<void()> handler)
+{
+    // Finished one-shot sources are dropped here, so deferring often does not grow the list.
+    std::erase_if(sources_, [](const auto& s) {
+        int enabled = 0;
+        return sd_event_source_get_enabled(s->source, &enabled) >= 0 && enabled == SD_EVENT_OFF;
+    });
+    auto source = std::make_unique<Source>();
+    source->handler = std::move(handler);
+    check(sd_event_add_defer(
+              event_, &source->source, [](sd_event_source*, void* userdata) { return runHandler(userdata); },
+              &source->handler),
+          "cannot defer work");
+    sd_event_source_set_priority(source->source, SD_EVENT_PRIORITY_IMPORTANT);
+    sd_event_source_set_enabled(source->source, SD_EVENT_ONESHOT);
     sources_.push_back(std::move(source));
 }
 

@@ -32,6 +32,8 @@ public:
     void exitOnTerminationSignals();
     // Calls `handler` once, `delay` from now (CLOCK_MONOTONIC); handler may re-arm by calling again.
     void after(std::chrono::microseconds delay, std::function<void()> handler);
+    // Calls `handler` once, before any other pending event (after the current one).
+    void defer(std::function<void()> handler);
     // Pets the systemd watchdog when WATCHDOG_USEC is set.
     void enableWatchdog();
     int run();

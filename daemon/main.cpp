@@ -71,9 +71,10 @@ int run(const std::filesystem::path& configPath)
     info.version = CERTD_VERSION;
     info.port = config.port;
     info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
+    EventLoop loop;
+    info.defer = [&loop](std::function<void()> f) { loop.defer(std::move(f)); };
     bus::Service service(*connection, manager, info);
 
-    EventLoop loop;
     loop.exitOnTerminationSignals();
     loop.enableWatchdog();
     loop.attachBus(*connection);

@@ -84,13 +84,14 @@ namespace {
 // Removes, then adds, then refreshes one kind of object.
 template <typename Objects, typename Add>
 void applyTo(Objects& objects, const std::set<std::string>& added, const std::set<std::string>& removed,
-             const std::set<std::string>& changed, Add add)
+             const std::set<std::string>& changed, Add add, std::vector<std::shared_ptr<void>>& graveyard)
 {
     for (const auto& id : removed) {
         const auto it = objects.find(id);
         if (it == objects.end())
             continue;
         it->second->retract();
+        graveyard.push_back(std::shared_ptr<void>(std::move(it->second)));
         objects.erase(it);
     }
     for (const auto& id : added)
@@ -107,15 +108,17 @@ void applyTo(Objects& objects, const std::set<std::string>& added, const std::se
 
 void Service::apply(const Changes& c)
 {
-    applyTo(keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); });
+    applyTo(keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); }, graveyard_);
     applyTo(certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged,
-            [&](const auto& id) { addCertificateObject(id, true); });
+            [&](const auto& id) { addCertificateObject(id, true); }, graveyard_);
     applyTo(requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged,
-            [&](const auto& id) { addRequestObject(id, true); });
+            [&](const auto& id) { addRequestObject(id, true); }, graveyard_);
     applyTo(addresses_, c.addressesAdded, c.addressesRemoved, c.addressesChanged,
-            [&](const auto& id) { addAddressObject(id, true); });
+            [&](const auto& id) { addAddressObject(id, true); }, graveyard_);
     if (c.factoryChanged)
         emitManagerProperties({"FactoryCertificate"});
+    if (!graveyard_.empty() && info_.defer)
+        info_.defer([this] { buryTheDead(); });
 }
 
 void Service::emitManagerProperties(const std::vector<std::string>& names)

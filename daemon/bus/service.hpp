@@ -40,6 +40,8 @@ struct ServiceInfo {
     AuthPolicy auth;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::function<std::string()> terminatorState = [] { return std::string("disabled"); };
+    // Runs a function once the current bus message is fully handled (EventLoop::defer).
+    std::function<void(std::function<void()>)> defer;
 };
 
 class Service {
@@ -63,6 +65,7 @@ public:
                 F&& body) -> decltype(body())
     {
         return handleErrors([&]() -> decltype(body()) {
+            buryTheDead();
             const Caller caller = callerOf(*object.getCurrentlyProcessedMessage());
             try {
                 authorize(caller, right, info_.auth);
@@ -84,6 +87,10 @@ public:
     std::string certificateIdFromPath(const std::string& path) const;
 
 private:
+    // Objects removed by a mutation are announced at once but unregistered and
+    // freed only after the current message: sd-bus and sdbus-c++ 1.2 touch an
+    // object after its own handler returns, so Delete must not free itself.
+    void buryTheDead() { graveyard_.clear(); }
     void addCertificateObject(const std::string& id, bool announce);
     void addKeyObject(const std::string& id, bool announce);
     void addRequestObject(const std::string& id, bool announce);
@@ -97,6 +104,7 @@ private:
     std::map<std::string, std::unique_ptr<KeyObject>> keys_;
     std::map<std::string, std::unique_ptr<RequestObject>> requests_;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
+    std::vector<std::shared_ptr<void>> graveyard_;
 };
 
 } // namespace certd::bus
