@@ -446,6 +446,11 @@ Changes Manager::ensureFactoryCertificate()
     cs.spec.keyType = options_.factoryKeyType;
     if (cs.spec.friendlyName.empty())
         cs.spec.friendlyName = "Appliance";
+    // A host name without dots ("vm") is not promoted to a SAN by validateSpec; the
+    // factory certificate names the appliance, so give clients a SAN to match.
+    const auto& cn = cs.spec.subject.commonName;
+    if (cs.spec.subjectAltNames.empty() && pki::isValidDnsName(cn, false))
+        cs.spec.subjectAltNames.push_back({pki::SubjectAltName::Type::Dns, cn});
     // createSelfSigned makes the first certificate without a valid factory the factory one.
     return createSelfSigned(std::move(cs)).changes;
 }
