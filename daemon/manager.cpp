@@ -158,7 +158,7 @@ void Manager::loadFromStore()
     for (const auto& [id, stored] : st.requests)
         addRequestEntry(id, store_.requestPem(id));
     Changes ignored;
-    recomputeDerived(ignored);
+    recomputeDerived(ignored, true);
 }
 
 CertificateEntry& Manager::addCertificateEntry(const std::string& id, pki::X509Ptr cert)
@@ -209,9 +209,10 @@ std::string Manager::findIssuer(const CertificateEntry& entry) const
     return best;
 }
 
-void Manager::recomputeDerived(Changes& changes)
+void Manager::recomputeDerived(Changes& changes, bool allWarnings)
 {
     const StoreState& st = store_.state();
+    certificatesByKey_.clear();
     for (auto& [id, entry] : certificates_) {
         const auto keyIt = keyBySpki_.find(entry.info.spkiSha256);
         const std::string keyId = keyIt == keyBySpki_.end() ? std::string() : keyIt->second;
@@ -239,6 +240,13 @@ void Manager::recomputeDerived(Changes& changes)
         const CertificateEntry& top = chain.empty() ? entry : certificates_.at(chain.back());
         const bool complete = top.info.selfSigned;
 
+        if (!keyId.empty())
+            certificatesByKey_[keyId].push_back(id);
+        // Warnings cost a parse of the certificate and its chain: redo them only when
+        // their inputs changed (or the clock moved on, for refreshWarnings()).
+        const bool fresh = changes.certificatesAdded.count(id) || changes.certificatesChanged.count(id);
+        if (!allWarnings && !fresh && keyId == entry.keyId && chain == entry.chain && complete == entry.chainComplete)
+            continue;
         pki::ChainResult result;
         result.complete = complete;
         for (const auto& issuer : chain)
@@ -266,7 +274,7 @@ void Manager::recomputeDerived(Changes& changes)
 Changes Manager::refreshWarnings()
 {
     Changes changes;
-    recomputeDerived(changes);
+    recomputeDerived(changes, true);
     return changes;
 }
 
@@ -339,11 +347,8 @@ std::vector<std::string> Manager::addressesOf(const std::string& certificateId) 
 
 std::vector<std::string> Manager::certificatesOfKey(const std::string& keyId) const
 {
-    std::vector<std::string> out;
-    for (const auto& [id, entry] : certificates_)
-        if (entry.keyId == keyId)
-            out.push_back(id);
-    return out;
+    const auto it = certificatesByKey_.find(keyId);
+    return it == certificatesByKey_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::vector<std::string> Manager::requestsOfKey(const std::string& keyId) const
@@ -562,9 +567,9 @@ Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& pas
     for (const auto& [id, key] : newKeys) {
         const bool usedByRequest = std::any_of(st.requests.begin(), st.requests.end(),
                                                [&](const auto& r) { return r.second.keyId == id; });
-        const bool usedByStored = std::any_of(certificates_.begin(), certificates_.end(), [&](const auto& c) {
-            return c.second.info.spkiSha256 == pki::spkiSha256Hex(key);
-        });
+        const std::string spki = pki::spkiSha256Hex(key);
+        const bool usedByStored = std::any_of(certificates_.begin(), certificates_.end(),
+                                              [&](const auto& c) { return c.second.info.spkiSha256 == spki; });
         if (!keysLinked.count(id) && !usedByRequest && !usedByStored)
             result.warnings.push_back({"key-unmatched", "the imported key " + id.substr(0, 12) +
                                                             "… matches no certificate or request yet; import its "

@@ -170,8 +170,9 @@ private:
     CertificateEntry& addCertificateEntry(const std::string& id, pki::X509Ptr cert);
     void addKeyEntry(const std::string& id, EVP_PKEY* key);
     void addRequestEntry(const std::string& id, std::string pem);
-    // Recomputes key links, chains, kinds and warnings; records what changed.
-    void recomputeDerived(Changes& changes);
+    // Recomputes key links and chains; warnings only where those changed, for
+    // new certificates, or for all when `allWarnings` (time moved on). Records what changed.
+    void recomputeDerived(Changes& changes, bool allWarnings = false);
     std::string findIssuer(const CertificateEntry& entry) const;
     pki::EvpPkeyPtr loadPrivateKey(const std::string& keyId) const;
     const std::string& requireAddress(const std::string& text, std::string& canonical) const;
@@ -190,6 +191,7 @@ private:
     std::map<std::string, std::string> keyBySpki_;      // spki sha256 -> key id
     std::multimap<unsigned long, std::string> bySubjectHash_; // X509 subject name hash -> certificate id
     std::map<std::string, std::string> issuerOf_;       // certificate id -> issuer id ("" = not found)
+    std::map<std::string, std::vector<std::string>> certificatesByKey_; // key id -> certificate ids
 };
 
 } // namespace certd

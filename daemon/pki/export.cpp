@@ -184,7 +184,6 @@ SecureBytes exportPkcs12(const ExportRequest& request)
     }
     const char* pass = request.passphrase.c_str();
     const char* name = request.friendlyName.empty() ? nullptr : request.friendlyName.c_str();
-    passphraseLength(request.passphrase);
     // mac_iter -1: no MAC here; PKCS12_set_mac adds one with SHA-256 (the
     // 3.0 default would be SHA-1).
     const Pkcs12Ptr p12(PKCS12_create_ex(pass, name, request.key, leaf, cas.get(), NID_aes_256_cbc,

@@ -25,8 +25,13 @@
 // - Private keys must be RSA or EC. Any other key fails the import with
 //   Unsupported even beside good content: silently dropping the key the
 //   operator uploaded would be worse than saying so.
+// - A passphrase given for an encrypted file must be its passphrase: there is
+//   no fallback to the empty one (BadPassphrase). Unencrypted data ignores it.
+// - Encrypted data asking for more than kMaxIterations PBKDF2/PBE rounds is
+//   refused (Unsupported) before any attempt, so a hostile file cannot stall
+//   the daemon.
 // - Warning codes: "pem-block-skipped", "pkcs12-no-mac", "pkcs12-bag-skipped",
-//   "pkcs7-crl-skipped".
+//   "pkcs7-crl-skipped", "pkcs7-empty".
 
 namespace certd::pki {
 namespace {
@@ -47,18 +52,26 @@ using EncodeCtxPtr = OsslPtr<EVP_ENCODE_CTX, EVP_ENCODE_CTX_free>;
 // Text that may hold base64 key material.
 using SecureString = std::basic_string<char, std::char_traits<char>, CleansingAllocator<char>>;
 
+using ProviderPtr = OsslPtr<OSSL_PROVIDER, OSSL_PROVIDER_unload>;
+
 // Legacy PKCS#12 files (RC2-40, as older Windows and `openssl -legacy` write)
-// need OpenSSL's legacy provider. Loading any provider explicitly disables the
-// implicit default one, so load "default" too. Handles live for the process.
+// and single-DES PEM keys need OpenSSL's legacy provider. Loading any provider
+// explicitly disables the implicit default one, so load "default" too. The
+// handles are unloaded at exit (before OpenSSL's own cleanup), so leak
+// checkers stay quiet.
 bool legacyProviderLoaded()
 {
-    static const bool loaded = [] {
-        OSSL_PROVIDER_load(nullptr, "default");
-        const bool ok = OSSL_PROVIDER_load(nullptr, "legacy") != nullptr;
+    struct Providers {
+        ProviderPtr defaults;
+        ProviderPtr legacy;
+    };
+    static const Providers providers = [] {
+        Providers p{ProviderPtr(OSSL_PROVIDER_load(nullptr, "default")),
+                    ProviderPtr(OSSL_PROVIDER_load(nullptr, "legacy"))};
         ERR_clear_error();
-        return ok;
+        return p;
     }();
-    return loaded;
+    return providers.legacy != nullptr;
 }
 
 // Clears the OpenSSL error queue when the import ends, however it ends.
@@ -162,6 +175,44 @@ auto withPassword(const Passwords& passwords, const EncryptedThing& what, Attemp
     throw Error(ErrorCode::BadPassphrase, std::string(what.passphraseOf) + " passphrase is wrong");
 }
 
+using Pbe2ParamPtr = OsslPtr<PBE2PARAM, PBE2PARAM_free>;
+using Pbkdf2ParamPtr = OsslPtr<PBKDF2PARAM, PBKDF2PARAM_free>;
+using PbeParamPtr = OsslPtr<PBEPARAM, PBEPARAM_free>;
+
+// Key derivation rounds certd is willing to spend on one password attempt:
+// NSS writes 600000; a hostile file could ask for billions and stall the daemon.
+constexpr long kMaxIterations = 10'000'000;
+
+void requireSaneIterations(const ASN1_INTEGER* iterations)
+{
+    if (iterations != nullptr && ASN1_INTEGER_get(iterations) > kMaxIterations)
+        throw Error(ErrorCode::Unsupported, "the file asks for more than " + std::to_string(kMaxIterations) +
+                                                " key derivation rounds; re-export it with fewer");
+}
+
+// Refuses password-based encryption that would take unreasonably long. Other
+// parameters (scrypt has its own memory bound) are left to OpenSSL.
+void requireSaneIterations(const X509_ALGOR* pbe)
+{
+    if (pbe == nullptr || pbe->parameter == nullptr)
+        return;
+    if (OBJ_obj2nid(pbe->algorithm) != NID_pbes2) {
+        const PbeParamPtr pbe1(
+            static_cast<PBEPARAM*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), pbe->parameter)));
+        ERR_clear_error();
+        return requireSaneIterations(pbe1 ? pbe1->iter : nullptr);
+    }
+    const Pbe2ParamPtr pbe2(
+        static_cast<PBE2PARAM*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), pbe->parameter)));
+    ERR_clear_error();
+    if (!pbe2 || pbe2->keyfunc == nullptr || OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2)
+        return;
+    const Pbkdf2ParamPtr kdf(static_cast<PBKDF2PARAM*>(
+        ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter)));
+    ERR_clear_error();
+    requireSaneIterations(kdf ? kdf->iter : nullptr);
+}
+
 // ---------------------------------------------------------------------------
 // What was found
 
@@ -246,6 +297,9 @@ EvpPkeyPtr keyFromPkcs8(const PKCS8_PRIV_KEY_INFO* p8)
 
 EvpPkeyPtr decryptPkcs8(const X509_SIG* encrypted, const Passwords& passwords)
 {
+    const X509_ALGOR* pbe = nullptr;
+    X509_SIG_get0(encrypted, &pbe, nullptr);
+    requireSaneIterations(pbe);
     const Pkcs8InfoPtr p8 = withPassword(passwords, kPrivateKey, [&](const Password& pw) {
         return Pkcs8InfoPtr(PKCS8_decrypt_ex(encrypted, pw.data, pw.length, nullptr, nullptr));
     });
@@ -331,6 +385,9 @@ SafeBagStackPtr unpackAuthSafe(PKCS7* safe, const Passwords& passwords)
         return bags;
     }
     case NID_pkcs7_encrypted:
+        if (safe->d.encrypted == nullptr || safe->d.encrypted->enc_data == nullptr)
+            throw Error(ErrorCode::Malformed, "the PKCS#12 file is damaged");
+        requireSaneIterations(safe->d.encrypted->enc_data->algorithm);
         return withPassword(passwords, kPkcs12, [&](const Password& pw) {
             return SafeBagStackPtr(PKCS12_unpack_p7encdata(safe, pw.data, pw.length));
         });
@@ -348,6 +405,9 @@ Passwords verifyMac(PKCS12* p12, Passwords passwords, Collector& out)
                  "the PKCS#12 file has no integrity check (MAC); its contents were not verified");
         return passwords;
     }
+    const ASN1_INTEGER* macIterations = nullptr;
+    PKCS12_get0_mac(nullptr, nullptr, nullptr, &macIterations, p12);
+    requireSaneIterations(macIterations);
     const auto verified =
         withPassword(passwords, kPkcs12, [&](const Password& pw) -> std::optional<Password> {
             if (PKCS12_verify_mac(p12, pw.data, pw.length) == 1)
@@ -361,7 +421,6 @@ Passwords verifyMac(PKCS12* p12, Passwords passwords, Collector& out)
 
 void addPkcs12(PKCS12* p12, const Passwords& given, Collector& out)
 {
-    legacyProviderLoaded();
     const Passwords passwords = verifyMac(p12, given, out);
     const Pkcs7StackPtr safes(PKCS12_unpack_authsafes(p12));
     if (!safes)
@@ -663,6 +722,7 @@ bool looksLikePem(ByteView data)
 ImportedBundle parseImport(ByteView data, const Secret& passphrase)
 {
     const ErrorQueueGuard errorQueue;
+    legacyProviderLoaded();
     if (isBlank(data))
         throw Error(ErrorCode::EmptyInput, "the file is empty");
     const Passwords passwords = passwordsFor(passphrase);

@@ -413,7 +413,8 @@ TEST_CASE("import of a PKCS#12 file without a MAC warns that it was not verified
 
 TEST_CASE("import of nothing is EmptyInput")
 {
-    for (const std::string& input : {std::string(), std::string(" \r\n\t\n"), std::string("\xEF\xBB\xBF\n")}) {
+    for (const std::string& input :
+         {std::string(), std::string(" \r\n\t\n"), std::string("\xEF\xBB\xBF\n")}) {
         const Error e = importError(input);
         CHECK(codeName(e.code()) == codeName(ErrorCode::EmptyInput));
     }
@@ -515,4 +516,26 @@ TEST_CASE("import leaves no OpenSSL errors queued after probing formats")
     CHECK(ERR_peek_error() == 0);
     importError(encryptedPkcs8(key.get(), kPassphrase, false), "hunter2-wrong");
     CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("import refuses encrypted keys that ask for an absurd number of key derivation rounds")
+{
+    // An EncryptedPrivateKeyInfo whose PBKDF2 asks for 20 million rounds
+    // (NSS, the heaviest real writer, uses 600000); the ciphertext is never reached.
+    using AlgorPtr = OsslPtr<X509_ALGOR, X509_ALGOR_free>;
+    const AlgorPtr pbe(
+        PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), 20'000'000, nullptr, 0, nullptr, NID_hmacWithSHA256));
+    REQUIRE(pbe != nullptr);
+    unsigned char* algDer = nullptr;
+    const int algLen = i2d_X509_ALGOR(pbe.get(), &algDer);
+    REQUIRE(algLen > 0);
+    std::string content(reinterpret_cast<char*>(algDer), static_cast<std::size_t>(algLen));
+    OPENSSL_free(algDer);
+    content += std::string("\x04\x10", 2) + std::string(16, 'x');
+    REQUIRE(content.size() < 128); // short-form DER length
+    const std::string der = std::string("\x30") + static_cast<char>(content.size()) + content;
+
+    const Error e = importError(der, kPassphrase);
+    CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
+    CHECK(std::string(e.what()).find("key derivation rounds") != std::string::npos);
 }
