@@ -147,6 +147,25 @@ void EventLoop::defer(std::function<void()> handler)
     sources_.push_back(std::move(source));
 }
 
+EventLoop::Timer::Timer(EventLoop& loop, std::function<void()> handler) : handler_(std::move(handler))
+{
+    check(sd_event_add_time(
+              loop.get(), &source_, CLOCK_REALTIME, UINT64_MAX, 1000,
+              [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); }, &handler_),
+          "cannot create a timer");
+    sd_event_source_set_enabled(source_, SD_EVENT_OFF);
+}
+
+EventLoop::Timer::~Timer() { sd_event_source_disable_unref(source_); }
+
+void EventLoop::Timer::arm(std::uint64_t realtimeUSec)
+{
+    sd_event_source_set_time(source_, realtimeUSec);
+    sd_event_source_set_enabled(source_, SD_EVENT_ONESHOT);
+}
+
+void EventLoop::Timer::disarm() { sd_event_source_set_enabled(source_, SD_EVENT_OFF); }
+
 void EventLoop::enableWatchdog() { sd_event_set_watchdog(event_, 1); }
 
 int EventLoop::run() { return sd_event_loop(event_); }

@@ -6,6 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -34,6 +35,21 @@ public:
     void after(std::chrono::microseconds delay, std::function<void()> handler);
     // Calls `handler` once, before any other pending event (after the current one).
     void defer(std::function<void()> handler);
+    // A timer on the wall clock (CLOCK_REALTIME), re-armed with arm(); one per owner.
+    class Timer {
+    public:
+        Timer(EventLoop& loop, std::function<void()> handler);
+        ~Timer();
+        Timer(const Timer&) = delete;
+        Timer& operator=(const Timer&) = delete;
+        void arm(std::uint64_t realtimeUSec);
+        void disarm();
+
+    private:
+        sd_event_source* source_ = nullptr;
+        std::function<void()> handler_;
+    };
+
     // Pets the systemd watchdog when WATCHDOG_USEC is set.
     void enableWatchdog();
     int run();

@@ -5,6 +5,7 @@
 #include "config.hpp"
 #include "error.hpp"
 #include "event_loop.hpp"
+#include "expiry_watch.hpp"
 #include "log.hpp"
 #include "manager.hpp"
 #include "store.hpp"
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 
 #ifndef CERTD_VERSION
 #define CERTD_VERSION "0.0.0"
@@ -63,6 +65,7 @@ int run(const std::filesystem::path& configPath)
                                      : *std::max_element(config.expiryWarningDays.begin(),
                                                          config.expiryWarningDays.end());
     options.configuredAddresses = config.addresses;
+    const unsigned expiringWithinDays = options.expiringWithinDays;
     Manager manager(store, std::move(options));
     manager.ensureFactoryCertificate();
 
@@ -73,7 +76,42 @@ int run(const std::filesystem::path& configPath)
     info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
     EventLoop loop;
     info.defer = [&loop](std::function<void()> f) { loop.defer(std::move(f)); };
+    // The expiry watch: one wall-clock timer, re-armed for the next threshold or warning change.
+    // On the timer, warnings are recomputed (time moved on); after a mutation only the
+    // next instant is (the Manager already computed the warnings of what changed).
+    std::function<void(bool)> reevaluate;
+    EventLoop::Timer expiryTimer(loop, [&] { reevaluate(true); });
+    bool pending = false;
+    info.changed = [&] {
+        if (!std::exchange(pending, true))
+            loop.defer([&] { reevaluate(false); });
+    };
     bus::Service service(*connection, manager, info);
+    ExpiryWatch expiry(manager, config.expiryWarningDays, expiringWithinDays,
+                       [&](const std::string& id, std::uint64_t notAfter, unsigned days) {
+                           log::warning("certificate '" + manager.friendlyName(id) + "' expires in " +
+                                            std::to_string(days) + " days or less",
+                                        {{"CERTD_OBJECT", bus::certificatePath(id)},
+                                         {"CERTD_NOT_AFTER_USEC", std::to_string(notAfter)},
+                                         {"CERTD_THRESHOLD_DAYS", std::to_string(days)}});
+                           service.emitCertificateExpiring(id, notAfter, days);
+                       });
+    reevaluate = [&](bool timeMoved) {
+        pending = false;
+        const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch())
+                                                        .count());
+        if (timeMoved) {
+            const auto warningsChanged = manager.refreshWarnings();
+            if (!warningsChanged.empty())
+                service.apply(warningsChanged);
+        }
+        const auto next = expiry.evaluate(now);
+        if (next)
+            expiryTimer.arm(*next);
+        else
+            expiryTimer.disarm();
+    };
 
     loop.exitOnTerminationSignals();
     loop.enableWatchdog();
@@ -88,6 +126,7 @@ int run(const std::filesystem::path& configPath)
         loop.watchReadable(monitor->fd(), [&] { monitor->process(); });
     }
 
+    loop.defer([&] { reevaluate(false); });
     // The tree is complete before the name is taken, so no client sees it half built.
     connection->requestName(bus::kBusName);
     log::info("certd " CERTD_VERSION " serving " + std::to_string(manager.certificates().size()) +

@@ -119,6 +119,13 @@ void Service::apply(const Changes& c)
         emitManagerProperties({"FactoryCertificate"});
     if (!graveyard_.empty() && info_.defer)
         info_.defer([this] { buryTheDead(); });
+    if (info_.changed)
+        info_.changed();
+}
+
+void Service::emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days)
+{
+    managerObject_->emitCertificateExpiring(sdbus::ObjectPath(certificatePath(id)), notAfterUSec, days);
 }
 
 void Service::emitManagerProperties(const std::vector<std::string>& names)

@@ -42,6 +42,8 @@ struct ServiceInfo {
     std::function<std::string()> terminatorState = [] { return std::string("disabled"); };
     // Runs a function once the current bus message is fully handled (EventLoop::defer).
     std::function<void(std::function<void()>)> defer;
+    // Called after every applied change (the expiry watch re-evaluates).
+    std::function<void()> changed;
 };
 
 class Service {
@@ -57,6 +59,7 @@ public:
     // Creates, removes and refreshes objects for what a mutation touched; emits the signals.
     void apply(const Changes& changes);
     void emitManagerProperties(const std::vector<std::string>& names);
+    void emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days);
 
     // Runs a mutation: authorise the caller from the message being processed,
     // run `body`, audit the outcome. Errors are translated for sd-bus.

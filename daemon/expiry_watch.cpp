@@ -1,0 +1,53 @@
+#include "expiry_watch.hpp"
+
+#include <algorithm>
+
+namespace certd {
+namespace {
+constexpr std::uint64_t kUSecPerDay = 86400ULL * 1000000ULL;
+
+std::uint64_t daysBefore(std::uint64_t t, unsigned days)
+{
+    const std::uint64_t span = days * kUSecPerDay;
+    return t > span ? t - span : 0;
+}
+} // namespace
+
+ExpiryWatch::ExpiryWatch(const Manager& manager, std::vector<unsigned> thresholdDays, unsigned expiringWithinDays,
+                         OnExpiring onExpiring)
+    : manager_(manager), thresholdDays_(std::move(thresholdDays)), expiringWithinDays_(expiringWithinDays),
+      onExpiring_(std::move(onExpiring))
+{
+}
+
+std::optional<std::uint64_t> ExpiryWatch::evaluate(std::uint64_t now)
+{
+    std::optional<std::uint64_t> next;
+    auto consider = [&](std::uint64_t t) {
+        if (t > now && (!next || t < *next))
+            next = t;
+    };
+    std::erase_if(reported_, [&](const auto& r) { return !manager_.certificates().count(r.first); });
+    for (const auto& [id, entry] : manager_.certificates()) {
+        const auto notAfter = entry.info.notAfterUSec;
+        // The moments a warning of any certificate changes.
+        consider(entry.info.notBeforeUSec);
+        consider(notAfter + 1);
+        consider(daysBefore(notAfter, expiringWithinDays_));
+        // Only certificates this appliance can serve (it holds their key) are announced.
+        if (entry.keyId.empty())
+            continue;
+        for (const unsigned days : thresholdDays_) {
+            const auto at = daysBefore(notAfter, days);
+            if (at > now) {
+                consider(at);
+                continue;
+            }
+            if (reported_.insert({id, days}).second)
+                onExpiring_(id, notAfter, days);
+        }
+    }
+    return next;
+}
+
+} // namespace certd
