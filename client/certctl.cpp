@@ -585,7 +585,8 @@ int runAssign(Context& ctx)
 {
     const std::string& address = ctx.args.positional[0];
     const ObjectRef cert = ctx.resolve(ctx.args.positional[1], kCertificateKind);
-    ctx.bus().assign(address, cert.path);
+    const auto warnings = ctx.bus().assign(address, cert.path, ctx.args.has("--force"));
+    printWarnings(warnings);
     if (ctx.json)
         printJson(Json::object().set("Address", address).set("Certificate", cert.path));
     else
@@ -597,7 +598,9 @@ int runReplace(Context& ctx)
 {
     const ObjectRef oldCert = ctx.resolve(ctx.args.positional[0], kCertificateKind);
     const ObjectRef newCert = ctx.resolve(ctx.args.positional[1], kCertificateKind);
-    const auto moved = ctx.bus().replaceCertificate(oldCert.path, newCert.path);
+    std::vector<client::Warning> warnings;
+    const auto moved = ctx.bus().replaceCertificate(oldCert.path, newCert.path, ctx.args.has("--force"), &warnings);
+    printWarnings(warnings);
     if (ctx.json)
         printJson(Json::object().set("Moved", jsonStrings(moved)));
     else if (moved.empty())
@@ -611,7 +614,7 @@ int runSetAddresses(Context& ctx)
 {
     const ObjectRef cert = ctx.resolve(ctx.args.positional[0], kCertificateKind);
     const std::vector<std::string> addresses(ctx.args.positional.begin() + 1, ctx.args.positional.end());
-    ctx.bus().setAddresses(cert.path, addresses);
+    printWarnings(ctx.bus().setAddresses(cert.path, addresses, ctx.args.has("--force")));
     if (ctx.json)
         printJson(Json::object().set("Path", cert.path).set("Addresses", jsonStrings(addresses)));
     else if (addresses.empty())
@@ -831,12 +834,12 @@ const std::vector<Command>& commands()
          "Import every certificate and key in FILE (any common format; - for standard input).",
          {{"--passphrase-file", "", "F", "read the passphrase from F (- for standard input or a prompt)"},
           {"--name", "", "NAME", "friendly name for the imported certificates"}}},
-        {"assign", "ADDRESS CERT", 2, 2, runAssign,
-         "Bind an appliance address to a certificate (it must have a private key).", {}},
-        {"replace", "OLD NEW", 2, 2, runReplace,
-         "Move every address of certificate OLD to NEW atomically (renewal).", {}},
-        {"set-addresses", "CERT [ADDRESS]...", 1, kMany, runSetAddresses,
-         "Bind exactly these addresses to CERT (others it held go back to the factory certificate).", {}},
+        {"assign", "ADDRESS CERT [--force]", 2, 2, runAssign,
+         "Bind an appliance address to a certificate (it must have a private key).", {{"--force", "", "", "override pre-flight errors (expired, not yet valid, names not covered)"}}},
+        {"replace", "OLD NEW [--force]", 2, 2, runReplace,
+         "Move every address of certificate OLD to NEW atomically (renewal).", {{"--force", "", "", "override pre-flight errors (expired, not yet valid, names not covered)"}}},
+        {"set-addresses", "CERT [ADDRESS]... [--force]", 1, kMany, runSetAddresses,
+         "Bind exactly these addresses to CERT (others it held go back to the factory certificate).", {{"--force", "", "", "override pre-flight errors (expired, not yet valid, names not covered)"}}},
         {"rename", "CERT NAME", 2, 2, runRename, "Change a certificate's friendly name.", {}},
         {"set-chain", "CERT automatic|manual [--pem FILE]", 2, 2, runSetChain,
          "Build the chain from the store (automatic) or serve the issuers in FILE (manual).",

@@ -518,18 +518,34 @@ ImportResult Client::importData(const std::vector<std::uint8_t>& data, const std
     });
 }
 
-void Client::assign(const std::string& address, const std::string& certificate)
+namespace {
+PropertyMap bindingOptions(bool force)
+{
+    PropertyMap m;
+    if (force)
+        m.emplace("force", sdbus::Variant(true));
+    return m;
+}
+} // namespace
+
+std::vector<Warning> Client::assign(const std::string& address, const std::string& certificate, bool force)
 {
     const auto cert = toPath(certificate, "certificate");
-    call([&] { impl_->manager.Assign(address, cert); });
+    return call([&] { return toWarnings(impl_->manager.Assign(address, cert, bindingOptions(force))); });
 }
 
 std::vector<std::string> Client::replaceCertificate(const std::string& oldCertificate,
-                                                    const std::string& newCertificate)
+                                                    const std::string& newCertificate, bool force,
+                                                    std::vector<Warning>* warnings)
 {
     const auto oldPath = toPath(oldCertificate, "old_certificate");
     const auto newPath = toPath(newCertificate, "new_certificate");
-    return call([&] { return impl_->manager.ReplaceCertificate(oldPath, newPath); });
+    return call([&] {
+        const auto [moved, found] = impl_->manager.ReplaceCertificate(oldPath, newPath, bindingOptions(force));
+        if (warnings)
+            *warnings = toWarnings(found);
+        return moved;
+    });
 }
 
 Status Client::getStatus()
@@ -631,9 +647,13 @@ void Client::setFriendlyName(const std::string& certificate, const std::string& 
     call([&] { impl_->object<CertificateProxy>(certificate, "certificate").SetFriendlyName(friendlyName); });
 }
 
-void Client::setAddresses(const std::string& certificate, const std::vector<std::string>& addresses)
+std::vector<Warning> Client::setAddresses(const std::string& certificate, const std::vector<std::string>& addresses,
+                                          bool force)
 {
-    call([&] { impl_->object<CertificateProxy>(certificate, "certificate").SetAddresses(addresses); });
+    return call([&] {
+        return toWarnings(
+            impl_->object<CertificateProxy>(certificate, "certificate").SetAddresses(addresses, bindingOptions(force)));
+    });
 }
 
 void Client::setChain(const std::string& certificate, const std::string& mode,
@@ -673,10 +693,12 @@ void Client::deleteKey(const std::string& key)
     call([&] { impl_->object<KeyProxy>(key, "key").Delete(); });
 }
 
-void Client::assignAddress(const std::string& addressPath, const std::string& certificate)
+std::vector<Warning> Client::assignAddress(const std::string& addressPath, const std::string& certificate,
+                                           bool force)
 {
     const auto cert = toPath(certificate, "certificate");
-    call([&] { impl_->object<AddressProxy>(addressPath, "address").Assign(cert); });
+    return call(
+        [&] { return toWarnings(impl_->object<AddressProxy>(addressPath, "address").Assign(cert, bindingOptions(force))); });
 }
 
 } // namespace certd::client

@@ -201,10 +201,12 @@ public:
     CreateResult createRequest(const CertificateSpec& spec);
     ImportResult importData(const std::vector<std::uint8_t>& data, const std::string& passphrase,
                             const ImportOptions& options = {});
-    void assign(const std::string& address, const std::string& certificate);
-    // Returns the addresses moved.
-    std::vector<std::string> replaceCertificate(const std::string& oldCertificate,
-                                                const std::string& newCertificate);
+    // Binding calls run certd's pre-flight check: error findings refuse (CheckFailed)
+    // unless `force`; the warning findings are returned.
+    std::vector<Warning> assign(const std::string& address, const std::string& certificate, bool force = false);
+    // Returns the addresses moved; the pre-flight warnings go to `warnings` when given.
+    std::vector<std::string> replaceCertificate(const std::string& oldCertificate, const std::string& newCertificate,
+                                                bool force = false, std::vector<Warning>* warnings = nullptr);
     Status getStatus();
     std::string version();
     std::string factoryCertificate();
@@ -222,7 +224,8 @@ public:
     // --- org.certd1.Certificate
     std::vector<std::uint8_t> exportCertificate(const std::string& certificate, const ExportOptions& options);
     void setFriendlyName(const std::string& certificate, const std::string& friendlyName);
-    void setAddresses(const std::string& certificate, const std::vector<std::string>& addresses);
+    std::vector<Warning> setAddresses(const std::string& certificate, const std::vector<std::string>& addresses,
+                                      bool force = false);
     // mode "automatic" (pem empty) or "manual" (pem: the issuers, leaf's issuer first).
     void setChain(const std::string& certificate, const std::string& mode,
                   const std::vector<std::uint8_t>& pem);
@@ -235,7 +238,8 @@ public:
     void deleteRequest(const std::string& request);
     void deleteKey(const std::string& key);
     // Address.Assign on an address object (Manager.assign takes the address text instead).
-    void assignAddress(const std::string& addressPath, const std::string& certificate);
+    std::vector<Warning> assignAddress(const std::string& addressPath, const std::string& certificate,
+                                       bool force = false);
 
 private:
     struct Impl;

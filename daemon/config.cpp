@@ -434,8 +434,10 @@ void readSection(const Value& v, std::span<const Field> fields, Config& config)
 void collectKeys(std::span<const Field> fields, const std::string& parent, std::vector<std::string>& keys)
 {
     for (const Field& f : fields) {
-        keys.push_back(joinedPath(parent, f.name));
-        collectKeys(f.section, keys.back(), keys);
+        const std::string key = joinedPath(parent, f.name);
+        keys.push_back(key);
+        // `key`, not keys.back(): the recursion appends to `keys` and may reallocate it.
+        collectKeys(f.section, key, keys);
     }
 }
 

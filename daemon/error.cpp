@@ -8,7 +8,7 @@
 namespace certd {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kErrorNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kErrorNames{{
     {ErrorCode::InvalidArgument, "org.certd1.Error.InvalidArgument"},
     {ErrorCode::NotFound, "org.certd1.Error.NotFound"},
     {ErrorCode::InvalidCertificate, "org.certd1.Error.InvalidCertificate"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kErrorNames{{
     {ErrorCode::AccessDenied, "org.certd1.Error.AccessDenied"},
     {ErrorCode::Unsupported, "org.certd1.Error.Unsupported"},
     {ErrorCode::FetchFailed, "org.certd1.Error.FetchFailed"},
+    {ErrorCode::CheckFailed, "org.certd1.Error.CheckFailed"},
     {ErrorCode::Internal, "org.certd1.Error.Internal"},
 }};
 

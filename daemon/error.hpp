@@ -23,6 +23,7 @@ enum class ErrorCode {
     AccessDenied,       // the caller lacks the right for this action
     Unsupported,        // understood, but not something certd handles
     FetchFailed,        // an issuer download failed (network, HTTP status, size or time limit)
+    CheckFailed,        // a pre-flight check found errors; the caller may override with force
     Internal,           // a bug or an environment failure (disk, OpenSSL)
 };
 

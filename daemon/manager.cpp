@@ -595,26 +595,28 @@ Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& pas
     return result;
 }
 
-Changes Manager::assign(const std::string& address, const std::string& certificateId)
+Manager::Bound Manager::assign(const std::string& address, const std::string& certificateId, bool force)
 {
     std::string canonical;
     requireAddress(address, canonical);
     requirePrivateKey(certificate(certificateId));
+    Bound bound;
+    bound.warnings = preflight(certificateId, {canonical}, {}, force);
     const StoreState before = store_.state();
     auto tx = store_.begin();
     if (certificateId == before.factoryCertificate)
         tx.state().bindings.erase(canonical);
     else
         tx.state().bindings[canonical] = certificateId;
-    Changes changes;
     if (tx.state() == before)
-        return changes;
+        return bound;
     store_.commit(std::move(tx));
-    markBindingChanges(before, changes);
-    return changes;
+    markBindingChanges(before, bound.changes);
+    return bound;
 }
 
-Changes Manager::setAddresses(const std::string& certificateId, const std::vector<std::string>& addresses)
+Manager::Bound Manager::setAddresses(const std::string& certificateId, const std::vector<std::string>& addresses,
+                                     bool force)
 {
     requirePrivateKey(certificate(certificateId));
     std::set<std::string> wanted;
@@ -622,6 +624,8 @@ Changes Manager::setAddresses(const std::string& certificateId, const std::vecto
         std::string canonical;
         wanted.insert(requireAddress(a, canonical));
     }
+    Bound bound;
+    bound.warnings = preflight(certificateId, {wanted.begin(), wanted.end()}, {}, force);
     const StoreState before = store_.state();
     auto tx = store_.begin();
     auto& bindings = tx.state().bindings;
@@ -638,36 +642,101 @@ Changes Manager::setAddresses(const std::string& certificateId, const std::vecto
         for (const auto& a : wanted)
             bindings[a] = certificateId;
     }
-    Changes changes;
     if (tx.state() == before)
-        return changes;
+        return bound;
     store_.commit(std::move(tx));
-    markBindingChanges(before, changes);
-    return changes;
+    markBindingChanges(before, bound.changes);
+    return bound;
 }
 
-Changes Manager::replaceCertificate(const std::string& oldId, const std::string& newId,
-                                    std::vector<std::string>& moved)
+Manager::Bound Manager::replaceCertificate(const std::string& oldId, const std::string& newId, bool force)
 {
-    certificate(oldId);
-    requirePrivateKey(certificate(newId));
+    const auto& oldEntry = certificate(oldId);
+    const auto& newEntry = certificate(newId);
+    requirePrivateKey(newEntry);
     if (oldId == newId)
         throw Error(ErrorCode::InvalidArgument, "new_certificate: it is the same as old_certificate");
-    moved = addressesOf(oldId);
+    // A renewal must answer for every name the old certificate answered for.
+    std::vector<Finding> extra;
+    for (const auto& [type, value] : oldEntry.info.subjectAlternativeNames) {
+        const bool covered = std::any_of(
+            newEntry.info.subjectAlternativeNames.begin(), newEntry.info.subjectAlternativeNames.end(),
+            [&](const auto& san) {
+                if (type == "IP")
+                    return san.first == "IP" && canonicalAddress(san.second) == canonicalAddress(value);
+                return san.first == "DNS" && (lower(san.second) == lower(value) || dnsNameMatches(san.second, value));
+            });
+        if (!covered)
+            extra.push_back({"error", "san-not-covered",
+                             "the new certificate does not cover " + type + ":" + value +
+                                 ", which the old one did; clients using that name would fail"});
+    }
+    Bound bound;
+    bound.moved = addressesOf(oldId);
+    bound.warnings = preflight(newId, bound.moved, std::move(extra), force);
     const StoreState before = store_.state();
     auto tx = store_.begin();
-    for (const auto& a : moved) {
+    for (const auto& a : bound.moved) {
         if (newId == before.factoryCertificate)
             tx.state().bindings.erase(a);
         else
             tx.state().bindings[a] = newId;
     }
-    Changes changes;
     if (tx.state() == before)
-        return changes;
+        return bound;
     store_.commit(std::move(tx));
-    markBindingChanges(before, changes);
-    return changes;
+    markBindingChanges(before, bound.changes);
+    return bound;
+}
+
+std::string Manager::rootOf(const std::string& id) const
+{
+    const auto& entry = certificate(id);
+    return entry.chain.empty() ? id : entry.chain.back();
+}
+
+std::vector<Finding> Manager::findingsOf(const CertificateEntry& entry) const
+{
+    std::vector<Finding> findings;
+    for (const auto& w : entry.warnings)
+        findings.push_back({severityOf(w.code), w.code, w.text});
+    return findings;
+}
+
+std::vector<Finding> Manager::rootChanges(const std::string& id, const std::vector<std::string>& addresses) const
+{
+    std::vector<Finding> findings;
+    const std::string root = rootOf(id);
+    for (const auto& address : addresses) {
+        const std::string serving = certificateForAddress(address);
+        if (serving.empty() || serving == id || !certificates_.count(serving) || rootOf(serving) == root)
+            continue;
+        findings.push_back({"warning", "root-changed",
+                            address + " is served under root '" + certificate(rootOf(serving)).info.subject +
+                                "'; this certificate chains to '" + certificate(root).info.subject +
+                                "': clients that pinned the old root will fail to connect"});
+    }
+    return findings;
+}
+
+std::vector<pki::Warning> Manager::preflight(const std::string& id, const std::vector<std::string>& addresses,
+                                             std::vector<Finding> findings, bool force) const
+{
+    for (auto& f : findingsOf(certificate(id)))
+        findings.push_back(std::move(f));
+    for (auto& f : rootChanges(id, addresses))
+        findings.push_back(std::move(f));
+    std::string errors;
+    std::vector<pki::Warning> warnings;
+    for (const auto& f : findings) {
+        if (f.severity == "error" && !force)
+            errors += (errors.empty() ? "" : "; ") + f.code + ": " + f.text;
+        else
+            warnings.push_back({f.code, f.text});
+    }
+    if (!errors.empty())
+        throw Error(ErrorCode::CheckFailed, "pre-flight check failed: " + errors + " (pass force to override)");
+    return warnings;
 }
 
 Changes Manager::setFriendlyName(const std::string& certificateId, const std::string& name)
@@ -892,8 +961,13 @@ std::vector<Finding> Manager::check(const std::string& id, const std::vector<std
             findings.push_back({"error", "hostname-not-covered",
                                 "'" + host + "' is not among the certificate's subject alternative names"});
     }
-    for (const auto& w : entry.warnings)
-        findings.push_back({severityOf(w.code), w.code, w.text});
+    for (auto& f : findingsOf(entry))
+        findings.push_back(std::move(f));
+    std::vector<std::string> served;
+    for (const auto& [address, unused] : addresses_)
+        served.push_back(address);
+    for (auto& f : rootChanges(id, served))
+        findings.push_back(std::move(f));
     return findings;
 }
 

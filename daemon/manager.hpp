@@ -134,9 +134,17 @@ public:
     };
     Imported importData(pki::ByteView data, const pki::Secret& passphrase, const std::string& friendlyName);
 
-    Changes assign(const std::string& address, const std::string& certificateId);
-    Changes setAddresses(const std::string& certificateId, const std::vector<std::string>& addresses);
-    Changes replaceCertificate(const std::string& oldId, const std::string& newId, std::vector<std::string>& moved);
+    // Binding changes run a pre-flight check: error findings refuse (CheckFailed) unless
+    // `force`; warning findings are returned.
+    struct Bound {
+        Changes changes;
+        std::vector<pki::Warning> warnings;
+        std::vector<std::string> moved; // replaceCertificate: the addresses that moved
+    };
+    Bound assign(const std::string& address, const std::string& certificateId, bool force = false);
+    Bound setAddresses(const std::string& certificateId, const std::vector<std::string>& addresses,
+                       bool force = false);
+    Bound replaceCertificate(const std::string& oldId, const std::string& newId, bool force = false);
     Changes setFriendlyName(const std::string& certificateId, const std::string& name);
     Changes setChain(const std::string& certificateId, const std::string& mode, pki::ByteView pem);
     Changes deleteCertificate(const std::string& id);
@@ -152,7 +160,11 @@ public:
     Fetched fetchIssuers(const std::string& id);
 
     pki::SecureBytes exportCertificate(const std::string& id, const ExportOptions& options) const;
+    // Pre-flight findings: hostnames not covered (RFC 6125), the certificate's warnings with
+    // a severity, and root-changed for every served address whose root would change.
     std::vector<Finding> check(const std::string& id, const std::vector<std::string>& hostnames) const;
+    // The id of the top of a certificate's chain (itself when it has no issuers here).
+    std::string rootOf(const std::string& id) const;
 
     // Address model: discovery adds and removes; configured ones stay.
     Changes addressAppeared(const std::string& address);
@@ -177,6 +189,12 @@ private:
     pki::EvpPkeyPtr loadPrivateKey(const std::string& keyId) const;
     const std::string& requireAddress(const std::string& text, std::string& canonical) const;
     void requirePrivateKey(const CertificateEntry& entry) const;
+    // Findings for serving `id` on `addresses` (instead of what serves them now); throws
+    // CheckFailed on error findings unless `force`; returns the rest as warnings.
+    std::vector<pki::Warning> preflight(const std::string& id, const std::vector<std::string>& addresses,
+                                        std::vector<Finding> extra, bool force) const;
+    std::vector<Finding> findingsOf(const CertificateEntry& entry) const;
+    std::vector<Finding> rootChanges(const std::string& id, const std::vector<std::string>& addresses) const;
     void markBindingChanges(const StoreState& before, Changes& changes);
     // Removes keys no certificate or request uses any more (from the transaction state).
     static void dropUnusedKeys(StoreState& state, const std::set<std::string>& candidates);

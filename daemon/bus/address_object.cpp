@@ -1,3 +1,4 @@
+#include "arguments.hpp"
 #include "objects.hpp"
 
 namespace certd::bus {
@@ -12,10 +13,14 @@ AddressObject::~AddressObject() { unregisterAdaptor(); }
 
 void AddressObject::emitChanged() { emitPropertiesChangedSignal(org::certd1::Address_adaptor::INTERFACE_NAME, {"Certificate", "State", "Error"}); }
 
-void AddressObject::Assign(const sdbus::ObjectPath& certificate)
+BusWarnings AddressObject::Assign(const sdbus::ObjectPath& certificate,
+                                  const std::map<std::string, sdbus::Variant>& options)
 {
-    service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage, [&] {
-        service_.apply(service_.manager().assign(address_, service_.certificateIdFromPath(certificate)));
+    return service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage, [&] {
+        auto bound = service_.manager().assign(address_, service_.certificateIdFromPath(certificate),
+                                               parseBindingOptions(options));
+        service_.apply(bound.changes);
+        return toBus(bound.warnings);
     });
 }
 

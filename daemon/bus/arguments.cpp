@@ -137,4 +137,10 @@ std::string parseImportOptions(const VariantMap& map)
     return get<std::string>(map, "friendly_name", {});
 }
 
+bool parseBindingOptions(const VariantMap& map)
+{
+    refuseUnknown(map, {"force"}, "options");
+    return get<bool>(map, "force", false);
+}
+
 } // namespace certd::bus

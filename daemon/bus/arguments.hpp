@@ -20,5 +20,7 @@ CreateSpec parseCreateSpec(const VariantMap& spec, bool selfSigned);
 ExportOptions parseExportOptions(const VariantMap& options);
 // Import options: friendly_name.
 std::string parseImportOptions(const VariantMap& options);
+// Binding options (Assign, ReplaceCertificate, SetAddresses): force.
+bool parseBindingOptions(const VariantMap& options);
 
 } // namespace certd::bus

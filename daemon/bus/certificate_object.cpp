@@ -39,10 +39,14 @@ void CertificateObject::SetFriendlyName(const std::string& friendlyName)
                     [&] { service_.apply(service_.manager().setFriendlyName(id_, friendlyName)); });
 }
 
-void CertificateObject::SetAddresses(const std::vector<std::string>& addresses)
+BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addresses,
+                                            const std::map<std::string, sdbus::Variant>& options)
 {
-    service_.mutate(getObject(), "SetAddresses", getObjectPath(), Right::Manage,
-                    [&] { service_.apply(service_.manager().setAddresses(id_, addresses)); });
+    return service_.mutate(getObject(), "SetAddresses", getObjectPath(), Right::Manage, [&] {
+        auto bound = service_.manager().setAddresses(id_, addresses, parseBindingOptions(options));
+        service_.apply(bound.changes);
+        return toBus(bound.warnings);
+    });
 }
 
 void CertificateObject::SetChain(const std::string& mode, const std::vector<uint8_t>& pem)

@@ -53,24 +53,29 @@ std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> ManagerObject::Import(
     });
 }
 
-void ManagerObject::Assign(const std::string& address, const sdbus::ObjectPath& certificate)
+BusWarnings ManagerObject::Assign(const std::string& address, const sdbus::ObjectPath& certificate,
+                                  const std::map<std::string, sdbus::Variant>& options)
 {
-    service_.mutate(getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
-        service_.apply(service_.manager().assign(address, service_.certificateIdFromPath(certificate)));
+    return service_.mutate(getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
+        const bool force = parseBindingOptions(options);
+        auto bound = service_.manager().assign(address, service_.certificateIdFromPath(certificate), force);
+        service_.apply(bound.changes);
+        return toBus(bound.warnings);
     });
 }
 
-std::vector<std::string> ManagerObject::ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
-                                                           const sdbus::ObjectPath& newCertificate)
+std::tuple<std::vector<std::string>, BusWarnings> ManagerObject::ReplaceCertificate(
+    const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
+    const std::map<std::string, sdbus::Variant>& options)
 {
     return service_.mutate(
         getObject(), "ReplaceCertificate", std::string(oldCertificate) + " -> " + std::string(newCertificate),
         Right::Manage, [&] {
-            std::vector<std::string> moved;
-            service_.apply(service_.manager().replaceCertificate(service_.certificateIdFromPath(oldCertificate),
-                                                                 service_.certificateIdFromPath(newCertificate),
-                                                                 moved));
-            return moved;
+            const bool force = parseBindingOptions(options);
+            auto bound = service_.manager().replaceCertificate(service_.certificateIdFromPath(oldCertificate),
+                                                               service_.certificateIdFromPath(newCertificate), force);
+            service_.apply(bound.changes);
+            return std::tuple{bound.moved, toBus(bound.warnings)};
         });
 }
 

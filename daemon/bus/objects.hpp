@@ -30,9 +30,11 @@ private:
     std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> Import(
         const std::vector<uint8_t>& data, const std::string& passphrase,
         const std::map<std::string, sdbus::Variant>& options) override;
-    void Assign(const std::string& address, const sdbus::ObjectPath& certificate) override;
-    std::vector<std::string> ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
-                                                const sdbus::ObjectPath& newCertificate) override;
+    BusWarnings Assign(const std::string& address, const sdbus::ObjectPath& certificate,
+                       const std::map<std::string, sdbus::Variant>& options) override;
+    std::tuple<std::vector<std::string>, BusWarnings> ReplaceCertificate(
+        const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
+        const std::map<std::string, sdbus::Variant>& options) override;
     std::map<std::string, sdbus::Variant> GetStatus() override;
     std::string Version() override;
     sdbus::ObjectPath FactoryCertificate() override;
@@ -55,7 +57,8 @@ private:
     const CertificateEntry& entry() const;
     std::vector<uint8_t> Export(const std::map<std::string, sdbus::Variant>& options) override;
     void SetFriendlyName(const std::string& friendlyName) override;
-    void SetAddresses(const std::vector<std::string>& addresses) override;
+    BusWarnings SetAddresses(const std::vector<std::string>& addresses,
+                             const std::map<std::string, sdbus::Variant>& options) override;
     void SetChain(const std::string& mode, const std::vector<uint8_t>& pem) override;
     std::vector<sdbus::ObjectPath> FetchIssuer() override;
     std::vector<sdbus::Struct<std::string, std::string, std::string>> Check(
@@ -147,7 +150,8 @@ public:
     void retract() { emitInterfacesRemovedSignal({org::certd1::Address_adaptor::INTERFACE_NAME}); }
 
 private:
-    void Assign(const sdbus::ObjectPath& certificate) override;
+    BusWarnings Assign(const sdbus::ObjectPath& certificate,
+                       const std::map<std::string, sdbus::Variant>& options) override;
     std::string Address() override;
     uint16_t Port() override;
     sdbus::ObjectPath Certificate() override;

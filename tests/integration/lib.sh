@@ -79,7 +79,9 @@ find_object() {
   done
   return 0
 }
-# err_name PATH INTERFACE.METHOD ARGS...: the D-Bus error name of a call (busctl prints only the text).
+# err_name PATH INTERFACE.METHOD ARGS...: the D-Bus error name of a call (busctl prints only the
+# text; gdbus prints the name). ARGS are GVariant text, e.g. 127.0.0.2 /org/certd1/... '{}'.
 err_name() {
-  dbus-send --system --print-reply --dest=org.certd1 "$@" 2>&1 | sed -n 's/^Error \(org\.certd1\.Error\.[A-Za-z]*\).*/\1/p' || true
+  gdbus call --system --dest org.certd1 --object-path "$1" --method "$2" "${@:3}" 2>&1 \
+    | sed -n 's/.*GDBus\.Error:\(org\.certd1\.Error\.[A-Za-z]*\).*/\1/p' || true
 }

@@ -1,7 +1,10 @@
 // DESIGN §1 workflows end to end through the client library, against a real
 // certd on a private bus; the openssl CLI plays the certificate authority.
 
+#include "cert_factory.hpp"
 #include "certd_fixture.hpp"
+#include "pki/certificate.hpp"
+#include "pki/export.hpp"
 #include "client.hpp"
 #include "process.hpp"
 
@@ -390,4 +393,78 @@ TEST_CASE("bus signals announce changes: InterfacesAdded, PropertiesChanged, Int
     CHECK(log.find("Member=PropertiesChanged") != std::string::npos);
     CHECK(log.find("Member=InterfacesRemoved") != std::string::npos);
     CHECK(log.find(path) != std::string::npos);
+}
+
+namespace {
+// A certificate and its key from the in-process factory, as one PEM file.
+std::vector<std::uint8_t> pemWithKey(const TestCert& made)
+{
+    pki::ExportRequest request;
+    request.format = pki::ExportFormat::Pem;
+    request.certificates = {made.cert.get()};
+    request.key = made.key.get();
+    const auto pem = pki::exportObjects(request);
+    return {pem.begin(), pem.end()};
+}
+
+bool hasCode(const std::vector<client::Warning>& warnings, const std::string& code)
+{
+    return std::any_of(warnings.begin(), warnings.end(), [&](const auto& w) { return w.code == code; });
+}
+} // namespace
+
+TEST_CASE("pre-flight: expired certificates and uncovered names are refused unless forced; root changes warned")
+{
+    PrivateBus bus;
+    CertdProcess certd(bus);
+    certd.start();
+    client::Client c;
+
+    IssueOptions expiredOptions;
+    expiredOptions.commonName = "old.example.com";
+    expiredOptions.dnsNames = {"old.example.com"};
+    expiredOptions.notBeforeOffsetSeconds = -10 * 86400;
+    expiredOptions.notAfterOffsetSeconds = -86400;
+    const auto expired = c.importData(pemWithKey(makeSelfSigned(expiredOptions)), "").objects.at(0);
+    const auto before = certd.snapshotState();
+    CHECK(errorOf([&] { c.assign("127.0.0.2", expired); }) == ErrorCode::CheckFailed);
+    CHECK(errorOf([&] { c.setAddresses(expired, {"127.0.0.2"}); }) == ErrorCode::CheckFailed);
+    CHECK(certd.snapshotState() == before);
+    const auto forced = c.assign("127.0.0.2", expired, true);
+    CHECK(hasCode(forced, "expired"));
+    CHECK(c.certificate(expired).addresses == std::vector<std::string>{"127.0.0.2"});
+
+    // Renewal that drops a name the old certificate served.
+    const auto narrow = c.createSelfSigned(webSpec("narrow", "other.example.com")).path;
+    CHECK(errorOf([&] { c.replaceCertificate(expired, narrow); }) == ErrorCode::CheckFailed);
+    CHECK(c.certificate(expired).addresses == std::vector<std::string>{"127.0.0.2"});
+    const auto wide = c.createSelfSigned(webSpec("wide", "old.example.com")).path;
+    std::vector<client::Warning> warnings;
+    CHECK(c.replaceCertificate(expired, wide, false, &warnings) == std::vector<std::string>{"127.0.0.2"});
+
+    // Two CAs: moving 127.0.0.3 from one root to another warns about pinned roots.
+    const auto rootA = makeRoot("Root A", pki::KeyType::EcP256, 1);
+    const auto rootB = makeRoot("Root B", pki::KeyType::EcP256, 2);
+    IssueOptions leaf;
+    leaf.commonName = "pin.example.com";
+    leaf.dnsNames = {"pin.example.com"};
+    const auto a = c.importData(pemWithKey(issue(rootA, leaf)), "").objects.at(0);
+    const auto a2 = c.importData(pemWithKey(issue(rootA, leaf)), "").objects.at(0);
+    const auto b = c.importData(pemWithKey(issue(rootB, leaf)), "").objects.at(0);
+    for (const auto* root : {&rootA, &rootB})
+        c.importData(bytesOf(pki::certificatePem(root->cert.get())), "");
+    // From the self-signed factory certificate to Root A: a different root, warned.
+    CHECK(hasCode(c.assign("127.0.0.3", a), "root-changed"));
+    // Another certificate under the same root: no warning.
+    CHECK_FALSE(hasCode(c.assign("127.0.0.3", a2), "root-changed"));
+    const auto moved = c.assign("127.0.0.3", b);
+    CHECK(hasCode(moved, "root-changed"));
+    bool checked = false;
+    for (const auto& f : c.check(a, {"pin.example.com", "x.pin.example.com"})) {
+        if (f.code == "root-changed")
+            checked = true;
+        if (f.code == "hostname-not-covered")
+            CHECK(f.text.find("x.pin.example.com") != std::string::npos);
+    }
+    CHECK(checked);
 }
