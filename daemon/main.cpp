@@ -9,6 +9,8 @@
 #include "log.hpp"
 #include "manager.hpp"
 #include "store.hpp"
+#include "terminator_link.hpp"
+#include "tls/supervisor.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <systemd/sd-daemon.h>
@@ -86,7 +88,22 @@ int run(const std::filesystem::path& configPath)
         if (!std::exchange(pending, true))
             loop.defer([&] { reevaluate(false); });
     };
+    // The terminator: spawned now, fed the desired state after every change.
+    tls::SupervisorOptions supervisorOptions;
+    supervisorOptions.binary = terminatorBinary(config);
+    supervisorOptions.user = config.terminator.user;
+    supervisorOptions.freebind = config.freebind;
+    tls::Supervisor supervisor(loop.get(), supervisorOptions);
+    TerminatorLink terminator(manager, config, supervisor);
+    info.terminatorState = [&supervisor] { return supervisor.state(); };
+    info.sync = [&terminator](bool flush) { return terminator.sync(flush); };
     bus::Service service(*connection, manager, info);
+    supervisor.onStateChanged = [&] {
+        service.emitManagerProperties({"TerminatorState"});
+        // After a restart the terminator serves the last state again; show what it reports.
+        if (supervisor.state() == "running")
+            loop.defer([&] { service.apply(terminator.refreshStatuses()); });
+    };
     ExpiryWatch expiry(manager, config.expiryWarningDays, expiringWithinDays,
                        [&](const std::string& id, std::uint64_t notAfter, unsigned days) {
                            log::warning("certificate '" + manager.friendlyName(id) + "' expires in " +
@@ -127,6 +144,7 @@ int run(const std::filesystem::path& configPath)
     }
 
     loop.defer([&] { reevaluate(false); });
+    service.apply({}); // the first desired state, before the name is taken
     // The tree is complete before the name is taken, so no client sees it half built.
     connection->requestName(bus::kBusName);
     log::info("certd " CERTD_VERSION " serving " + std::to_string(manager.certificates().size()) +

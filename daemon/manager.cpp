@@ -1064,3 +1064,35 @@ Manager::Fetched Manager::fetchIssuers(const std::string& id)
 }
 
 } // namespace certd
+
+namespace certd {
+
+std::string Manager::servedChainPem(const std::string& certificateId) const
+{
+    const auto& entry = certificate(certificateId);
+    std::string pem = pki::certificatePem(entry.cert.get());
+    for (const auto& issuer : entry.chain)
+        pem += pki::certificatePem(certificates_.at(issuer).cert.get());
+    return pem;
+}
+
+pki::SecureBytes Manager::privateKeyPkcs8(const std::string& certificateId) const
+{
+    const auto& entry = certificate(certificateId);
+    requirePrivateKey(entry);
+    return store_.keyPkcs8(entry.keyId);
+}
+
+Changes Manager::setAddressStatus(const std::string& address, const std::string& state, const std::string& error)
+{
+    Changes changes;
+    const auto it = addresses_.find(address);
+    if (it == addresses_.end() || (it->second.state == state && it->second.error == error))
+        return changes;
+    it->second.state = state;
+    it->second.error = error;
+    changes.addressesChanged.insert(address);
+    return changes;
+}
+
+} // namespace certd

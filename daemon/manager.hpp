@@ -166,6 +166,12 @@ public:
     // The id of the top of a certificate's chain (itself when it has no issuers here).
     std::string rootOf(const std::string& id) const;
 
+    // What the terminator serves for a certificate: leaf then issuers, PEM; and its key.
+    std::string servedChainPem(const std::string& certificateId) const;
+    pki::SecureBytes privateKeyPkcs8(const std::string& certificateId) const;
+    // Records what the terminator reports for an address ("listening", "pending", "error").
+    Changes setAddressStatus(const std::string& address, const std::string& state, const std::string& error);
+
     // Address model: discovery adds and removes; configured ones stay.
     Changes addressAppeared(const std::string& address);
     Changes addressVanished(const std::string& address);

@@ -17,8 +17,10 @@ BusWarnings AddressObject::Assign(const sdbus::ObjectPath& certificate,
                                   const std::map<std::string, sdbus::Variant>& options)
 {
     return service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage, [&] {
-        auto bound = service_.manager().assign(address_, service_.certificateIdFromPath(certificate),
-                                               parseBindingOptions(options));
+        const auto parsed = parseBindingOptions(options);
+        auto bound = service_.manager().assign(address_, service_.certificateIdFromPath(certificate), parsed.force);
+        if (parsed.flush)
+            service_.requestFlush();
         service_.apply(bound.changes);
         return toBus(bound.warnings);
     });

@@ -137,10 +137,10 @@ std::string parseImportOptions(const VariantMap& map)
     return get<std::string>(map, "friendly_name", {});
 }
 
-bool parseBindingOptions(const VariantMap& map)
+BindingOptions parseBindingOptions(const VariantMap& map)
 {
-    refuseUnknown(map, {"force"}, "options");
-    return get<bool>(map, "force", false);
+    refuseUnknown(map, {"force", "flush"}, "options");
+    return BindingOptions{get<bool>(map, "force", false), get<bool>(map, "flush", false)};
 }
 
 } // namespace certd::bus

@@ -20,7 +20,11 @@ CreateSpec parseCreateSpec(const VariantMap& spec, bool selfSigned);
 ExportOptions parseExportOptions(const VariantMap& options);
 // Import options: friendly_name.
 std::string parseImportOptions(const VariantMap& options);
-// Binding options (Assign, ReplaceCertificate, SetAddresses): force.
-bool parseBindingOptions(const VariantMap& options);
+// Binding options (Assign, ReplaceCertificate, SetAddresses): force, flush.
+struct BindingOptions {
+    bool force = false; // override pre-flight errors
+    bool flush = false; // rotate ticket keys, drop the session cache (compromise)
+};
+BindingOptions parseBindingOptions(const VariantMap& options);
 
 } // namespace certd::bus

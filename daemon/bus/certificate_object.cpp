@@ -43,7 +43,10 @@ BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addr
                                             const std::map<std::string, sdbus::Variant>& options)
 {
     return service_.mutate(getObject(), "SetAddresses", getObjectPath(), Right::Manage, [&] {
-        auto bound = service_.manager().setAddresses(id_, addresses, parseBindingOptions(options));
+        const auto parsed = parseBindingOptions(options);
+        auto bound = service_.manager().setAddresses(id_, addresses, parsed.force);
+        if (parsed.flush)
+            service_.requestFlush();
         service_.apply(bound.changes);
         return toBus(bound.warnings);
     });

@@ -57,8 +57,10 @@ BusWarnings ManagerObject::Assign(const std::string& address, const sdbus::Objec
                                   const std::map<std::string, sdbus::Variant>& options)
 {
     return service_.mutate(getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
-        const bool force = parseBindingOptions(options);
-        auto bound = service_.manager().assign(address, service_.certificateIdFromPath(certificate), force);
+        const auto parsed = parseBindingOptions(options);
+        auto bound = service_.manager().assign(address, service_.certificateIdFromPath(certificate), parsed.force);
+        if (parsed.flush)
+            service_.requestFlush();
         service_.apply(bound.changes);
         return toBus(bound.warnings);
     });
@@ -71,9 +73,12 @@ std::tuple<std::vector<std::string>, BusWarnings> ManagerObject::ReplaceCertific
     return service_.mutate(
         getObject(), "ReplaceCertificate", std::string(oldCertificate) + " -> " + std::string(newCertificate),
         Right::Manage, [&] {
-            const bool force = parseBindingOptions(options);
+            const auto parsed = parseBindingOptions(options);
             auto bound = service_.manager().replaceCertificate(service_.certificateIdFromPath(oldCertificate),
-                                                               service_.certificateIdFromPath(newCertificate), force);
+                                                               service_.certificateIdFromPath(newCertificate),
+                                                               parsed.force);
+            if (parsed.flush)
+                service_.requestFlush();
             service_.apply(bound.changes);
             return std::tuple{bound.moved, toBus(bound.warnings)};
         });

@@ -4,6 +4,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include <utility>
+
 namespace certd::bus {
 
 std::string certificatePath(const std::string& id) { return "/org/certd1/certificate/" + id; }
@@ -108,6 +110,26 @@ void applyTo(Objects& objects, const std::set<std::string>& added, const std::se
 
 void Service::apply(const Changes& c)
 {
+    applyObjects(c);
+    if (info_.sync && !syncing_) {
+        syncing_ = true;
+        try {
+            const bool flush = std::exchange(flushRequested_, false);
+            applyObjects(info_.sync(flush));
+        } catch (...) {
+            syncing_ = false;
+            throw;
+        }
+        syncing_ = false;
+    }
+    if (!graveyard_.empty() && info_.defer)
+        info_.defer([this] { buryTheDead(); });
+    if (info_.changed)
+        info_.changed();
+}
+
+void Service::applyObjects(const Changes& c)
+{
     applyTo(keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); }, graveyard_);
     applyTo(certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged,
             [&](const auto& id) { addCertificateObject(id, true); }, graveyard_);
@@ -117,10 +139,6 @@ void Service::apply(const Changes& c)
             [&](const auto& id) { addAddressObject(id, true); }, graveyard_);
     if (c.factoryChanged)
         emitManagerProperties({"FactoryCertificate"});
-    if (!graveyard_.empty() && info_.defer)
-        info_.defer([this] { buryTheDead(); });
-    if (info_.changed)
-        info_.changed();
 }
 
 void Service::emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days)

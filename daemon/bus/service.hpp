@@ -44,6 +44,10 @@ struct ServiceInfo {
     std::function<void(std::function<void()>)> defer;
     // Called after every applied change (the expiry watch re-evaluates).
     std::function<void()> changed;
+    // Called synchronously after every applied change, before the reply: brings the
+    // terminator in line (and waits for its acknowledgement); returns address changes.
+    // `flush`: rotate session ticket keys and drop the session cache.
+    std::function<Changes(bool flush)> sync;
 };
 
 class Service {
@@ -56,8 +60,11 @@ public:
     Manager& manager() { return manager_; }
     const ServiceInfo& info() const { return info_; }
 
-    // Creates, removes and refreshes objects for what a mutation touched; emits the signals.
+    // Creates, removes and refreshes objects for what a mutation touched; emits the
+    // signals; then syncs the terminator (see ServiceInfo::sync).
     void apply(const Changes& changes);
+    // The next sync also flushes session state (a compromise-driven swap).
+    void requestFlush() { flushRequested_ = true; }
     void emitManagerProperties(const std::vector<std::string>& names);
     void emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days);
 
@@ -108,6 +115,9 @@ private:
     std::map<std::string, std::unique_ptr<RequestObject>> requests_;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;
+    bool syncing_ = false;
+    bool flushRequested_ = false;
+    void applyObjects(const Changes& changes);
 };
 
 } // namespace certd::bus

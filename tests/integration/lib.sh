@@ -42,14 +42,21 @@ CONF
   export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus.sock"
 }
 
-# start_certd [extra yaml lines]: the minimal config of DESIGN §6 plus extras.
+# The TLS port of this test's certd: random, so suites running side by side do not collide.
+PORT=${PORT:-$((20000 + RANDOM % 20000))}
+BACKEND_PORT=${BACKEND_PORT:-$((PORT + 1))}
+
+# start_certd [extra yaml lines]: the minimal config of DESIGN §6 plus extras. As root,
+# the terminator drops to nobody (the tests' machines have no certd-tls user).
 start_certd() {
   {
     echo "state_directory: ./state"
     echo "addresses: [127.0.0.2, 127.0.0.3]"
-    echo "port: 8443"
-    echo "backend: tcp:127.0.0.1:8080"
-    for line in "$@"; do echo "$line"; done
+    echo "port: $PORT"
+    echo "backend: tcp:127.0.0.1:$BACKEND_PORT"
+    local has_terminator=
+    for line in "$@"; do echo "$line"; case "$line" in terminator:*) has_terminator=1;; esac; done
+    [ -n "$has_terminator" ] || printf 'terminator:\n  user: nobody\n'
   } > "$WORK/certd.yaml"
   CERTD_LOG_STDERR=1 "$CERTD" --config "$WORK/certd.yaml" >> "$WORK/certd.log" 2>&1 &
   CERTD_PID=$!

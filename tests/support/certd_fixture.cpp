@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+#include <ctime>
 #include <thread>
 
 namespace certd::test {
@@ -91,12 +92,19 @@ void PrivateBus::use() const { ::setenv("DBUS_SYSTEM_BUS_ADDRESS", address_.c_st
 
 CertdProcess::CertdProcess(const PrivateBus& bus, const std::vector<std::string>& extraConfig) : bus_(bus)
 {
+    // A random port, so test programs running side by side do not collide on 127.0.0.2.
+    port_ = static_cast<std::uint16_t>(20000 + (::getpid() * 7919 + ::time(nullptr)) % 20000);
     std::string yaml = "state_directory: ./state\n"
                        "addresses: [127.0.0.2, 127.0.0.3]\n"
-                       "port: 8443\n"
-                       "backend: tcp:127.0.0.1:8080\n";
-    for (const auto& line : extraConfig)
+                       "port: " + std::to_string(port_) + "\n"
+                       "backend: tcp:127.0.0.1:" + std::to_string(port_ + 1) + "\n";
+    bool terminator = false;
+    for (const auto& line : extraConfig) {
         yaml += line + "\n";
+        terminator = terminator || line.rfind("terminator:", 0) == 0;
+    }
+    if (!terminator)
+        yaml += "terminator:\n  user: nobody\n"; // as root; test machines have no certd-tls user
     writeTestFile((dir_ / "certd.yaml").string(), yaml);
 }
 

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ public:
     std::filesystem::path stateDirectory() const { return dir_.path() / "state"; }
     const std::filesystem::path& directory() const { return dir_.path(); }
     std::string log() const;
+    // The TLS port the addresses are served on.
+    std::uint16_t port() const { return port_; }
     // Every file under the state directory with its bytes, for "state unchanged" checks.
     std::vector<std::pair<std::string, std::string>> snapshotState() const;
 
@@ -57,6 +60,7 @@ private:
     const PrivateBus& bus_;
     TempDir dir_;
     pid_t pid_ = -1;
+    std::uint16_t port_ = 0;
 };
 
 } // namespace certd::test

@@ -1,0 +1,266 @@
+// certd-tls: the TLS terminator. Normally spawned by certd with --control-fd
+// (see supervisor.hpp); --listen … runs it standalone, for benchmarks.
+
+#include "error.hpp"
+#include "log.hpp"
+#include "tls/supervisor.hpp"
+#include "tls/terminator.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+using namespace certd;
+using namespace certd::tls;
+
+constexpr auto kTicketRotation = std::chrono::hours(1);
+
+void usage(std::FILE* out)
+{
+    std::fputs(
+        "usage: certd-tls --control-fd FD\n"
+        "       certd-tls --listen ADDR:PORT --cert CHAIN.pem --key KEY.pem --backend HOST:PORT|unix:PATH\n"
+        "                 [--workers N] [--proxy-v2]\n"
+        "  The certd TLS terminator. certd starts it with --control-fd; the second form serves one\n"
+        "  certificate on one address without certd (benchmarks, experiments).\n",
+        out);
+}
+
+// Key material lives here: no core dumps, no ptrace by our own uid, keys in OpenSSL's
+// mlock'ed, MADV_DONTDUMP secure heap.
+void hardenProcess(bool supervised)
+{
+    ::prctl(PR_SET_DUMPABLE, 0);
+    rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);
+    if (supervised) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() == 1)
+            std::exit(0);
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    const int r = CRYPTO_secure_malloc_init(4U << 20, 32);
+    if (r == 0)
+        log::warning("certd-tls: no secure heap; private keys live in ordinary memory");
+    else if (r == 2)
+        log::warning("certd-tls: secure heap not locked in memory (RLIMIT_MEMLOCK too low)");
+}
+
+std::string readFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(ErrorCode::NotFound, "cannot read " + path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::pair<std::string, std::uint16_t> splitEndpoint(const std::string& text)
+{
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos)
+        throw Error(ErrorCode::InvalidArgument, "'" + text + "' is not HOST:PORT");
+    std::string host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    const int port = std::stoi(text.substr(colon + 1));
+    if (port <= 0 || port > 65535)
+        throw Error(ErrorCode::InvalidArgument, "bad port in '" + text + "'");
+    return {host, static_cast<std::uint16_t>(port)};
+}
+
+UniqueFd terminationSignals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    // Blocked before any worker starts, so every thread inherits the mask.
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return UniqueFd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+void logAck(const wire::Ack& ack)
+{
+    for (const auto& l : ack.listeners)
+        if (!l.error.empty())
+            log::warning("certd-tls: " + endpointName(l.address, l.port) + ": " + l.error);
+    if (!ack.error.empty())
+        log::warning("certd-tls: " + ack.error);
+}
+
+int runStandalone(int argc, char** argv)
+{
+    std::string listen, cert, key, backend;
+    unsigned workers = 0;
+    bool proxy = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const auto value = [&]() -> std::string {
+            if (i + 1 >= argc)
+                throw Error(ErrorCode::InvalidArgument, a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--listen")
+            listen = value();
+        else if (a == "--cert")
+            cert = value();
+        else if (a == "--key")
+            key = value();
+        else if (a == "--backend")
+            backend = value();
+        else if (a == "--workers")
+            workers = static_cast<unsigned>(std::stoul(value()));
+        else if (a == "--proxy-v2")
+            proxy = true;
+        else
+            throw Error(ErrorCode::InvalidArgument, "unknown option " + a);
+    }
+    if (listen.empty() || cert.empty() || key.empty() || backend.empty())
+        throw Error(ErrorCode::InvalidArgument, "--listen, --cert, --key and --backend are all needed");
+
+    wire::Snapshot snapshot;
+    snapshot.generation = 1;
+    DesiredState& s = snapshot.state;
+    s.workers = workers;
+    s.proxyProtocol = proxy ? ProxyProtocol::V2 : ProxyProtocol::Off;
+    if (backend.rfind("unix:", 0) == 0) {
+        s.backend.kind = Backend::Kind::Unix;
+        s.backend.path = backend.substr(5);
+    } else {
+        const auto [host, port] = splitEndpoint(backend.rfind("tcp:", 0) == 0 ? backend.substr(4) : backend);
+        s.backend.host = host;
+        s.backend.port = port;
+    }
+    CertificateMaterial material;
+    material.id = "standalone";
+    material.chainPem = readFile(cert);
+    {
+        const std::string pem = readFile(key);
+        const auto bio = pki::memoryBio(pki::asBytes(pem));
+        pki::EvpPkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+        if (!pkey)
+            throwOpenSsl(ErrorCode::Malformed, key);
+        pki::Pkcs8InfoPtr p8(EVP_PKEY2PKCS8(pkey.get()));
+        unsigned char* der = nullptr;
+        const int n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der) : -1;
+        if (n <= 0)
+            throwOpenSsl(ErrorCode::Internal, key);
+        material.keyPkcs8.assign(der, der + n);
+        OPENSSL_clear_free(der, static_cast<std::size_t>(n));
+    }
+    s.certificates.push_back(std::move(material));
+    const auto [address, port] = splitEndpoint(listen);
+    s.listeners.push_back({address, port, "standalone"});
+
+    std::string error;
+    UniqueFd socket = bindListener(address, port, false, error);
+    if (!socket)
+        throw Error(ErrorCode::Internal, error);
+    std::map<std::string, UniqueFd> sockets;
+    sockets.emplace(endpointName(address, port), std::move(socket));
+
+    const UniqueFd signals = terminationSignals();
+    Shared shared;
+    Terminator terminator(shared);
+    const auto ack = terminator.apply(snapshot, sockets);
+    logAck(ack);
+    if (ack.listeners.empty() || ack.listeners.front().state != "listening")
+        return 1;
+    for (;;) {
+        pollfd p{signals.get(), POLLIN, 0};
+        const int r = ::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kTicketRotation).count()));
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            terminator.rotateTicketKeys();
+    }
+}
+
+int runSupervised(int controlFd)
+{
+    const UniqueFd signals = terminationSignals();
+    Shared shared;
+    Terminator terminator(shared);
+    wire::FrameReader reader;
+    std::map<std::string, UniqueFd> sockets; // arrived, not yet claimed by a snapshot
+    wire::sendFrame(controlFd, wire::MessageType::Hello, {});
+    auto nextRotation = std::chrono::steady_clock::now() + kTicketRotation;
+    for (;;) {
+        pollfd p[2] = {{controlFd, POLLIN, 0}, {signals.get(), POLLIN, 0}};
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            nextRotation - std::chrono::steady_clock::now());
+        const int r = ::poll(p, 2, static_cast<int>(std::max<long long>(0, wait.count())));
+        if (r < 0 && errno != EINTR)
+            throw Error(ErrorCode::Internal, std::string("poll: ") + std::strerror(errno));
+        if (std::chrono::steady_clock::now() >= nextRotation) {
+            terminator.rotateTicketKeys();
+            nextRotation += kTicketRotation;
+        }
+        if (r > 0 && p[1].revents)
+            return 0;
+        if (r <= 0 || !p[0].revents)
+            continue;
+        const auto fill = reader.fill(controlFd);
+        while (auto frame = reader.next()) {
+            if (frame->type == wire::MessageType::Sockets) {
+                const auto names = wire::decodeSockets(frame->body);
+                if (names.size() != frame->fds.size())
+                    throw Error(ErrorCode::Malformed, "socket names and fds differ in number");
+                for (std::size_t i = 0; i < names.size(); ++i)
+                    sockets[names[i]] = std::move(frame->fds[i]);
+            } else if (frame->type == wire::MessageType::Snapshot) {
+                const auto snapshot = wire::decodeSnapshot(frame->body);
+                frame->body.clear();
+                const auto ack = terminator.apply(snapshot, sockets);
+                logAck(ack);
+                wire::sendFrame(controlFd, wire::MessageType::Ack, wire::encodeAck(ack));
+            } else {
+                throw Error(ErrorCode::Malformed, "unexpected message from certd");
+            }
+        }
+        if (fill == wire::FrameReader::Fill::Eof)
+            return 0; // certd closed its end (it is stopping or gone)
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+            usage(stdout);
+            return 0;
+        }
+        if (argc == 3 && std::strcmp(argv[1], "--control-fd") == 0) {
+            hardenProcess(true);
+            return runSupervised(std::stoi(argv[2]));
+        }
+        if (argc < 2) {
+            usage(stderr);
+            return 2;
+        }
+        hardenProcess(false);
+        return runStandalone(argc, argv);
+    } catch (const std::exception& e) {
+        certd::log::error(std::string("certd-tls: ") + e.what());
+        return 1;
+    }
+}

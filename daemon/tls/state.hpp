@@ -1,0 +1,59 @@
+#pragma once
+
+// The terminator's desired state as certd computes it: one immutable value per
+// generation, sent whole over the socketpair (never patched), plus what the
+// terminator reports back for each listener.
+
+#include "config.hpp"
+#include "error.hpp"
+#include "pki/ossl.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certd::tls {
+
+// One address × port to serve, bound to one certificate.
+struct ListenerSpec {
+    std::string address; // canonical IPv4 or IPv6 literal
+    std::uint16_t port = 443;
+    std::string certificateId;
+    bool operator==(const ListenerSpec&) const = default;
+};
+
+// A certificate some listener serves, with its private key.
+struct CertificateMaterial {
+    std::string id;
+    std::string chainPem;      // leaf first, then its issuers: all of it is sent to clients
+    pki::SecureBytes keyPkcs8; // unencrypted PKCS#8 DER
+};
+
+struct DesiredState {
+    std::vector<ListenerSpec> listeners;
+    std::vector<CertificateMaterial> certificates; // every certificate some listener uses
+    TlsProfile profile = TlsProfile::Intermediate;
+    Backend backend;
+    ProxyProtocol proxyProtocol = ProxyProtocol::Off;
+    bool flush = false; // rotate ticket keys and drop the session cache (key compromise)
+    std::chrono::milliseconds handshakeTimeout{10'000};
+    std::chrono::milliseconds idleTimeout{300'000};
+    unsigned maxConnections = 10'000;
+    unsigned workers = 0; // 0: one per CPU the terminator may run on; read at its start only
+};
+
+struct ListenerStatus {
+    std::string address;
+    std::uint16_t port = 0;
+    std::string state;                  // "listening", "pending" (terminator not there yet), "error"
+    std::string error;                  // empty when all is well; else what went wrong, for the operator
+    std::optional<ErrorCode> errorCode; // e.g. KeyMismatch when the desired certificate was rejected
+    std::string servingCertificateId;   // what handshakes get now; may differ from the desired one
+};
+
+// "127.0.0.2:443", "[::1]:443": how logs and the socketpair name a listener.
+std::string endpointName(const std::string& address, std::uint16_t port);
+
+} // namespace certd::tls

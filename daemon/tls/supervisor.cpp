@@ -1,0 +1,493 @@
+#include "tls/supervisor.hpp"
+
+#include "log.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+namespace certd::tls {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t toUsec(std::chrono::milliseconds ms)
+{
+    return static_cast<std::uint64_t>(ms.count()) * 1000U;
+}
+
+// The terminator's secure heap (OpenSSL's mlock'ed arena for private keys) needs this much
+// lockable memory; an unprivileged account's default limit may be lower, so root raises it
+// before dropping privileges.
+constexpr rlim_t kMemlockBytes = 16U << 20;
+
+} // namespace
+
+// certd binds, so the terminator needs no privilege; the socket outlives every certificate swap.
+UniqueFd bindListener(const std::string& address, std::uint16_t port, bool freebind, std::string& error)
+{
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    int family = AF_INET;
+    if (auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+        ::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        length = sizeof(sockaddr_in);
+    } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+               ::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+        family = AF_INET6;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        length = sizeof(sockaddr_in6);
+    } else {
+        error = "'" + address + "' is not an IP address";
+        return {};
+    }
+    UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const auto fail = [&](const char* what) {
+        error = std::string(what) + " " + endpointName(address, port) + ": " + std::strerror(errno);
+        return UniqueFd();
+    };
+    if (!fd)
+        return fail("socket for");
+    const int one = 1;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        return fail("SO_REUSEADDR on");
+    // One socket per family: an IPv6 listener never swallows IPv4 clients of another address.
+    if (family == AF_INET6 && ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+        return fail("IPV6_V6ONLY on");
+    if (freebind) {
+        const int r = family == AF_INET6
+                          ? ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one)
+                          : ::setsockopt(fd.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+        if (r < 0)
+            return fail("FREEBIND on");
+    }
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) < 0)
+        return fail("bind");
+    if (::listen(fd.get(), 4096) < 0)
+        return fail("listen on");
+    return fd;
+}
+
+namespace {
+
+// Runs in the forked child before exec: async-signal-safe calls only (certd has threads).
+[[noreturn]] void execTerminator(int controlFd, char* const argv[],
+                                 const std::optional<std::pair<uid_t, gid_t>>& dropTo, pid_t parent)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr); // certd blocks signals for sd-event; the child must not
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
+        sigaction(sig, &dfl, nullptr);
+    if (controlFd == 3) {
+        if (fcntl(3, F_SETFD, 0) < 0)
+            _exit(127);
+    } else if (dup2(controlFd, 3) < 0) {
+        _exit(127);
+    }
+    syscall(SYS_close_range, 4U, ~0U, 0U);
+    if (dropTo) {
+        rlimit memlock{};
+        if (getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 && memlock.rlim_cur < kMemlockBytes) {
+            memlock.rlim_cur = kMemlockBytes;
+            memlock.rlim_max = std::max(memlock.rlim_max, kMemlockBytes);
+            setrlimit(RLIMIT_MEMLOCK, &memlock);
+        }
+        // From root to an ordinary uid: the kernel clears every capability with it.
+        if (setgroups(0, nullptr) < 0 || setgid(dropTo->second) < 0 || setuid(dropTo->first) < 0)
+            _exit(126);
+        if (setuid(0) == 0)
+            _exit(126); // the drop did not stick
+    }
+    // After the uid change: changing credentials clears the parent-death signal.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(0); // certd died before we could notice
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+std::string describeExit(int status)
+{
+    if (WIFEXITED(status))
+        return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return std::string("killed by signal ") + sigabbrev_np(WTERMSIG(status));
+    return "stopped";
+}
+
+} // namespace
+
+Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
+    : event_(sd_event_ref(event)), options_(std::move(options)), backoff_(options_.minBackoff)
+{
+    if (::geteuid() == 0) {
+        if (options_.user.empty())
+            throw Error(ErrorCode::InvalidArgument,
+                        "terminator.user: certd runs as root, so certd-tls needs its own account");
+        passwd pw{};
+        passwd* found = nullptr;
+        std::vector<char> buf(16384);
+        if (::getpwnam_r(options_.user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+            throw Error(ErrorCode::InvalidArgument, "terminator.user: no account '" + options_.user +
+                                                        "' (create it, e.g. with the sysusers snippet)");
+        if (pw.pw_uid == 0)
+            throw Error(ErrorCode::InvalidArgument, "terminator.user: '" + options_.user + "' is root");
+        dropTo_ = std::make_pair(pw.pw_uid, pw.pw_gid);
+    }
+    spawn();
+}
+
+Supervisor::~Supervisor()
+{
+    onStateChanged = nullptr;
+    restartTimer_ = sd_event_source_disable_unref(restartTimer_);
+    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+    controlSource_ = sd_event_source_disable_unref(controlSource_);
+    pidSource_ = sd_event_source_disable_unref(pidSource_);
+    control_.reset(); // the terminator exits when its socket closes
+    if (pid_ > 0) {
+        pollfd p{pidfd_.get(), POLLIN, 0};
+        if (!pidfd_ || ::poll(&p, 1, 1000) <= 0)
+            ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+    sd_event_unref(event_);
+}
+
+void Supervisor::setState(const std::string& state)
+{
+    if (state_ == state)
+        return;
+    state_ = state;
+    log::info("certd-tls: " + state);
+    if (onStateChanged)
+        onStateChanged();
+}
+
+void Supervisor::spawn()
+{
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        throw Error(ErrorCode::Internal, std::string("socketpair: ") + std::strerror(errno));
+    UniqueFd ours(pair[0]);
+    UniqueFd theirs(pair[1]);
+    std::string binary = options_.binary.string();
+    std::string flag = "--control-fd";
+    std::string three = "3";
+    char* const argv[] = {binary.data(), flag.data(), three.data(), nullptr};
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0)
+        throw Error(ErrorCode::Internal, std::string("fork: ") + std::strerror(errno));
+    if (pid == 0)
+        execTerminator(theirs.get(), argv, dropTo_, parent);
+
+    pid_ = pid;
+    startedAt_ = Clock::now();
+    control_ = std::move(ours);
+    theirs.reset();
+    ::fcntl(control_.get(), F_SETFL, ::fcntl(control_.get(), F_GETFL) | O_NONBLOCK);
+    pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    reader_ = wire::FrameReader();
+    acked_ = 0;
+    terminatorStatus_.clear();
+    for (auto& [name, socket] : sockets_)
+        socket.sentToChild = false;
+    int r = sd_event_add_io(event_, &controlSource_, control_.get(), EPOLLIN, onControl, this);
+    if (r >= 0 && pidfd_)
+        r = sd_event_add_io(event_, &pidSource_, pidfd_.get(), EPOLLIN, onPidfd, this);
+    if (r < 0)
+        throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
+    if (state_ == "stopped")
+        setState("starting");
+    log::info("certd-tls: started as pid " + std::to_string(pid) +
+              (dropTo_ ? " (user " + options_.user + ")" : std::string()));
+    if (desired_)
+        send(++generation_, Clock::now() + options_.ackTimeout);
+    armAckWatchdog();
+}
+
+bool Supervisor::send(std::uint64_t generation, const wire::Deadline& deadline)
+{
+    try {
+        std::vector<std::string> names;
+        std::vector<int> fds;
+        std::vector<Socket*> batch;
+        const auto flush = [&] {
+            if (names.empty())
+                return;
+            wire::sendFrame(control_.get(), wire::MessageType::Sockets, wire::encodeSockets(names), fds,
+                            deadline);
+            for (auto* s : batch)
+                s->sentToChild = true;
+            names.clear();
+            fds.clear();
+            batch.clear();
+        };
+        for (auto& [name, socket] : sockets_) {
+            if (socket.sentToChild)
+                continue;
+            names.push_back(name);
+            fds.push_back(socket.fd.get());
+            batch.push_back(&socket);
+            if (names.size() == wire::kMaxFdsPerFrame)
+                flush();
+        }
+        flush();
+        const auto body = wire::encodeSnapshot({generation, *desired_});
+        wire::sendFrame(control_.get(), wire::MessageType::Snapshot, body, {}, deadline);
+        return true;
+    } catch (const Error& e) {
+        childGone(e.what());
+        return false;
+    }
+}
+
+bool Supervisor::readMessages()
+{
+    if (!control_)
+        return false;
+    try {
+        for (;;) {
+            const auto fill = reader_.fill(control_.get());
+            while (auto frame = reader_.next()) {
+                if (frame->type == wire::MessageType::Ack) {
+                    handleAck(wire::decodeAck(frame->body));
+                } else if (frame->type == wire::MessageType::Hello) {
+                    if (!desired_) {
+                        ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+                        setState("running");
+                    }
+                } else {
+                    throw Error(ErrorCode::Malformed, "unexpected message from certd-tls");
+                }
+            }
+            if (fill == wire::FrameReader::Fill::Eof)
+                return false;
+            if (fill == wire::FrameReader::Fill::WouldBlock)
+                return true;
+        }
+    } catch (const Error& e) {
+        log::error(std::string("certd-tls: ") + e.what());
+        return false;
+    }
+}
+
+void Supervisor::handleAck(const wire::Ack& ack)
+{
+    acked_ = std::max(acked_, ack.generation);
+    terminatorStatus_.clear();
+    for (const auto& s : ack.listeners)
+        terminatorStatus_[endpointName(s.address, s.port)] = s;
+    for (const auto& c : ack.certificates)
+        log::warning("certd-tls rejected certificate " + c.id + ": " + c.message,
+                     {{"CERTD_ERROR", std::string(errorName(c.code))}});
+    if (!ack.error.empty())
+        log::warning("certd-tls: " + ack.error);
+    if (acked_ < generation_)
+        return;
+    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+    if (!inApply_)
+        statuses_ = composeStatuses(allListeners_);
+    setState("running");
+}
+
+std::vector<ListenerStatus> Supervisor::composeStatuses(const std::vector<ListenerSpec>& listeners) const
+{
+    std::vector<ListenerStatus> out;
+    for (const auto& l : listeners) {
+        const std::string name = endpointName(l.address, l.port);
+        ListenerStatus s;
+        if (auto it = bindErrors_.find(name); it != bindErrors_.end()) {
+            s.state = "error";
+            s.error = it->second;
+            s.errorCode = ErrorCode::Internal;
+        } else if (auto t = terminatorStatus_.find(name);
+                   t != terminatorStatus_.end() && acked_ >= generation_) {
+            s = t->second;
+        } else {
+            s.state = "pending";
+            s.error = state_ == "running" ? "certd-tls has not acknowledged the change yet"
+                                          : "certd-tls is " + state_;
+        }
+        s.address = l.address;
+        s.port = l.port;
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<ListenerStatus> Supervisor::apply(const DesiredState& state)
+{
+    inApply_ = true;
+    struct Reset {
+        bool& flag;
+        ~Reset() { flag = false; }
+    } reset{inApply_};
+
+    std::set<std::string> wanted;
+    bindErrors_.clear();
+    DesiredState served = state;
+    served.listeners.clear();
+    for (const auto& l : state.listeners) {
+        const std::string name = endpointName(l.address, l.port);
+        wanted.insert(name);
+        if (!sockets_.contains(name)) {
+            std::string error;
+            UniqueFd fd = bindListener(l.address, l.port, options_.freebind, error);
+            if (!fd) {
+                log::warning("certd-tls: " + error);
+                bindErrors_[name] = error;
+                continue;
+            }
+            sockets_[name] = Socket{std::move(fd), false};
+        }
+        served.listeners.push_back(l);
+    }
+    allListeners_ = state.listeners;
+    desired_ = std::move(served);
+    const std::uint64_t generation = ++generation_;
+
+    if (control_) {
+        const auto deadline = Clock::now() + options_.ackTimeout;
+        if (send(generation, deadline)) {
+            armAckWatchdog();
+            while (control_ && acked_ < generation) {
+                const auto left =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+                if (left.count() <= 0) {
+                    log::warning("certd-tls did not acknowledge generation " + std::to_string(generation) +
+                                 " within " + std::to_string(options_.ackTimeout.count()) + " ms");
+                    break;
+                }
+                pollfd p{control_.get(), POLLIN, 0};
+                const int r = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+                if (r < 0 && errno != EINTR) {
+                    childGone(std::string("poll: ") + std::strerror(errno));
+                    break;
+                }
+                if (r > 0 && !readMessages())
+                    childGone("closed its socket");
+            }
+        }
+    }
+    // A restarted terminator starts with fresh ticket keys and an empty cache anyway.
+    desired_->flush = false;
+    // Our copy of a dropped listener's socket goes now; the terminator closed its own on applying.
+    std::erase_if(sockets_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+    statuses_ = composeStatuses(allListeners_);
+    return statuses_;
+}
+
+void Supervisor::childGone(const std::string& why)
+{
+    if (!control_)
+        return;
+    log::warning("certd-tls: " + why + "; restarting it");
+    controlSource_ = sd_event_source_disable_unref(controlSource_);
+    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+    control_.reset();
+    if (pid_ > 0)
+        ::kill(pid_, SIGKILL); // reaped by onPidfd, which schedules the restart
+    terminatorStatus_.clear();
+    setState("restarting");
+    if (!inApply_)
+        statuses_ = composeStatuses(allListeners_);
+}
+
+void Supervisor::reap()
+{
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0)
+        return;
+    if (r == pid_)
+        log::warning("certd-tls (pid " + std::to_string(pid_) + ") " + describeExit(status));
+    pidSource_ = sd_event_source_disable_unref(pidSource_);
+    pidfd_.reset();
+    pid_ = 0; // reaped: the number may belong to someone else now, never signal it again
+    childGone("exited");
+    if (Clock::now() - startedAt_ >= options_.stableAfter)
+        backoff_ = options_.minBackoff;
+    scheduleRestart();
+}
+
+void Supervisor::scheduleRestart()
+{
+    restartTimer_ = sd_event_source_disable_unref(restartTimer_);
+    const int r = sd_event_add_time_relative(event_, &restartTimer_, CLOCK_MONOTONIC, toUsec(backoff_), 1000,
+                                             onRestartTimer, this);
+    if (r < 0)
+        log::error(std::string("certd-tls: cannot schedule restart: ") + std::strerror(-r));
+    backoff_ = std::min(backoff_ * 2, options_.maxBackoff);
+}
+
+void Supervisor::armAckWatchdog()
+{
+    // Twice the apply() wait: a terminator that answers late is tolerated once, a hung one is
+    // killed and restarted so that the state reaches the clients eventually.
+    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+    sd_event_add_time_relative(event_, &ackWatchdog_, CLOCK_MONOTONIC, 2 * toUsec(options_.ackTimeout), 1000,
+                               onAckWatchdog, this);
+}
+
+int Supervisor::onControl(sd_event_source* /*s*/, int /*fd*/, std::uint32_t /*revents*/, void* userdata)
+{
+    auto* self = static_cast<Supervisor*>(userdata);
+    if (!self->readMessages())
+        self->childGone("closed its socket");
+    return 0;
+}
+
+int Supervisor::onPidfd(sd_event_source* /*s*/, int /*fd*/, std::uint32_t /*revents*/, void* userdata)
+{
+    static_cast<Supervisor*>(userdata)->reap();
+    return 0;
+}
+
+int Supervisor::onRestartTimer(sd_event_source* /*s*/, std::uint64_t /*usec*/, void* userdata)
+{
+    auto* self = static_cast<Supervisor*>(userdata);
+    self->restartTimer_ = sd_event_source_disable_unref(self->restartTimer_);
+    try {
+        self->spawn();
+    } catch (const Error& e) {
+        log::error(std::string("certd-tls: ") + e.what());
+        self->scheduleRestart();
+    }
+    return 0;
+}
+
+int Supervisor::onAckWatchdog(sd_event_source* /*s*/, std::uint64_t /*usec*/, void* userdata)
+{
+    auto* self = static_cast<Supervisor*>(userdata);
+    self->ackWatchdog_ = sd_event_source_disable_unref(self->ackWatchdog_);
+    if (self->control_ && (self->acked_ < self->generation_ || self->state_ != "running"))
+        self->childGone("did not answer in time");
+    return 0;
+}
+
+} // namespace certd::tls

@@ -1,0 +1,122 @@
+#pragma once
+
+// certd's side of the terminator: spawns certd-tls (unprivileged when certd is
+// root), binds the listening sockets it serves, sends it desired-state snapshots
+// with the sockets, waits (bounded) for each acknowledgement, and restarts it
+// with backoff when it dies. Everything runs on certd's sd-event loop thread.
+
+#include "tls/protocol.hpp"
+#include "tls/state.hpp"
+
+#include <systemd/sd-event.h>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certd::tls {
+
+struct SupervisorOptions {
+    std::filesystem::path binary;               // certd-tls
+    std::string user;                           // the account it runs as when certd is root
+    bool freebind = false;                      // bind addresses not (yet) on the host
+    std::chrono::milliseconds ackTimeout{5000}; // longest apply() waits for the terminator
+    std::chrono::milliseconds minBackoff{100};  // first restart delay, doubled per quick death
+    std::chrono::milliseconds maxBackoff{5000};
+    std::chrono::milliseconds stableAfter{10'000}; // a run this long resets the backoff
+};
+
+// A listening socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, IP(V6)_FREEBIND when asked,
+// non-blocking, backlog 4096. Empty, with `error` set ("bind 127.0.0.9:443: ..."), on failure.
+UniqueFd bindListener(const std::string& address, std::uint16_t port, bool freebind, std::string& error);
+
+class Supervisor {
+public:
+    // Spawns certd-tls. Throws Error(InvalidArgument) when certd is root and `user` does not exist,
+    // or is root itself.
+    Supervisor(sd_event* event, SupervisorOptions options);
+    // Stops the terminator (closes its socket, then SIGKILL after a short grace period).
+    ~Supervisor();
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    // Binds sockets for new listeners, sends the whole state as a new generation (with the new
+    // sockets) and waits, at most ackTimeout, for the terminator to acknowledge it: when this
+    // returns, the next handshake on each listed address gets its listed certificate. Sockets
+    // of listeners no longer listed are closed afterwards. One status per listener, in order:
+    // "listening"; "error" (bind failed, or its certificate was rejected and there was no earlier
+    // one to keep serving; error/errorCode say why); "pending" (the terminator is restarting or
+    // did not answer in time; it gets this state when it is back). A listener whose new
+    // certificate was rejected keeps serving the old one: "listening" with error/errorCode set
+    // and servingCertificateId naming what is served.
+    std::vector<ListenerStatus> apply(const DesiredState& state);
+
+    // "starting", "running", "restarting" or "stopped".
+    std::string state() const { return state_; }
+    // The terminator's pid, 0 when none is running.
+    pid_t pid() const { return pid_; }
+    // Listener statuses as of the last acknowledgement (after a restart too).
+    const std::vector<ListenerStatus>& listenerStatus() const { return statuses_; }
+    // Called on the event loop thread whenever state() changed (also from inside apply(), e.g.
+    // when the terminator dies during it). After a restart, listenerStatus() is current when
+    // the state turns "running".
+    std::function<void()> onStateChanged;
+
+private:
+    struct Socket {
+        UniqueFd fd;
+        bool sentToChild = false; // the current terminator process has this fd
+    };
+
+    void spawn();
+    void setState(const std::string& state);
+    // Sends the sockets the child lacks and the snapshot; false (and the child killed) on failure.
+    bool send(std::uint64_t generation, const wire::Deadline& deadline);
+    // Reads and handles everything the child sent; false on EOF or a protocol error.
+    bool readMessages();
+    void handleAck(const wire::Ack& ack);
+    void childGone(const std::string& why);
+    void reap();
+    void scheduleRestart();
+    void armAckWatchdog();
+    std::vector<ListenerStatus> composeStatuses(const std::vector<ListenerSpec>& listeners) const;
+
+    static int onControl(sd_event_source* s, int fd, std::uint32_t revents, void* userdata);
+    static int onPidfd(sd_event_source* s, int fd, std::uint32_t revents, void* userdata);
+    static int onRestartTimer(sd_event_source* s, std::uint64_t usec, void* userdata);
+    static int onAckWatchdog(sd_event_source* s, std::uint64_t usec, void* userdata);
+
+    sd_event* event_;
+    SupervisorOptions options_;
+    std::optional<std::pair<uid_t, gid_t>> dropTo_;
+
+    pid_t pid_ = 0;
+    UniqueFd control_;
+    UniqueFd pidfd_;
+    sd_event_source* controlSource_ = nullptr;
+    sd_event_source* pidSource_ = nullptr;
+    sd_event_source* restartTimer_ = nullptr;
+    sd_event_source* ackWatchdog_ = nullptr;
+    wire::FrameReader reader_;
+    std::chrono::steady_clock::time_point startedAt_;
+    std::chrono::milliseconds backoff_;
+    std::string state_ = "stopped";
+
+    std::map<std::string, Socket> sockets_; // by endpointName()
+    std::map<std::string, std::string> bindErrors_;
+    std::vector<ListenerSpec> allListeners_; // as the last apply() listed them
+    std::optional<DesiredState> desired_;    // what the terminator must serve (flush cleared once sent)
+    std::uint64_t generation_ = 0;           // last sent
+    std::uint64_t acked_ = 0;                // last acknowledged by the current child
+    std::vector<ListenerStatus> statuses_;   // as of the last ack (or pending)
+    std::map<std::string, ListenerStatus> terminatorStatus_; // by endpoint, from the last ack
+    bool inApply_ = false;
+};
+
+} // namespace certd::tls

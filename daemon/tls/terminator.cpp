@@ -1,0 +1,210 @@
+#include "tls/terminator.hpp"
+
+#include "log.hpp"
+#include "tls/worker.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <set>
+
+namespace certd::tls {
+
+Listener::Listener(std::string name, UniqueFd socket, TicketKeys& keys, pki::SslCtxPtr front)
+    : name_(std::move(name)), socket_(std::move(socket)), keys_(keys)
+{
+    // SSL_MAX_SID_CTX_LENGTH is 32: a digest of the name fits whatever the address.
+    const auto digest = pki::sha256(pki::asBytes("certd-tls listener " + name_));
+    sessionContext_.assign(reinterpret_cast<const char*>(digest.data()), SSL_MAX_SID_CTX_LENGTH);
+    setFront(std::move(front));
+}
+
+void Listener::setFront(pki::SslCtxPtr front)
+{
+    front_.store(std::shared_ptr<SSL_CTX>(front.release(), SSL_CTX_free));
+}
+
+unsigned usableCpus()
+{
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return static_cast<unsigned>(CPU_COUNT(&set));
+    return 1;
+}
+
+void resolveBackend(const Backend& backend, RuntimeSettings& settings)
+{
+    settings.backend = {};
+    if (backend.kind == Backend::Kind::Unix) {
+        auto* un = reinterpret_cast<sockaddr_un*>(&settings.backend);
+        const std::string path = backend.path.string();
+        if (path.empty() || path.size() >= sizeof un->sun_path)
+            throw Error(ErrorCode::InvalidArgument,
+                        "backend: unix socket path '" + path + "' is empty or too long");
+        un->sun_family = AF_UNIX;
+        std::memcpy(un->sun_path, path.c_str(), path.size() + 1);
+        settings.backendLength = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+        return;
+    }
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* result = nullptr;
+    const std::string port = std::to_string(backend.port);
+    if (const int r = ::getaddrinfo(backend.host.c_str(), port.c_str(), &hints, &result); r != 0)
+        throw Error(ErrorCode::InvalidArgument,
+                    "backend: cannot resolve '" + backend.host + "': " + ::gai_strerror(r));
+    std::memcpy(&settings.backend, result->ai_addr, result->ai_addrlen);
+    settings.backendLength = result->ai_addrlen;
+    ::freeaddrinfo(result);
+}
+
+Terminator::Terminator(Shared& shared) : shared_(shared) {}
+
+Terminator::~Terminator()
+{
+    workers_.clear(); // joins them, closing their connections
+}
+
+void Terminator::startWorkers(unsigned count)
+{
+    for (unsigned i = 0; i < count; ++i)
+        workers_.push_back(std::make_unique<Worker>(shared_, i));
+    log::info("certd-tls: " + std::to_string(count) + " worker(s)");
+}
+
+void Terminator::syncWorkers()
+{
+    for (auto& w : workers_)
+        if (!w->sync(std::chrono::seconds(2)))
+            log::warning("certd-tls: a worker is slow to take a new generation");
+}
+
+wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string, UniqueFd>& sockets)
+{
+    const DesiredState& s = snapshot.state;
+    wire::Ack ack;
+    ack.generation = snapshot.generation;
+
+    auto settings = std::make_shared<RuntimeSettings>(*shared_.settings.load());
+    settings->proxyV2 = s.proxyProtocol == ProxyProtocol::V2;
+    settings->handshakeTimeout = s.handshakeTimeout;
+    settings->idleTimeout = s.idleTimeout;
+    settings->maxConnections = std::max(1U, s.maxConnections);
+    try {
+        resolveBackend(s.backend, *settings);
+    } catch (const Error& e) {
+        ack.error = e.what(); // keep forwarding to the last backend that resolved
+    }
+    shared_.settings.store(std::move(settings));
+
+    if (workers_.empty())
+        startWorkers(s.workers ? s.workers : usableCpus());
+
+    // Certificate contexts: built here, on the control thread, never by a worker. They carry
+    // the profile's cipher list, so a profile change rebuilds them all.
+    const bool newFront = profile_ != s.profile || s.flush;
+    if (profile_ != s.profile)
+        certificates_.clear();
+    std::map<std::string, wire::CertificateError> rejected;
+    std::set<std::string> present;
+    for (const auto& m : s.certificates) {
+        present.insert(m.id);
+        const auto digest = pki::sha256(m.keyPkcs8);
+        auto cached = certificates_.find(m.id);
+        if (cached != certificates_.end() && cached->second.chainPem == m.chainPem &&
+            cached->second.keyDigest == digest)
+            continue;
+        try {
+            auto context = buildCertificateContext(m, s.profile);
+            certificates_[m.id] = {m.chainPem, digest, std::move(context)};
+        } catch (const Error& e) {
+            rejected[m.id] = {m.id, e.code(), e.what()};
+            certificates_.erase(m.id);
+        }
+    }
+    std::erase_if(certificates_, [&](const auto& entry) { return !present.contains(entry.first); });
+    for (const auto& [id, error] : rejected)
+        ack.certificates.push_back(error);
+
+    profile_ = s.profile;
+    if (s.flush)
+        shared_.ticketKeys.reset(); // every ticket issued so far stops resuming
+
+    std::vector<std::shared_ptr<Listener>> added;
+    std::vector<std::shared_ptr<Listener>> removed;
+    std::set<std::string> wanted;
+    for (const auto& l : s.listeners) {
+        const std::string name = endpointName(l.address, l.port);
+        wanted.insert(name);
+        ListenerStatus status;
+        status.address = l.address;
+        status.port = l.port;
+        auto existing = listeners_.find(name);
+        std::shared_ptr<Listener> listener;
+        if (auto socket = sockets.extract(name)) {
+            // A new socket for this endpoint (first time, or certd bound it again).
+            listener = std::make_shared<Listener>(name, std::move(socket.mapped()), shared_.ticketKeys,
+                                                  buildFrontContext(s.profile));
+            if (existing != listeners_.end()) {
+                listener->setCertificate(existing->second->certificate());
+                removed.push_back(existing->second);
+            }
+            listeners_[name] = listener;
+            added.push_back(listener);
+        } else if (existing != listeners_.end()) {
+            listener = existing->second;
+            if (newFront)
+                listener->setFront(buildFrontContext(s.profile));
+        } else {
+            status.state = "error";
+            status.error = "certd-tls has no socket for " + name;
+            status.errorCode = ErrorCode::Internal;
+            ack.listeners.push_back(std::move(status));
+            continue;
+        }
+
+        const auto cert = certificates_.find(l.certificateId);
+        if (cert != certificates_.end()) {
+            listener->setCertificate(cert->second.context);
+        } else if (auto r = rejected.find(l.certificateId); r != rejected.end()) {
+            status.error = r->second.message;
+            status.errorCode = r->second.code;
+        } else {
+            status.error = "certificate " + l.certificateId + " is not in the snapshot";
+            status.errorCode = ErrorCode::NotFound;
+        }
+        const auto serving = listener->certificate();
+        status.state = serving ? "listening" : "error";
+        status.servingCertificateId = serving ? serving->id : std::string();
+        if (!status.error.empty() && serving)
+            status.error += "; still serving certificate " + serving->id;
+        ack.listeners.push_back(std::move(status));
+    }
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+        if (wanted.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        removed.push_back(it->second);
+        it = listeners_.erase(it);
+    }
+    sockets.clear(); // sockets for endpoints the snapshot does not list
+
+    for (auto& w : workers_) {
+        for (const auto& r : removed)
+            w->removeListener(r.get());
+        for (const auto& a : added)
+            w->addListener(a);
+    }
+    syncWorkers();
+    // No worker polls them now; open connections keep their Listener but not its socket.
+    for (const auto& r : removed)
+        r->closeSocket();
+    return ack;
+}
+
+} // namespace certd::tls

@@ -1,0 +1,102 @@
+#pragma once
+
+// certd-tls's runtime: listeners (a stable front SSL_CTX and an atomically
+// swapped certificate context each), the worker event loops that serve them,
+// and the Terminator that turns each snapshot from certd into that runtime.
+
+#include "tls/context.hpp"
+#include "tls/protocol.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certd::tls {
+
+// Per-generation settings every worker reads when it accepts a connection.
+struct RuntimeSettings {
+    sockaddr_storage backend{};
+    socklen_t backendLength = 0; // 0: no usable backend
+    bool proxyV2 = false;
+    std::chrono::milliseconds handshakeTimeout{10'000};
+    std::chrono::milliseconds idleTimeout{300'000};
+    unsigned maxConnections = 10'000;
+};
+
+// What the control thread and the workers share.
+struct Shared {
+    std::atomic<std::shared_ptr<const RuntimeSettings>> settings{std::make_shared<const RuntimeSettings>()};
+    std::atomic<unsigned> connections{0};
+    TicketKeys ticketKeys;
+};
+
+class Listener final : public ConnectionSource {
+public:
+    Listener(std::string name, UniqueFd socket, TicketKeys& keys, pki::SslCtxPtr front);
+    std::shared_ptr<const CertificateContext> certificate() const override { return certificate_.load(); }
+    TicketKeys& ticketKeys() const override { return keys_; }
+    // Publishes the context the next handshakes get; connections already past their
+    // ClientHello keep theirs.
+    void setCertificate(std::shared_ptr<const CertificateContext> context)
+    {
+        certificate_.store(std::move(context));
+    }
+    std::shared_ptr<SSL_CTX> front() const { return front_.load(); }
+    // A new front context (profile change, flush): new connections only.
+    void setFront(pki::SslCtxPtr front);
+    int fd() const { return socket_.get(); }
+    // Once no worker polls it any more.
+    void closeSocket() { socket_.reset(); }
+    const std::string& name() const { return name_; }
+    // Binds sessions to this listener, so a ticket from one address never resumes on another.
+    const std::string& sessionContext() const { return sessionContext_; }
+
+private:
+    std::string name_;
+    std::string sessionContext_;
+    UniqueFd socket_;
+    TicketKeys& keys_;
+    std::atomic<std::shared_ptr<SSL_CTX>> front_;
+    std::atomic<std::shared_ptr<const CertificateContext>> certificate_;
+};
+
+class Worker;
+
+class Terminator {
+public:
+    explicit Terminator(Shared& shared);
+    ~Terminator();
+    // Applies a snapshot: builds the certificate contexts it lacks, publishes them, adds and
+    // removes listeners (taking theirs from `sockets`), and reports per listener.
+    wire::Ack apply(const wire::Snapshot& snapshot, std::map<std::string, UniqueFd>& sockets);
+    void rotateTicketKeys() { shared_.ticketKeys.rotate(); }
+
+private:
+    struct CachedCertificate {
+        std::string chainPem;
+        pki::Bytes keyDigest;
+        std::shared_ptr<const CertificateContext> context;
+    };
+    void startWorkers(unsigned count);
+    void syncWorkers();
+
+    Shared& shared_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::map<std::string, std::shared_ptr<Listener>> listeners_;
+    std::map<std::string, CachedCertificate> certificates_;
+    std::optional<TlsProfile> profile_;
+};
+
+// Resolves a backend to a socket address; throws Error(InvalidArgument) when it cannot.
+void resolveBackend(const Backend& backend, RuntimeSettings& settings);
+
+// CPUs this process may run on (taskset/cgroups): the default worker count.
+unsigned usableCpus();
+
+} // namespace certd::tls

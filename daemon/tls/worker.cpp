@@ -1,0 +1,575 @@
+#include "tls/worker.hpp"
+
+#include "log.hpp"
+#include "tls/proxy_header.hpp"
+
+#include <openssl/err.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace certd::tls {
+namespace {
+
+// Per direction: the most a connection holds that the other side has not taken yet.
+// Reading stops while it is non-empty (backpressure); idle connections hold none.
+constexpr std::size_t kBufferSize = 64 * 1024;
+// A busy connection yields to the others after this many rounds of transfers.
+constexpr int kRoundsPerTurn = 16;
+
+enum Tag : std::uint64_t { kWake = 0, kListener = 1, kClient = 2, kBackend = 3 };
+
+std::uint64_t tagged(const void* p, Tag tag)
+{
+    return reinterpret_cast<std::uint64_t>(p) | tag;
+}
+
+// Bytes one side has not taken yet; storage only while non-empty.
+class Buffer {
+public:
+    bool empty() const { return begin_ == end_; }
+    const std::uint8_t* data() const { return storage_.get() + begin_; }
+    std::size_t size() const { return end_ - begin_; }
+    void assign(const std::uint8_t* p, std::size_t n)
+    {
+        if (!storage_)
+            storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(kBufferSize);
+        std::memcpy(storage_.get(), p, n);
+        begin_ = 0;
+        end_ = n;
+    }
+    void consume(std::size_t n)
+    {
+        begin_ += n;
+        if (begin_ == end_) {
+            storage_.reset();
+            begin_ = end_ = 0;
+        }
+    }
+
+private:
+    std::unique_ptr<std::uint8_t[]> storage_;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+// Backend failures can come in floods; one line a second per worker is plenty.
+void warnRateLimited(std::chrono::steady_clock::time_point& last, const std::string& message)
+{
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(1))
+        return;
+    last = now;
+    log::warning(message);
+}
+
+thread_local std::chrono::steady_clock::time_point lastBackendWarning;
+
+} // namespace
+
+struct Connection {
+    enum class Phase { Handshake, Connecting, Streaming };
+    std::list<Connection>* home = nullptr;
+    std::list<Connection>::iterator self;
+    std::shared_ptr<Listener> listener;
+    std::shared_ptr<const RuntimeSettings> settings;
+    UniqueFd client;
+    UniqueFd backend;
+    pki::SslPtr ssl;
+    Phase phase = Phase::Handshake;
+    Buffer toBackend;
+    Buffer toClient;
+    bool clientEof = false;   // close_notify or FIN from the client
+    bool backendEof = false;  // FIN from the backend
+    bool backendShut = false; // we sent FIN to the backend
+    bool clientShut = false;  // we sent close_notify + FIN to the client
+    bool dead = false;
+    bool queued = false;
+    std::chrono::steady_clock::time_point since; // accept (handshaking) or last activity
+};
+
+Worker::Worker(Shared& shared, unsigned index)
+    : shared_(shared), index_(index), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), scratch_(std::make_unique<std::uint8_t[]>(kBufferSize))
+{
+    if (!epoll_ || !wake_)
+        throw Error(ErrorCode::Internal, std::string("worker: ") + std::strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWake;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
+    thread_ = std::thread([this] { run(); });
+}
+
+Worker::~Worker()
+{
+    post({Command::Kind::Stop, nullptr, nullptr, 0});
+    thread_.join();
+}
+
+void Worker::post(Command command)
+{
+    {
+        const std::lock_guard lock(mutex_);
+        command.sequence = ++posted_;
+        queue_.push_back(std::move(command));
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_.get(), &one, sizeof one);
+}
+
+void Worker::addListener(std::shared_ptr<Listener> listener)
+{
+    post({Command::Kind::Add, std::move(listener), nullptr, 0});
+}
+
+void Worker::removeListener(const Listener* listener)
+{
+    post({Command::Kind::Remove, nullptr, listener, 0});
+}
+
+bool Worker::sync(std::chrono::milliseconds timeout)
+{
+    post({Command::Kind::Barrier, nullptr, nullptr, 0});
+    std::unique_lock lock(mutex_);
+    const std::uint64_t target = posted_;
+    return done_.wait_for(lock, timeout, [&] { return processed_ >= target; });
+}
+
+bool Worker::drainCommands()
+{
+    std::uint64_t value;
+    [[maybe_unused]] const auto n = ::read(wake_.get(), &value, sizeof value);
+    std::vector<Command> commands;
+    {
+        const std::lock_guard lock(mutex_);
+        commands.swap(queue_);
+    }
+    bool keepRunning = true;
+    for (auto& c : commands) {
+        switch (c.kind) {
+        case Command::Kind::Add: {
+            auto reg = std::make_unique<Registration>();
+            reg->listener = std::move(c.listener);
+            auto* raw = reg.get();
+            listeners_[raw->listener.get()] = std::move(reg);
+            if (accepting_) {
+                epoll_event ev{};
+                ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+                ev.data.u64 = tagged(raw, kListener);
+                raw->polled = ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw->listener->fd(), &ev) == 0;
+            }
+            break;
+        }
+        case Command::Kind::Remove:
+            if (auto it = listeners_.find(c.key); it != listeners_.end()) {
+                if (it->second->polled)
+                    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->listener->fd(), nullptr);
+                listeners_.erase(it);
+            }
+            break;
+        case Command::Kind::Barrier:
+            break;
+        case Command::Kind::Stop:
+            keepRunning = false;
+            break;
+        }
+    }
+    {
+        const std::lock_guard lock(mutex_);
+        if (!commands.empty())
+            processed_ = std::max(processed_, commands.back().sequence);
+    }
+    done_.notify_all();
+    return keepRunning;
+}
+
+void Worker::setAccepting(bool accepting)
+{
+    // EPOLLEXCLUSIVE registrations cannot be modified, only removed and added again.
+    if (accepting_ == accepting)
+        return;
+    accepting_ = accepting;
+    for (auto& [key, reg] : listeners_) {
+        if (accepting && !reg->polled) {
+            epoll_event ev{};
+            ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+            ev.data.u64 = tagged(reg.get(), kListener);
+            reg->polled = ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, reg->listener->fd(), &ev) == 0;
+        } else if (!accepting && reg->polled) {
+            ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, reg->listener->fd(), nullptr);
+            reg->polled = false;
+        }
+    }
+}
+
+int Worker::pollTimeout() const
+{
+    if (!ready_.empty())
+        return 0;
+    auto next = now_ + std::chrono::seconds(1);
+    if (!handshaking_.empty())
+        next = std::min(next, handshaking_.front().since + handshaking_.front().settings->handshakeTimeout);
+    if (!established_.empty())
+        next = std::min(next, established_.front().since + established_.front().settings->idleTimeout);
+    if (!accepting_)
+        next = std::min(next, now_ + std::chrono::milliseconds(50));
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now_).count();
+    return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
+}
+
+void Worker::run()
+{
+    constexpr int kMaxEvents = 256;
+    epoll_event events[kMaxEvents];
+    now_ = Clock::now();
+    for (;;) {
+        const int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, pollTimeout());
+        now_ = Clock::now();
+        for (int i = 0; i < n; ++i) {
+            const std::uint64_t data = events[i].data.u64;
+            void* p = reinterpret_cast<void*>(data & ~std::uint64_t{3});
+            switch (static_cast<Tag>(data & 3)) {
+            case kWake:
+                if (!drainCommands()) {
+                    for (auto* list : {&handshaking_, &established_})
+                        while (!list->empty())
+                            close(list->front());
+                    closed_.clear();
+                    return;
+                }
+                break;
+            case kListener:
+                accept(*static_cast<Registration*>(p));
+                break;
+            case kClient:
+                onClient(*static_cast<Connection*>(p));
+                break;
+            case kBackend:
+                onBackend(*static_cast<Connection*>(p));
+                break;
+            }
+        }
+        std::vector<Connection*> again;
+        again.swap(ready_);
+        for (auto* c : again) {
+            c->queued = false;
+            pump(*c);
+        }
+        expire();
+        closed_.clear();
+        if (!accepting_) {
+            const auto settings = shared_.settings.load();
+            if (shared_.connections.load(std::memory_order_relaxed) < settings->maxConnections)
+                setAccepting(true);
+        }
+    }
+}
+
+void Worker::accept(Registration& registration)
+{
+    const auto settings = shared_.settings.load();
+    Listener& listener = *registration.listener;
+    for (int i = 0; i < 64; ++i) {
+        if (shared_.connections.load(std::memory_order_relaxed) >= settings->maxConnections) {
+            setAccepting(false); // further clients wait in the backlog
+            return;
+        }
+        const int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                warnRateLimited(lastBackendWarning, "certd-tls: out of file descriptors; pausing accepts");
+                setAccepting(false);
+            }
+            return;
+        }
+        shared_.connections.fetch_add(1, std::memory_order_relaxed);
+        Connection& c = handshaking_.emplace_back();
+        c.home = &handshaking_;
+        c.self = std::prev(handshaking_.end());
+        c.client.reset(fd);
+        c.listener = registration.listener;
+        c.settings = settings;
+        c.since = now_;
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        const auto front = listener.front();
+        c.ssl.reset(SSL_new(front.get()));
+        if (!c.ssl || SSL_set_fd(c.ssl.get(), fd) != 1) {
+            ERR_clear_error();
+            close(c);
+            continue;
+        }
+        SSL_set_accept_state(c.ssl.get());
+        SSL_set_app_data(c.ssl.get(), static_cast<ConnectionSource*>(&listener));
+        const auto& sid = listener.sessionContext();
+        SSL_set_session_id_context(c.ssl.get(), reinterpret_cast<const unsigned char*>(sid.data()),
+                                   static_cast<unsigned>(sid.size()));
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.u64 = tagged(&c, kClient);
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+            close(c);
+    }
+}
+
+void Worker::onClient(Connection& c)
+{
+    pump(c);
+}
+
+void Worker::onBackend(Connection& c)
+{
+    if (c.dead)
+        return;
+    if (c.phase == Connection::Phase::Connecting) {
+        int error = 0;
+        socklen_t length = sizeof error;
+        if (::getsockopt(c.backend.get(), SOL_SOCKET, SO_ERROR, &error, &length) < 0)
+            error = errno;
+        if (error == EINPROGRESS || error == EALREADY)
+            return;
+        if (error != 0) {
+            warnRateLimited(lastBackendWarning,
+                            std::string("certd-tls: cannot connect to the backend: ") + std::strerror(error));
+            close(c);
+            return;
+        }
+        c.phase = Connection::Phase::Streaming;
+    }
+    pump(c);
+}
+
+bool Worker::startBackend(Connection& c)
+{
+    const RuntimeSettings& s = *c.settings;
+    if (s.backendLength == 0)
+        return false;
+    const int family = s.backend.ss_family;
+    c.backend.reset(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!c.backend)
+        return false;
+    if (family != AF_UNIX) {
+        const int one = 1;
+        ::setsockopt(c.backend.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    c.phase = Connection::Phase::Streaming;
+    if (::connect(c.backend.get(), reinterpret_cast<const sockaddr*>(&s.backend), s.backendLength) < 0) {
+        if (errno != EINPROGRESS) {
+            warnRateLimited(lastBackendWarning,
+                            std::string("certd-tls: cannot connect to the backend: ") + std::strerror(errno));
+            return false;
+        }
+        c.phase = Connection::Phase::Connecting;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = tagged(&c, kBackend);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.backend.get(), &ev) < 0)
+        return false;
+    if (s.proxyV2) {
+        sockaddr_storage peer{}, local{};
+        socklen_t peerLength = sizeof peer, localLength = sizeof local;
+        ::getpeername(c.client.get(), reinterpret_cast<sockaddr*>(&peer), &peerLength);
+        ::getsockname(c.client.get(), reinterpret_cast<sockaddr*>(&local), &localLength);
+        const char* sni = SSL_get_servername(c.ssl.get(), TLSEXT_NAMETYPE_host_name);
+        const auto header =
+            proxyV2Header(reinterpret_cast<sockaddr*>(&peer), reinterpret_cast<sockaddr*>(&local),
+                          negotiatedAlpn(c.ssl.get()), sni ? sni : "");
+        c.toBackend.assign(header.data(), header.size());
+    }
+    established_.splice(established_.end(), handshaking_, c.self);
+    c.home = &established_;
+    return true;
+}
+
+void Worker::pump(Connection& c)
+{
+    if (c.dead)
+        return;
+    if (c.phase == Connection::Phase::Handshake) {
+        ERR_clear_error();
+        const int r = SSL_do_handshake(c.ssl.get());
+        if (r != 1) {
+            const int e = SSL_get_error(c.ssl.get(), r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                ERR_clear_error();
+                close(c);
+            }
+            return;
+        }
+        if (!startBackend(c)) {
+            close(c);
+            return;
+        }
+        touch(c);
+    }
+    if (c.phase == Connection::Phase::Connecting)
+        return;
+    for (int round = 0; round < kRoundsPerTurn; ++round) {
+        bool progress = false;
+        if (!toBackend(c, progress) || !toClient(c, progress)) {
+            close(c);
+            return;
+        }
+        if (c.clientEof && c.backendShut && c.backendEof && c.clientShut && c.toBackend.empty() &&
+            c.toClient.empty()) {
+            close(c); // both directions finished
+            return;
+        }
+        if (!progress)
+            return;
+        touch(c);
+    }
+    if (!c.queued) {
+        c.queued = true;
+        ready_.push_back(&c);
+    }
+}
+
+bool Worker::toBackend(Connection& c, bool& progress)
+{
+    while (!c.toBackend.empty()) {
+        const ssize_t n = ::send(c.backend.get(), c.toBackend.data(), c.toBackend.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            c.toBackend.consume(static_cast<std::size_t>(n));
+            progress = true;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return n < 0 && errno == EAGAIN; // wait for EPOLLOUT on the backend
+        }
+    }
+    if (c.clientEof) {
+        if (!c.backendShut) {
+            ::shutdown(c.backend.get(), SHUT_WR); // half-close: the client is done sending
+            c.backendShut = true;
+            progress = true;
+        }
+        return true;
+    }
+    ERR_clear_error();
+    const int n = SSL_read(c.ssl.get(), scratch_.get(), kBufferSize);
+    if (n <= 0) {
+        switch (SSL_get_error(c.ssl.get(), n)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            return true;
+        case SSL_ERROR_ZERO_RETURN: // close_notify, or FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
+            c.clientEof = true;
+            progress = true;
+            return true;
+        default:
+            ERR_clear_error();
+            return false;
+        }
+    }
+    progress = true;
+    ssize_t sent = ::send(c.backend.get(), scratch_.get(), static_cast<std::size_t>(n), MSG_NOSIGNAL);
+    if (sent < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return false;
+        sent = 0;
+    }
+    if (sent < n)
+        c.toBackend.assign(scratch_.get() + sent, static_cast<std::size_t>(n - sent));
+    return true;
+}
+
+bool Worker::toClient(Connection& c, bool& progress)
+{
+    while (!c.toClient.empty()) {
+        ERR_clear_error();
+        const int n = SSL_write(c.ssl.get(), c.toClient.data(), static_cast<int>(c.toClient.size()));
+        if (n > 0) {
+            c.toClient.consume(static_cast<std::size_t>(n));
+            progress = true;
+            continue;
+        }
+        const int e = SSL_get_error(c.ssl.get(), n);
+        ERR_clear_error();
+        return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ;
+    }
+    if (c.backendEof) {
+        if (!c.clientShut) {
+            ERR_clear_error();
+            const int r = SSL_shutdown(c.ssl.get()); // our close_notify
+            if (r < 0) {
+                const int e = SSL_get_error(c.ssl.get(), r);
+                ERR_clear_error();
+                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+                    return true;
+                return false;
+            }
+            ::shutdown(c.client.get(), SHUT_WR);
+            c.clientShut = true;
+            progress = true;
+        }
+        return true;
+    }
+    ssize_t n;
+    do {
+        n = ::recv(c.backend.get(), scratch_.get(), kBufferSize, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN;
+    progress = true;
+    if (n == 0) {
+        c.backendEof = true;
+        return true;
+    }
+    ERR_clear_error();
+    const int w = SSL_write(c.ssl.get(), scratch_.get(), static_cast<int>(n));
+    if (w > 0) {
+        if (w < n)
+            c.toClient.assign(scratch_.get() + w, static_cast<std::size_t>(n - w));
+        return true;
+    }
+    const int e = SSL_get_error(c.ssl.get(), w);
+    ERR_clear_error();
+    if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+        return false;
+    // SSL_write must be retried with the same bytes: they wait in toClient (moving buffer allowed).
+    c.toClient.assign(scratch_.get(), static_cast<std::size_t>(n));
+    return true;
+}
+
+void Worker::touch(Connection& c)
+{
+    c.since = now_;
+    if (c.home == &established_ && std::next(c.self) != established_.end())
+        established_.splice(established_.end(), established_, c.self);
+}
+
+void Worker::close(Connection& c)
+{
+    if (c.dead)
+        return;
+    c.dead = true;
+    c.ssl.reset();
+    c.client.reset(); // closing our only reference also removes it from the epoll set
+    c.backend.reset();
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+    closed_.splice(closed_.end(), *c.home, c.self);
+    c.home = &closed_;
+}
+
+void Worker::expire()
+{
+    while (!handshaking_.empty() &&
+           now_ - handshaking_.front().since >= handshaking_.front().settings->handshakeTimeout)
+        close(handshaking_.front());
+    while (!established_.empty() &&
+           now_ - established_.front().since >= established_.front().settings->idleTimeout)
+        close(established_.front());
+}
+
+} // namespace certd::tls

@@ -1,0 +1,82 @@
+#pragma once
+
+// One event loop (epoll, edge-triggered) on its own thread. Every worker polls every
+// listening socket with EPOLLEXCLUSIVE, so the kernel wakes one worker per new
+// connection; a connection then stays on the worker that accepted it.
+
+#include "tls/terminator.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace certd::tls {
+
+struct Connection;
+
+class Worker {
+public:
+    Worker(Shared& shared, unsigned index);
+    ~Worker(); // stops the loop, closes its connections, joins
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void addListener(std::shared_ptr<Listener> listener);
+    void removeListener(const Listener* listener);
+    // Blocks until the worker has handled every command posted before; false on timeout.
+    bool sync(std::chrono::milliseconds timeout);
+
+private:
+    struct Command {
+        enum class Kind { Add, Remove, Barrier, Stop } kind;
+        std::shared_ptr<Listener> listener;
+        const Listener* key = nullptr;
+        std::uint64_t sequence = 0;
+    };
+    struct Registration {
+        std::shared_ptr<Listener> listener;
+        bool polled = false;
+    };
+    using Clock = std::chrono::steady_clock;
+
+    void post(Command command);
+    void run();
+    bool drainCommands(); // false: stop
+    void setAccepting(bool accepting);
+    void accept(Registration& registration);
+    void onClient(Connection& c);
+    void onBackend(Connection& c);
+    void pump(Connection& c);
+    bool startBackend(Connection& c);
+    bool toBackend(Connection& c, bool& progress);
+    bool toClient(Connection& c, bool& progress);
+    void touch(Connection& c);
+    void close(Connection& c);
+    void expire();
+    int pollTimeout() const;
+
+    Shared& shared_;
+    unsigned index_;
+    UniqueFd epoll_;
+    UniqueFd wake_;
+    std::mutex mutex_;
+    std::condition_variable done_;
+    std::vector<Command> queue_;
+    std::uint64_t posted_ = 0;    // guarded by mutex_
+    std::uint64_t processed_ = 0; // guarded by mutex_
+
+    // Owned by the worker thread.
+    std::map<const Listener*, std::unique_ptr<Registration>> listeners_;
+    bool accepting_ = true;
+    std::list<Connection> handshaking_; // oldest first: handshake deadlines
+    std::list<Connection> established_; // least recently active first: idle deadlines
+    std::list<Connection> closed_;      // freed after each batch of events
+    std::vector<Connection*> ready_;    // yielded while they still had work
+    std::unique_ptr<std::uint8_t[]> scratch_;
+    Clock::time_point now_;
+    std::thread thread_;
+};
+
+} // namespace certd::tls
