@@ -34,8 +34,9 @@ std::optional<std::uint64_t> ExpiryWatch::evaluate(std::uint64_t now)
         consider(entry.info.notBeforeUSec);
         consider(notAfter + 1);
         consider(daysBefore(notAfter, expiringWithinDays_));
-        // Only certificates this appliance can serve (it holds their key) are announced.
-        if (entry.keyId.empty())
+        // Only certificates this appliance can serve (it holds their key) and that are
+        // already valid are announced.
+        if (entry.keyId.empty() || entry.info.notBeforeUSec > now)
             continue;
         for (const unsigned days : thresholdDays_) {
             const auto at = daysBefore(notAfter, days);

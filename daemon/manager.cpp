@@ -966,8 +966,11 @@ std::vector<Finding> Manager::check(const std::string& id, const std::vector<std
     std::vector<std::string> served;
     for (const auto& [address, unused] : addresses_)
         served.push_back(address);
-    for (auto& f : rootChanges(id, served))
+    // Check moves nothing: a different root is information here; Assign warns about it.
+    for (auto& f : rootChanges(id, served)) {
+        f.severity = "info";
         findings.push_back(std::move(f));
+    }
     return findings;
 }
 
@@ -1010,27 +1013,40 @@ namespace certd {
 Manager::Fetched Manager::fetchIssuers(const std::string& id)
 {
     constexpr std::size_t kMaxFetchHops = 5;
+    // Every hop shares one budget, so a call ends well inside the 25 s D-Bus default.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     Fetched fetched;
-    certificate(id);
+    const auto& entry = certificate(id);
+    if (entry.chainComplete)
+        return fetched;
+    const CertificateEntry& start = entry.chain.empty() ? entry : certificate(entry.chain.back());
+    X509* top = start.cert.get();
+    std::vector<std::string> urls = start.info.authorityInfoAccess;
+    std::string topSubject = start.info.subject;
+    // Download every hop first and import them together: a failure on a later hop
+    // leaves nothing behind.
+    std::vector<pki::X509Ptr> downloaded;
     for (std::size_t hop = 0; hop < kMaxFetchHops; ++hop) {
-        const auto& entry = certificate(id);
-        if (entry.chainComplete)
-            break;
-        const auto& top = entry.chain.empty() ? entry : certificate(entry.chain.back());
         std::string url;
-        for (const auto& u : top.info.authorityInfoAccess)
+        for (const auto& u : urls)
             if (u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) {
                 url = u;
                 break;
             }
         if (url.empty()) {
             if (hop == 0)
-                throw Error(ErrorCode::NotFound, "'" + top.info.subject +
+                throw Error(ErrorCode::NotFound, "'" + topSubject +
                                                      "' names no issuer URL (Authority Info Access); import the "
                                                      "issuer by hand");
             break;
         }
-        const pki::Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url);
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            throw Error(ErrorCode::FetchFailed, "fetching issuers took too long; stopped before '" + url + "'");
+        FetchLimits limits;
+        limits.timeoutMs = std::min<long>(limits.timeoutMs, static_cast<long>(left.count()));
+        const pki::Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url, limits);
         pki::ImportedBundle bundle;
         try {
             bundle = pki::parseImport(data, pki::Secret());
@@ -1039,27 +1055,28 @@ Manager::Fetched Manager::fetchIssuers(const std::string& id)
         }
         if (!bundle.keys.empty() || bundle.certificates.empty())
             throw Error(ErrorCode::InvalidCertificate, "issuer from '" + url + "' holds no certificate");
-        const std::size_t chainBefore = entry.chain.size();
-        const bool signsTop = std::any_of(bundle.certificates.begin(), bundle.certificates.end(),
-                                          [&](const auto& c) { return pki::issuedBy(top.cert.get(), c.get()); });
-        if (!signsTop)
+        X509* issuer = nullptr;
+        for (const auto& c : bundle.certificates)
+            if (pki::issuedBy(top, c.get()))
+                issuer = c.get();
+        if (issuer == nullptr)
             throw Error(ErrorCode::InvalidCertificate,
-                        "the certificate from '" + url + "' did not issue '" + top.info.subject + "'");
-        const auto der = [&] {
-            // Re-encode as PEM so importData's own parser sees one well-formed file.
-            std::string pem;
-            for (const auto& c : bundle.certificates)
-                pem += pki::certificatePem(c.get());
-            return pem;
-        }();
-        auto imported = importData(pki::asBytes(der), pki::Secret(), {});
-        fetched.certificates.insert(fetched.certificates.end(), imported.certificates.begin(),
-                                    imported.certificates.end());
-        fetched.changes.merge(imported.changes);
-        const auto& after = certificate(id);
-        if (after.chain.size() <= chainBefore && !after.chainComplete)
-            break; // nothing new linked: stop rather than loop
+                        "the certificate from '" + url + "' did not issue '" + topSubject + "'");
+        const auto info = pki::describeCertificate(issuer);
+        for (auto& c : bundle.certificates)
+            downloaded.push_back(std::move(c));
+        if (info.selfSigned)
+            break;
+        top = issuer;
+        topSubject = info.subject;
+        urls = info.authorityInfoAccess;
     }
+    std::string pem;
+    for (const auto& c : downloaded)
+        pem += pki::certificatePem(c.get());
+    auto imported = importData(pki::asBytes(pem), pki::Secret(), {});
+    fetched.certificates = std::move(imported.certificates);
+    fetched.changes = std::move(imported.changes);
     return fetched;
 }
 
