@@ -31,10 +31,13 @@ int main(int argc, char** argv)
         const auto& cert = certs[static_cast<std::size_t>(i / static_cast<int>(status.addresses.size())) % 2];
         const auto t0 = std::chrono::steady_clock::now();
         c.assign(address, cert, true);
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());
-    const auto at = [&](double q) { return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1))]; };
+    const auto at = [&](double q) {
+        return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1))];
+    };
     std::printf("assign-latency: %zu addresses, %d assigns: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                 status.addresses.size(), rounds, at(0.5), at(0.99), ms.back());
     return 0;

@@ -18,9 +18,9 @@ int main(int argc, char** argv)
     Store store(argv[1]);
     const long n = std::stol(argv[2]);
     auto tx = store.begin();
-    const auto now = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
     for (long i = 0; i < n; ++i) {
         pki::CertificateSpec spec;
         spec.subject.commonName = "host" + std::to_string(i) + ".bench.example";
@@ -33,7 +33,8 @@ int main(int argc, char** argv)
         tx.putKey(keyId, pki::privateKeyToPkcs8Der(key.get()));
         tx.state().keys[keyId] = StoredKey{now};
         tx.putCertificate(certId, pki::certificateDer(cert.get()));
-        tx.state().certificates[certId] = StoredCertificate{"bench " + std::to_string(i), "automatic", {}, now};
+        tx.state().certificates[certId] =
+            StoredCertificate{"bench " + std::to_string(i), "automatic", {}, now};
     }
     store.commit(std::move(tx));
     std::printf("filled %s with %ld certificates\n", argv[1], n);

@@ -98,7 +98,9 @@ void writeOutput(const std::string& path, std::span<const std::uint8_t> data, bo
         fd = ::open(path.c_str(), flags, secret ? 0600 : 0644);
         if (fd < 0)
             throw LocalError("cannot create " + path + ": " + errnoText(errno));
-        if (secret && ::fchmod(fd, 0600) != 0) {
+        // Narrow only regular files: a device such as /dev/null must keep its mode.
+        struct stat st {};
+        if (secret && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::fchmod(fd, 0600) != 0) {
             const int error = errno;
             ::close(fd);
             throw LocalError("cannot restrict " + path + " to mode 0600: " + errnoText(error));
@@ -599,7 +601,8 @@ int runReplace(Context& ctx)
     const ObjectRef oldCert = ctx.resolve(ctx.args.positional[0], kCertificateKind);
     const ObjectRef newCert = ctx.resolve(ctx.args.positional[1], kCertificateKind);
     std::vector<client::Warning> warnings;
-    const auto moved = ctx.bus().replaceCertificate(oldCert.path, newCert.path, ctx.args.has("--force"), &warnings);
+    const auto moved =
+        ctx.bus().replaceCertificate(oldCert.path, newCert.path, ctx.args.has("--force"), &warnings);
     printWarnings(warnings);
     if (ctx.json)
         printJson(Json::object().set("Moved", jsonStrings(moved)));

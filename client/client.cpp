@@ -541,7 +541,8 @@ std::vector<std::string> Client::replaceCertificate(const std::string& oldCertif
     const auto oldPath = toPath(oldCertificate, "old_certificate");
     const auto newPath = toPath(newCertificate, "new_certificate");
     return call([&] {
-        const auto [moved, found] = impl_->manager.ReplaceCertificate(oldPath, newPath, bindingOptions(force));
+        const auto [moved, found] =
+            impl_->manager.ReplaceCertificate(oldPath, newPath, bindingOptions(force));
         if (warnings)
             *warnings = toWarnings(found);
         return moved;
@@ -647,12 +648,12 @@ void Client::setFriendlyName(const std::string& certificate, const std::string& 
     call([&] { impl_->object<CertificateProxy>(certificate, "certificate").SetFriendlyName(friendlyName); });
 }
 
-std::vector<Warning> Client::setAddresses(const std::string& certificate, const std::vector<std::string>& addresses,
-                                          bool force)
+std::vector<Warning> Client::setAddresses(const std::string& certificate,
+                                          const std::vector<std::string>& addresses, bool force)
 {
     return call([&] {
-        return toWarnings(
-            impl_->object<CertificateProxy>(certificate, "certificate").SetAddresses(addresses, bindingOptions(force)));
+        return toWarnings(impl_->object<CertificateProxy>(certificate, "certificate")
+                              .SetAddresses(addresses, bindingOptions(force)));
     });
 }
 
@@ -697,8 +698,10 @@ std::vector<Warning> Client::assignAddress(const std::string& addressPath, const
                                            bool force)
 {
     const auto cert = toPath(certificate, "certificate");
-    return call(
-        [&] { return toWarnings(impl_->object<AddressProxy>(addressPath, "address").Assign(cert, bindingOptions(force))); });
+    return call([&] {
+        return toWarnings(
+            impl_->object<AddressProxy>(addressPath, "address").Assign(cert, bindingOptions(force)));
+    });
 }
 
 } // namespace certd::client

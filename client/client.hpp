@@ -203,10 +203,12 @@ public:
                             const ImportOptions& options = {});
     // Binding calls run certd's pre-flight check: error findings refuse (CheckFailed)
     // unless `force`; the warning findings are returned.
-    std::vector<Warning> assign(const std::string& address, const std::string& certificate, bool force = false);
+    std::vector<Warning> assign(const std::string& address, const std::string& certificate,
+                                bool force = false);
     // Returns the addresses moved; the pre-flight warnings go to `warnings` when given.
-    std::vector<std::string> replaceCertificate(const std::string& oldCertificate, const std::string& newCertificate,
-                                                bool force = false, std::vector<Warning>* warnings = nullptr);
+    std::vector<std::string> replaceCertificate(const std::string& oldCertificate,
+                                                const std::string& newCertificate, bool force = false,
+                                                std::vector<Warning>* warnings = nullptr);
     Status getStatus();
     std::string version();
     std::string factoryCertificate();
@@ -224,8 +226,8 @@ public:
     // --- org.certd1.Certificate
     std::vector<std::uint8_t> exportCertificate(const std::string& certificate, const ExportOptions& options);
     void setFriendlyName(const std::string& certificate, const std::string& friendlyName);
-    std::vector<Warning> setAddresses(const std::string& certificate, const std::vector<std::string>& addresses,
-                                      bool force = false);
+    std::vector<Warning> setAddresses(const std::string& certificate,
+                                      const std::vector<std::string>& addresses, bool force = false);
     // mode "automatic" (pem empty) or "manual" (pem: the issuers, leaf's issuer first).
     void setChain(const std::string& certificate, const std::string& mode,
                   const std::vector<std::uint8_t>& pem);

@@ -71,7 +71,10 @@ struct BusPump {
 };
 } // namespace
 
-EventLoop::EventLoop() { check(sd_event_new(&event_), "cannot create the event loop"); }
+EventLoop::EventLoop()
+{
+    check(sd_event_new(&event_), "cannot create the event loop");
+}
 
 EventLoop::~EventLoop()
 {
@@ -124,7 +127,8 @@ void EventLoop::after(std::chrono::microseconds delay, std::function<void()> han
     sd_event_now(event_, CLOCK_MONOTONIC, &now);
     check(sd_event_add_time(
               event_, &source->source, CLOCK_MONOTONIC, now + static_cast<uint64_t>(delay.count()), 0,
-              [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); }, &source->handler),
+              [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); },
+              &source->handler),
           "cannot arm a timer");
     sources_.push_back(std::move(source));
 }
@@ -156,7 +160,10 @@ EventLoop::Timer::Timer(EventLoop& loop, std::function<void()> handler) : handle
     sd_event_source_set_enabled(source_, SD_EVENT_OFF);
 }
 
-EventLoop::Timer::~Timer() { sd_event_source_disable_unref(source_); }
+EventLoop::Timer::~Timer()
+{
+    sd_event_source_disable_unref(source_);
+}
 
 void EventLoop::Timer::arm(std::uint64_t realtimeUSec)
 {
@@ -164,12 +171,24 @@ void EventLoop::Timer::arm(std::uint64_t realtimeUSec)
     sd_event_source_set_enabled(source_, SD_EVENT_ONESHOT);
 }
 
-void EventLoop::Timer::disarm() { sd_event_source_set_enabled(source_, SD_EVENT_OFF); }
+void EventLoop::Timer::disarm()
+{
+    sd_event_source_set_enabled(source_, SD_EVENT_OFF);
+}
 
-void EventLoop::enableWatchdog() { sd_event_set_watchdog(event_, 1); }
+void EventLoop::enableWatchdog()
+{
+    sd_event_set_watchdog(event_, 1);
+}
 
-int EventLoop::run() { return sd_event_loop(event_); }
+int EventLoop::run()
+{
+    return sd_event_loop(event_);
+}
 
-void EventLoop::exit(int code) { sd_event_exit(event_, code); }
+void EventLoop::exit(int code)
+{
+    sd_event_exit(event_, code);
+}
 
 } // namespace certd

@@ -13,8 +13,8 @@ std::uint64_t daysBefore(std::uint64_t t, unsigned days)
 }
 } // namespace
 
-ExpiryWatch::ExpiryWatch(const Manager& manager, std::vector<unsigned> thresholdDays, unsigned expiringWithinDays,
-                         OnExpiring onExpiring)
+ExpiryWatch::ExpiryWatch(const Manager& manager, std::vector<unsigned> thresholdDays,
+                         unsigned expiringWithinDays, OnExpiring onExpiring)
     : manager_(manager), thresholdDays_(std::move(thresholdDays)), expiringWithinDays_(expiringWithinDays),
       onExpiring_(std::move(onExpiring))
 {

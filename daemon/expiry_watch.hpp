@@ -19,7 +19,8 @@ namespace certd {
 
 class ExpiryWatch {
 public:
-    using OnExpiring = std::function<void(const std::string& certificateId, std::uint64_t notAfterUSec, unsigned days)>;
+    using OnExpiring =
+        std::function<void(const std::string& certificateId, std::uint64_t notAfterUSec, unsigned days)>;
 
     // Thresholds in days; `expiringWithinDays` is the Manager's expiring-soon warning.
     ExpiryWatch(const Manager& manager, std::vector<unsigned> thresholdDays, unsigned expiringWithinDays,

@@ -56,14 +56,16 @@ pki::Bytes fetchUrl(const std::string& url, const FetchLimits& limits)
     curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "certd");
     const CURLcode rc = curl_easy_perform(curl.get());
     if (sink.tooLarge || rc == CURLE_FILESIZE_EXCEEDED)
-        throw Error(ErrorCode::FetchFailed, "issuer at '" + url + "' is larger than " +
-                                                std::to_string(limits.maxBytes) + " bytes");
+        throw Error(ErrorCode::FetchFailed,
+                    "issuer at '" + url + "' is larger than " + std::to_string(limits.maxBytes) + " bytes");
     if (rc != CURLE_OK)
-        throw Error(ErrorCode::FetchFailed, "cannot fetch issuer from '" + url + "': " + curl_easy_strerror(rc));
+        throw Error(ErrorCode::FetchFailed,
+                    "cannot fetch issuer from '" + url + "': " + curl_easy_strerror(rc));
     long status = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status != 200)
-        throw Error(ErrorCode::FetchFailed, "issuer URL '" + url + "' answered HTTP " + std::to_string(status));
+        throw Error(ErrorCode::FetchFailed,
+                    "issuer URL '" + url + "' answered HTTP " + std::to_string(status));
     return std::move(sink.data);
 }
 

@@ -51,8 +51,8 @@ void write(Level level, const std::string& message, const Fields& fields)
     std::fflush(stderr);
 }
 
-void audit(const std::string& action, const std::string& object, uid_t uid, pid_t pid, const std::string& result,
-           const Fields& extra)
+void audit(const std::string& action, const std::string& object, uid_t uid, pid_t pid,
+           const std::string& result, const Fields& extra)
 {
     Fields fields{{"CERTD_AUDIT", "1"},
                   {"CERTD_ACTION", action},

@@ -62,10 +62,10 @@ int run(const std::filesystem::path& configPath)
     ManagerOptions options;
     options.factorySpec = config.factoryCertificate;
     options.factoryKeyType = config.factoryCertificate.keyType.value_or(pki::KeyType::Rsa2048);
-    options.expiringWithinDays = config.expiryWarningDays.empty()
-                                     ? 30
-                                     : *std::max_element(config.expiryWarningDays.begin(),
-                                                         config.expiryWarningDays.end());
+    options.expiringWithinDays =
+        config.expiryWarningDays.empty()
+            ? 30
+            : *std::max_element(config.expiryWarningDays.begin(), config.expiryWarningDays.end());
     options.configuredAddresses = config.addresses;
     const unsigned expiringWithinDays = options.expiringWithinDays;
     Manager manager(store, std::move(options));

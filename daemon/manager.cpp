@@ -1,9 +1,9 @@
 #include "manager.hpp"
 
 #include "error.hpp"
+#include "fetch.hpp"
 #include "pki/import.hpp"
 #include "pki/key.hpp"
-#include "fetch.hpp"
 
 #include <openssl/rand.h>
 
@@ -27,7 +27,8 @@ std::string randomRequestId()
 
 std::string lower(std::string s)
 {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
@@ -176,7 +177,8 @@ CertificateEntry& Manager::addCertificateEntry(const std::string& id, pki::X509P
 
 void Manager::addKeyEntry(const std::string& id, EVP_PKEY* key)
 {
-    KeyEntry entry{id, pki::keyAlgorithm(key), static_cast<unsigned>(pki::keyBits(key)), pki::spkiSha256Hex(key)};
+    KeyEntry entry{id, pki::keyAlgorithm(key), static_cast<unsigned>(pki::keyBits(key)),
+                   pki::spkiSha256Hex(key)};
     keyBySpki_[entry.spkiSha256] = id;
     keys_[id] = std::move(entry);
 }
@@ -245,14 +247,16 @@ void Manager::recomputeDerived(Changes& changes, bool allWarnings)
         // Warnings cost a parse of the certificate and its chain: redo them only when
         // their inputs changed (or the clock moved on, for refreshWarnings()).
         const bool fresh = changes.certificatesAdded.count(id) || changes.certificatesChanged.count(id);
-        if (!allWarnings && !fresh && keyId == entry.keyId && chain == entry.chain && complete == entry.chainComplete)
+        if (!allWarnings && !fresh && keyId == entry.keyId && chain == entry.chain &&
+            complete == entry.chainComplete)
             continue;
         pki::ChainResult result;
         result.complete = complete;
         for (const auto& issuer : chain)
             result.issuers.push_back(certificates_.at(issuer).cert.get());
-        auto warnings = pki::certificateWarnings(
-            entry.cert.get(), result, pki::WarningContext{!keyId.empty(), now(), options_.expiringWithinDays});
+        auto warnings =
+            pki::certificateWarnings(entry.cert.get(), result,
+                                     pki::WarningContext{!keyId.empty(), now(), options_.expiringWithinDays});
 
         if (keyId != entry.keyId || chain != entry.chain || complete != entry.chainComplete ||
             warnings != entry.warnings) {
@@ -323,8 +327,9 @@ const std::string& Manager::requireAddress(const std::string& text, std::string&
 void Manager::requirePrivateKey(const CertificateEntry& entry) const
 {
     if (entry.keyId.empty())
-        throw Error(ErrorCode::NoPrivateKey, "certificate '" + friendlyName(entry.id) +
-                                                 "' has no private key on this appliance; import the key or re-key");
+        throw Error(ErrorCode::NoPrivateKey,
+                    "certificate '" + friendlyName(entry.id) +
+                        "' has no private key on this appliance; import the key or re-key");
 }
 
 std::string Manager::certificateForAddress(const std::string& address) const
@@ -380,7 +385,8 @@ void Manager::markBindingChanges(const StoreState& before, Changes& changes)
     for (const auto& [address, entry] : addresses_) {
         auto served = [&](const StoreState& s) {
             const auto it = s.bindings.find(address);
-            return it != s.bindings.end() && certificates_.count(it->second) ? it->second : s.factoryCertificate;
+            return it != s.bindings.end() && certificates_.count(it->second) ? it->second
+                                                                             : s.factoryCertificate;
         };
         const std::string was = served(before), is = served(after);
         if (was == is)
@@ -420,10 +426,13 @@ Manager::Created Manager::createSelfSigned(CreateSpec cs)
         created.changes.keysAdded.insert(keyId);
     }
     tx.putCertificate(id, pki::certificateDer(cert.get()));
-    tx.state().certificates[id] = StoredCertificate{
-        cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName, "automatic", {}, now()};
-    const bool factory = tx.state().factoryCertificate.empty() || !tx.state().certificates.count(
-                                                                      tx.state().factoryCertificate);
+    tx.state().certificates[id] =
+        StoredCertificate{cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,
+                          "automatic",
+                          {},
+                          now()};
+    const bool factory = tx.state().factoryCertificate.empty() ||
+                         !tx.state().certificates.count(tx.state().factoryCertificate);
     if (factory)
         tx.state().factoryCertificate = id;
     store_.commit(std::move(tx));
@@ -475,7 +484,8 @@ Manager::Created Manager::createRequest(CreateSpec cs)
         key = loadPrivateKey(*cs.keyId);
     } else {
         if (!cs.spec.keyType)
-            throw Error(ErrorCode::InvalidArgument, "key_type: give key_type (e.g. rsa2048), key or copy_from");
+            throw Error(ErrorCode::InvalidArgument,
+                        "key_type: give key_type (e.g. rsa2048), key or copy_from");
         key = pki::generateKey(*cs.spec.keyType);
     }
     auto req = pki::createRequest(cs.spec, key.get());
@@ -492,8 +502,12 @@ Manager::Created Manager::createRequest(CreateSpec cs)
         created.changes.keysChanged.insert(keyId);
     }
     tx.putRequest(id, pem);
-    tx.state().requests[id] = StoredRequest{
-        cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName, keyId, "pending", {}, now()};
+    tx.state().requests[id] =
+        StoredRequest{cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,
+                      keyId,
+                      "pending",
+                      {},
+                      now()};
     store_.commit(std::move(tx));
 
     if (created.changes.keysAdded.count(keyId))
@@ -568,12 +582,14 @@ Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& pas
         const bool usedByRequest = std::any_of(st.requests.begin(), st.requests.end(),
                                                [&](const auto& r) { return r.second.keyId == id; });
         const std::string spki = pki::spkiSha256Hex(key);
-        const bool usedByStored = std::any_of(certificates_.begin(), certificates_.end(),
-                                              [&](const auto& c) { return c.second.info.spkiSha256 == spki; });
+        const bool usedByStored = std::any_of(certificates_.begin(), certificates_.end(), [&](const auto& c) {
+            return c.second.info.spkiSha256 == spki;
+        });
         if (!keysLinked.count(id) && !usedByRequest && !usedByStored)
-            result.warnings.push_back({"key-unmatched", "the imported key " + id.substr(0, 12) +
-                                                            "… matches no certificate or request yet; import its "
-                                                            "certificate to use it"});
+            result.warnings.push_back(
+                {"key-unmatched", "the imported key " + id.substr(0, 12) +
+                                      "… matches no certificate or request yet; import its "
+                                      "certificate to use it"});
     }
     store_.commit(std::move(tx));
 
@@ -615,8 +631,8 @@ Manager::Bound Manager::assign(const std::string& address, const std::string& ce
     return bound;
 }
 
-Manager::Bound Manager::setAddresses(const std::string& certificateId, const std::vector<std::string>& addresses,
-                                     bool force)
+Manager::Bound Manager::setAddresses(const std::string& certificateId,
+                                     const std::vector<std::string>& addresses, bool force)
 {
     requirePrivateKey(certificate(certificateId));
     std::set<std::string> wanted;
@@ -633,12 +649,13 @@ Manager::Bound Manager::setAddresses(const std::string& certificateId, const std
         for (const auto& a : addressesOf(certificateId))
             if (!wanted.count(a))
                 throw Error(ErrorCode::InvalidArgument,
-                            "addresses: the factory certificate serves every unassigned address; assign " + a +
-                                " to another certificate instead of removing it here");
+                            "addresses: the factory certificate serves every unassigned address; assign " +
+                                a + " to another certificate instead of removing it here");
         for (const auto& a : wanted)
             bindings.erase(a);
     } else {
-        std::erase_if(bindings, [&](const auto& b) { return b.second == certificateId && !wanted.count(b.first); });
+        std::erase_if(bindings,
+                      [&](const auto& b) { return b.second == certificateId && !wanted.count(b.first); });
         for (const auto& a : wanted)
             bindings[a] = certificateId;
     }
@@ -664,7 +681,8 @@ Manager::Bound Manager::replaceCertificate(const std::string& oldId, const std::
             [&](const auto& san) {
                 if (type == "IP")
                     return san.first == "IP" && canonicalAddress(san.second) == canonicalAddress(value);
-                return san.first == "DNS" && (lower(san.second) == lower(value) || dnsNameMatches(san.second, value));
+                return san.first == "DNS" &&
+                       (lower(san.second) == lower(value) || dnsNameMatches(san.second, value));
             });
         if (!covered)
             extra.push_back({"error", "san-not-covered",
@@ -703,7 +721,8 @@ std::vector<Finding> Manager::findingsOf(const CertificateEntry& entry) const
     return findings;
 }
 
-std::vector<Finding> Manager::rootChanges(const std::string& id, const std::vector<std::string>& addresses) const
+std::vector<Finding> Manager::rootChanges(const std::string& id,
+                                          const std::vector<std::string>& addresses) const
 {
     std::vector<Finding> findings;
     const std::string root = rootOf(id);
@@ -735,7 +754,8 @@ std::vector<pki::Warning> Manager::preflight(const std::string& id, const std::v
             warnings.push_back({f.code, f.text});
     }
     if (!errors.empty())
-        throw Error(ErrorCode::CheckFailed, "pre-flight check failed: " + errors + " (pass force to override)");
+        throw Error(ErrorCode::CheckFailed,
+                    "pre-flight check failed: " + errors + " (pass force to override)");
     return warnings;
 }
 
@@ -814,7 +834,8 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
     for (const auto& [id, stored] : before.certificates)
         if (!after.certificates.count(id)) {
             const auto it = certificates_.find(id);
-            const auto [first, last] = bySubjectHash_.equal_range(X509_subject_name_hash(it->second.cert.get()));
+            const auto [first, last] =
+                bySubjectHash_.equal_range(X509_subject_name_hash(it->second.cert.get()));
             for (auto h = first; h != last; ++h)
                 if (h->second == id) {
                     bySubjectHash_.erase(h);
@@ -866,7 +887,8 @@ Changes Manager::deleteCertificate(const std::string& id)
                                               "; assign that address to another certificate first");
     for (const auto& [other, stored] : before.certificates)
         if (std::find(stored.manualChain.begin(), stored.manualChain.end(), id) != stored.manualChain.end())
-            throw Error(ErrorCode::InUse, "certificate is in the manual chain of '" + stored.friendlyName + "'");
+            throw Error(ErrorCode::InUse,
+                        "certificate is in the manual chain of '" + stored.friendlyName + "'");
     auto tx = store_.begin();
     auto& st = tx.state();
     st.certificates.erase(id);
@@ -875,9 +897,9 @@ Changes Manager::deleteCertificate(const std::string& id)
             request.certificateId.clear();
     // The key goes with its last certificate unless a request or another certificate still uses it.
     if (!entry.keyId.empty()) {
-        const bool otherCertificate = std::any_of(certificates_.begin(), certificates_.end(), [&](const auto& c) {
-            return c.first != id && c.second.keyId == entry.keyId;
-        });
+        const bool otherCertificate =
+            std::any_of(certificates_.begin(), certificates_.end(),
+                        [&](const auto& c) { return c.first != id && c.second.keyId == entry.keyId; });
         if (!otherCertificate)
             dropUnusedKeys(st, {entry.keyId});
     }
@@ -894,8 +916,9 @@ Changes Manager::deleteKey(const std::string& id)
     const auto certs = certificatesOfKey(id);
     const auto reqs = requestsOfKey(id);
     if (!certs.empty() || !reqs.empty())
-        throw Error(ErrorCode::InUse, "key is used by " + std::to_string(certs.size()) + " certificate(s) and " +
-                                          std::to_string(reqs.size()) + " request(s); delete those first");
+        throw Error(ErrorCode::InUse, "key is used by " + std::to_string(certs.size()) +
+                                          " certificate(s) and " + std::to_string(reqs.size()) +
+                                          " request(s); delete those first");
     const StoreState before = store_.state();
     auto tx = store_.begin();
     tx.state().keys.erase(id);
@@ -1035,15 +1058,17 @@ Manager::Fetched Manager::fetchIssuers(const std::string& id)
             }
         if (url.empty()) {
             if (hop == 0)
-                throw Error(ErrorCode::NotFound, "'" + topSubject +
-                                                     "' names no issuer URL (Authority Info Access); import the "
-                                                     "issuer by hand");
+                throw Error(ErrorCode::NotFound,
+                            "'" + topSubject +
+                                "' names no issuer URL (Authority Info Access); import the "
+                                "issuer by hand");
             break;
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                                std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0)
-            throw Error(ErrorCode::FetchFailed, "fetching issuers took too long; stopped before '" + url + "'");
+            throw Error(ErrorCode::FetchFailed,
+                        "fetching issuers took too long; stopped before '" + url + "'");
         FetchLimits limits;
         limits.timeoutMs = std::min<long>(limits.timeoutMs, static_cast<long>(left.count()));
         const pki::Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url, limits);
@@ -1051,7 +1076,8 @@ Manager::Fetched Manager::fetchIssuers(const std::string& id)
         try {
             bundle = pki::parseImport(data, pki::Secret());
         } catch (const Error& e) {
-            throw Error(ErrorCode::InvalidCertificate, "issuer from '" + url + "' is not a certificate: " + e.what());
+            throw Error(ErrorCode::InvalidCertificate,
+                        "issuer from '" + url + "' is not a certificate: " + e.what());
         }
         if (!bundle.keys.empty() || bundle.certificates.empty())
             throw Error(ErrorCode::InvalidCertificate, "issuer from '" + url + "' holds no certificate");
@@ -1100,7 +1126,8 @@ pki::SecureBytes Manager::privateKeyPkcs8(const std::string& certificateId) cons
     return store_.keyPkcs8(entry.keyId);
 }
 
-Changes Manager::setAddressStatus(const std::string& address, const std::string& state, const std::string& error)
+Changes Manager::setAddressStatus(const std::string& address, const std::string& state,
+                                  const std::string& error)
 {
     Changes changes;
     const auto it = addresses_.find(address);

@@ -44,9 +44,9 @@ struct RequestEntry {
 };
 
 struct AddressEntry {
-    std::string address;              // canonical text, no brackets
-    std::string origin;               // "configured" / "discovered"
-    std::string state = "listening";  // "listening" / "pending" / "error"
+    std::string address;             // canonical text, no brackets
+    std::string origin;              // "configured" / "discovered"
+    std::string state = "listening"; // "listening" / "pending" / "error"
     std::string error;
 };
 
@@ -83,11 +83,11 @@ struct Finding {
 };
 
 struct ManagerOptions {
-    pki::CertificateSpec factorySpec;          // subject of the factory certificate
+    pki::CertificateSpec factorySpec; // subject of the factory certificate
     pki::KeyType factoryKeyType = pki::KeyType::Rsa2048;
-    unsigned expiringWithinDays = 30;          // the "expiring-soon" warning
+    unsigned expiringWithinDays = 30; // the "expiring-soon" warning
     std::vector<std::string> configuredAddresses;
-    std::function<std::uint64_t()> clock;      // microseconds since the epoch; defaults to the real time
+    std::function<std::uint64_t()> clock; // microseconds since the epoch; defaults to the real time
     // Downloads an Authority Info Access URL; defaults to fetchUrl() (libcurl, bounded).
     std::function<pki::Bytes(const std::string& url)> fetch;
 };
@@ -212,9 +212,9 @@ private:
     std::map<std::string, KeyEntry> keys_;
     std::map<std::string, RequestEntry> requests_;
     std::map<std::string, AddressEntry> addresses_;
-    std::map<std::string, std::string> keyBySpki_;      // spki sha256 -> key id
+    std::map<std::string, std::string> keyBySpki_;            // spki sha256 -> key id
     std::multimap<unsigned long, std::string> bySubjectHash_; // X509 subject name hash -> certificate id
-    std::map<std::string, std::string> issuerOf_;       // certificate id -> issuer id ("" = not found)
+    std::map<std::string, std::string> issuerOf_;             // certificate id -> issuer id ("" = not found)
     std::map<std::string, std::vector<std::string>> certificatesByKey_; // key id -> certificate ids
 };
 

@@ -52,7 +52,10 @@ Changes TerminatorLink::sync(bool flush)
     return record(statuses);
 }
 
-Changes TerminatorLink::refreshStatuses() { return record(supervisor_.listenerStatus()); }
+Changes TerminatorLink::refreshStatuses()
+{
+    return record(supervisor_.listenerStatus());
+}
 
 Changes TerminatorLink::record(const std::vector<tls::ListenerStatus>& statuses)
 {

@@ -35,7 +35,8 @@ private:
     const Config& config_;
     tls::Supervisor& supervisor_;
     // What was last sent: listeners and (certificate id, chain PEM); keys follow from the ids.
-    std::optional<std::pair<std::vector<tls::ListenerSpec>, std::vector<std::pair<std::string, std::string>>>> sent_;
+    std::optional<std::pair<std::vector<tls::ListenerSpec>, std::vector<std::pair<std::string, std::string>>>>
+        sent_;
 };
 
 // Where certd-tls is: the configured path, else beside this executable, else the

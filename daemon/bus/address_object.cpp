@@ -9,25 +9,40 @@ AddressObject::AddressObject(sdbus::IConnection& connection, Service& service, s
     registerAdaptor();
 }
 
-AddressObject::~AddressObject() { unregisterAdaptor(); }
+AddressObject::~AddressObject()
+{
+    unregisterAdaptor();
+}
 
-void AddressObject::emitChanged() { emitPropertiesChangedSignal(org::certd1::Address_adaptor::INTERFACE_NAME, {"Certificate", "State", "Error"}); }
+void AddressObject::emitChanged()
+{
+    emitPropertiesChangedSignal(org::certd1::Address_adaptor::INTERFACE_NAME,
+                                {"Certificate", "State", "Error"});
+}
 
 BusWarnings AddressObject::Assign(const sdbus::ObjectPath& certificate,
                                   const std::map<std::string, sdbus::Variant>& options)
 {
-    return service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage, [&] {
-        const auto parsed = parseBindingOptions(options);
-        auto bound = service_.manager().assign(address_, service_.certificateIdFromPath(certificate), parsed.force);
-        if (parsed.flush)
-            service_.requestFlush();
-        service_.apply(bound.changes);
-        return toBus(bound.warnings);
-    });
+    return service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage,
+                           [&] {
+                               const auto parsed = parseBindingOptions(options);
+                               auto bound = service_.manager().assign(
+                                   address_, service_.certificateIdFromPath(certificate), parsed.force);
+                               if (parsed.flush)
+                                   service_.requestFlush();
+                               service_.apply(bound.changes);
+                               return toBus(bound.warnings);
+                           });
 }
 
-std::string AddressObject::Address() { return address_; }
-uint16_t AddressObject::Port() { return service_.info().port; }
+std::string AddressObject::Address()
+{
+    return address_;
+}
+uint16_t AddressObject::Port()
+{
+    return service_.info().port;
+}
 
 sdbus::ObjectPath AddressObject::Certificate()
 {
@@ -35,8 +50,17 @@ sdbus::ObjectPath AddressObject::Certificate()
     return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
 }
 
-std::string AddressObject::Origin() { return service_.manager().address(address_).origin; }
-std::string AddressObject::State() { return service_.manager().address(address_).state; }
-std::string AddressObject::Error() { return service_.manager().address(address_).error; }
+std::string AddressObject::Origin()
+{
+    return service_.manager().address(address_).origin;
+}
+std::string AddressObject::State()
+{
+    return service_.manager().address(address_).state;
+}
+std::string AddressObject::Error()
+{
+    return service_.manager().address(address_).error;
+}
 
 } // namespace certd::bus

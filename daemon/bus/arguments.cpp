@@ -15,9 +15,8 @@ T get(const VariantMap& map, const std::string& key, T fallback)
     if (it == map.end())
         return fallback;
     if (!it->second.containsValueOfType<T>())
-        throw Error(ErrorCode::InvalidArgument, key + ": expected type '" +
-                                                    sdbus::signature_of<T>::str() + "', got '" +
-                                                    it->second.peekValueType() + "'");
+        throw Error(ErrorCode::InvalidArgument, key + ": expected type '" + sdbus::signature_of<T>::str() +
+                                                    "', got '" + it->second.peekValueType() + "'");
     return it->second.get<T>();
 }
 
@@ -58,8 +57,9 @@ std::int64_t getInteger(const VariantMap& map, const std::string& key, std::int6
 
 CreateSpec parseCreateSpec(const VariantMap& map, bool selfSigned)
 {
-    std::set<std::string> known{"friendly_name", "key_type", "key", "country", "state", "locality", "organization",
-                                "organizational_unit", "common_name", "subject_alt_names", "copy_from"};
+    std::set<std::string> known{"friendly_name", "key_type",          "key",          "country",
+                                "state",         "locality",          "organization", "organizational_unit",
+                                "common_name",   "subject_alt_names", "copy_from"};
     if (selfSigned)
         known.insert("days");
     refuseUnknown(map, known, "spec");
@@ -72,7 +72,8 @@ CreateSpec parseCreateSpec(const VariantMap& map, bool selfSigned)
         spec.keyType = pki::parseKeyType(keyType);
         if (!spec.keyType)
             throw Error(ErrorCode::InvalidArgument,
-                        "key_type: '" + keyType + "' is not one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384");
+                        "key_type: '" + keyType +
+                            "' is not one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384");
     }
     const auto key = get<sdbus::ObjectPath>(map, "key", sdbus::ObjectPath());
     if (!key.empty()) {
@@ -95,8 +96,8 @@ CreateSpec parseCreateSpec(const VariantMap& map, bool selfSigned)
 
     const auto copyFrom = get<sdbus::ObjectPath>(map, "copy_from", sdbus::ObjectPath());
     if (!copyFrom.empty()) {
-        for (const char* k : {"country", "state", "locality", "organization", "organizational_unit", "common_name",
-                              "subject_alt_names"})
+        for (const char* k : {"country", "state", "locality", "organization", "organizational_unit",
+                              "common_name", "subject_alt_names"})
             if (map.count(k))
                 throw Error(ErrorCode::InvalidArgument,
                             std::string(k) + ": copy_from takes the subject and SANs from the certificate; "
@@ -110,7 +111,8 @@ CreateSpec parseCreateSpec(const VariantMap& map, bool selfSigned)
 
 ExportOptions parseExportOptions(const VariantMap& map)
 {
-    refuseUnknown(map, {"format", "include_certificate", "include_private_key", "include_chain", "passphrase"},
+    refuseUnknown(map,
+                  {"format", "include_certificate", "include_private_key", "include_chain", "passphrase"},
                   "options");
     ExportOptions out;
     const auto format = get<std::string>(map, "format", "auto");

@@ -57,11 +57,11 @@ void authorize(const Caller& caller, Right right, const AuthPolicy& policy)
         return;
     if (right == Right::ExportPrivateKey && userInGroup(caller.uid, policy.keyExportGroup))
         return;
-    throw Error(ErrorCode::AccessDenied,
-                right == Right::Manage
-                    ? "changing certd's state needs root or membership of the '" + policy.adminGroup + "' group"
-                    : "exporting a private key needs root or membership of the '" + policy.keyExportGroup +
-                          "' group");
+    throw Error(ErrorCode::AccessDenied, right == Right::Manage
+                                             ? "changing certd's state needs root or membership of the '" +
+                                                   policy.adminGroup + "' group"
+                                             : "exporting a private key needs root or membership of the '" +
+                                                   policy.keyExportGroup + "' group");
 }
 
 } // namespace certd::bus

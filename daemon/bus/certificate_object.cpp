@@ -9,15 +9,22 @@ CertificateObject::CertificateObject(sdbus::IConnection& connection, Service& se
     registerAdaptor();
 }
 
-CertificateObject::~CertificateObject() { unregisterAdaptor(); }
+CertificateObject::~CertificateObject()
+{
+    unregisterAdaptor();
+}
 
 void CertificateObject::emitChanged()
 {
-    emitPropertiesChangedSignal(org::certd1::Certificate_adaptor::INTERFACE_NAME, {"FriendlyName", "Key", "HasPrivateKey", "Chain", "ChainMode",
-                                                 "Warnings", "Addresses", "IsFactoryDefault"});
+    emitPropertiesChangedSignal(org::certd1::Certificate_adaptor::INTERFACE_NAME,
+                                {"FriendlyName", "Key", "HasPrivateKey", "Chain", "ChainMode", "Warnings",
+                                 "Addresses", "IsFactoryDefault"});
 }
 
-const CertificateEntry& CertificateObject::entry() const { return service_.manager().certificate(id_); }
+const CertificateEntry& CertificateObject::entry() const
+{
+    return service_.manager().certificate(id_);
+}
 
 std::vector<uint8_t> CertificateObject::Export(const std::map<std::string, sdbus::Variant>& options)
 {
@@ -70,8 +77,8 @@ std::vector<sdbus::ObjectPath> CertificateObject::FetchIssuer()
     });
 }
 
-std::vector<sdbus::Struct<std::string, std::string, std::string>> CertificateObject::Check(
-    const std::vector<std::string>& hostnames)
+std::vector<sdbus::Struct<std::string, std::string, std::string>>
+CertificateObject::Check(const std::vector<std::string>& hostnames)
 {
     return handleErrors([&] {
         std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
@@ -91,22 +98,58 @@ void CertificateObject::Delete()
                    [&] { service.apply(service.manager().deleteCertificate(id)); });
 }
 
-std::string CertificateObject::FriendlyName() { return service_.manager().friendlyName(id_); }
-std::string CertificateObject::Subject() { return entry().info.subject; }
-std::string CertificateObject::Issuer() { return entry().info.issuer; }
-std::string CertificateObject::IssuedTo() { return entry().info.issuedTo; }
-std::string CertificateObject::IssuedBy() { return entry().info.issuedBy; }
-std::string CertificateObject::SerialNumber() { return entry().info.serialNumber; }
-std::string CertificateObject::SignatureAlgorithm() { return entry().info.signatureAlgorithm; }
-uint64_t CertificateObject::NotBeforeUSec() { return entry().info.notBeforeUSec; }
-uint64_t CertificateObject::NotAfterUSec() { return entry().info.notAfterUSec; }
-std::string CertificateObject::PublicKey() { return entry().info.publicKey; }
+std::string CertificateObject::FriendlyName()
+{
+    return service_.manager().friendlyName(id_);
+}
+std::string CertificateObject::Subject()
+{
+    return entry().info.subject;
+}
+std::string CertificateObject::Issuer()
+{
+    return entry().info.issuer;
+}
+std::string CertificateObject::IssuedTo()
+{
+    return entry().info.issuedTo;
+}
+std::string CertificateObject::IssuedBy()
+{
+    return entry().info.issuedBy;
+}
+std::string CertificateObject::SerialNumber()
+{
+    return entry().info.serialNumber;
+}
+std::string CertificateObject::SignatureAlgorithm()
+{
+    return entry().info.signatureAlgorithm;
+}
+uint64_t CertificateObject::NotBeforeUSec()
+{
+    return entry().info.notBeforeUSec;
+}
+uint64_t CertificateObject::NotAfterUSec()
+{
+    return entry().info.notAfterUSec;
+}
+std::string CertificateObject::PublicKey()
+{
+    return entry().info.publicKey;
+}
 std::vector<sdbus::Struct<std::string, std::string>> CertificateObject::SubjectAlternativeNames()
 {
     return toBus(entry().info.subjectAlternativeNames);
 }
-std::vector<std::string> CertificateObject::AuthorityInfoAccess() { return entry().info.authorityInfoAccess; }
-std::string CertificateObject::FingerprintSHA256() { return entry().info.fingerprintSha256; }
+std::vector<std::string> CertificateObject::AuthorityInfoAccess()
+{
+    return entry().info.authorityInfoAccess;
+}
+std::string CertificateObject::FingerprintSHA256()
+{
+    return entry().info.fingerprintSha256;
+}
 
 sdbus::ObjectPath CertificateObject::Key()
 {
@@ -114,8 +157,14 @@ sdbus::ObjectPath CertificateObject::Key()
     return sdbus::ObjectPath(keyId.empty() ? "/" : keyPath(keyId));
 }
 
-bool CertificateObject::HasPrivateKey() { return !entry().keyId.empty(); }
-std::string CertificateObject::Kind() { return std::string(pki::kindName(entry().kind)); }
+bool CertificateObject::HasPrivateKey()
+{
+    return !entry().keyId.empty();
+}
+std::string CertificateObject::Kind()
+{
+    return std::string(pki::kindName(entry().kind));
+}
 
 std::vector<sdbus::ObjectPath> CertificateObject::Chain()
 {
@@ -132,8 +181,17 @@ std::string CertificateObject::ChainMode()
     return it == stored.end() ? "automatic" : it->second.chainMode;
 }
 
-BusWarnings CertificateObject::Warnings() { return toBus(entry().warnings); }
-std::vector<std::string> CertificateObject::Addresses() { return service_.manager().addressesOf(id_); }
-bool CertificateObject::IsFactoryDefault() { return service_.manager().factoryCertificate() == id_; }
+BusWarnings CertificateObject::Warnings()
+{
+    return toBus(entry().warnings);
+}
+std::vector<std::string> CertificateObject::Addresses()
+{
+    return service_.manager().addressesOf(id_);
+}
+bool CertificateObject::IsFactoryDefault()
+{
+    return service_.manager().factoryCertificate() == id_;
+}
 
 } // namespace certd::bus

@@ -8,9 +8,15 @@ KeyObject::KeyObject(sdbus::IConnection& connection, Service& service, std::stri
     registerAdaptor();
 }
 
-KeyObject::~KeyObject() { unregisterAdaptor(); }
+KeyObject::~KeyObject()
+{
+    unregisterAdaptor();
+}
 
-void KeyObject::emitChanged() { emitPropertiesChangedSignal(org::certd1::Key_adaptor::INTERFACE_NAME, {"Certificates", "Requests"}); }
+void KeyObject::emitChanged()
+{
+    emitPropertiesChangedSignal(org::certd1::Key_adaptor::INTERFACE_NAME, {"Certificates", "Requests"});
+}
 
 void KeyObject::Delete()
 {
@@ -21,9 +27,18 @@ void KeyObject::Delete()
                    [&] { service.apply(service.manager().deleteKey(id)); });
 }
 
-std::string KeyObject::Algorithm() { return service_.manager().key(id_).algorithm; }
-uint32_t KeyObject::Bits() { return service_.manager().key(id_).bits; }
-std::string KeyObject::FingerprintSHA256() { return service_.manager().key(id_).spkiSha256; }
+std::string KeyObject::Algorithm()
+{
+    return service_.manager().key(id_).algorithm;
+}
+uint32_t KeyObject::Bits()
+{
+    return service_.manager().key(id_).bits;
+}
+std::string KeyObject::FingerprintSHA256()
+{
+    return service_.manager().key(id_).spkiSha256;
+}
 
 std::vector<sdbus::ObjectPath> KeyObject::Certificates()
 {

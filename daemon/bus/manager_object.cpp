@@ -13,10 +13,13 @@ ManagerObject::ManagerObject(sdbus::IConnection& connection, Service& service)
     registerAdaptor();
 }
 
-ManagerObject::~ManagerObject() { unregisterAdaptor(); }
+ManagerObject::~ManagerObject()
+{
+    unregisterAdaptor();
+}
 
-std::tuple<sdbus::ObjectPath, BusWarnings> ManagerObject::CreateSelfSigned(
-    const std::map<std::string, sdbus::Variant>& spec)
+std::tuple<sdbus::ObjectPath, BusWarnings>
+ManagerObject::CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spec)
 {
     return service_.mutate(getObject(), "CreateSelfSigned", kRootPath, Right::Manage, [&] {
         auto created = service_.manager().createSelfSigned(parseCreateSpec(spec, true));
@@ -25,7 +28,8 @@ std::tuple<sdbus::ObjectPath, BusWarnings> ManagerObject::CreateSelfSigned(
     });
 }
 
-std::tuple<sdbus::ObjectPath, BusWarnings> ManagerObject::CreateRequest(const std::map<std::string, sdbus::Variant>& spec)
+std::tuple<sdbus::ObjectPath, BusWarnings>
+ManagerObject::CreateRequest(const std::map<std::string, sdbus::Variant>& spec)
 {
     return service_.mutate(getObject(), "CreateRequest", kRootPath, Right::Manage, [&] {
         auto created = service_.manager().createRequest(parseCreateSpec(spec, false));
@@ -34,9 +38,9 @@ std::tuple<sdbus::ObjectPath, BusWarnings> ManagerObject::CreateRequest(const st
     });
 }
 
-std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> ManagerObject::Import(
-    const std::vector<uint8_t>& data, const std::string& passphrase,
-    const std::map<std::string, sdbus::Variant>& options)
+std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>
+ManagerObject::Import(const std::vector<uint8_t>& data, const std::string& passphrase,
+                      const std::map<std::string, sdbus::Variant>& options)
 {
     return service_.mutate(getObject(), "Import", kRootPath, Right::Manage, [&] {
         const std::string friendlyName = parseImportOptions(options);
@@ -56,32 +60,35 @@ std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> ManagerObject::Import(
 BusWarnings ManagerObject::Assign(const std::string& address, const sdbus::ObjectPath& certificate,
                                   const std::map<std::string, sdbus::Variant>& options)
 {
-    return service_.mutate(getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
-        const auto parsed = parseBindingOptions(options);
-        auto bound = service_.manager().assign(address, service_.certificateIdFromPath(certificate), parsed.force);
-        if (parsed.flush)
-            service_.requestFlush();
-        service_.apply(bound.changes);
-        return toBus(bound.warnings);
-    });
-}
-
-std::tuple<std::vector<std::string>, BusWarnings> ManagerObject::ReplaceCertificate(
-    const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
-    const std::map<std::string, sdbus::Variant>& options)
-{
     return service_.mutate(
-        getObject(), "ReplaceCertificate", std::string(oldCertificate) + " -> " + std::string(newCertificate),
-        Right::Manage, [&] {
+        getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
             const auto parsed = parseBindingOptions(options);
-            auto bound = service_.manager().replaceCertificate(service_.certificateIdFromPath(oldCertificate),
-                                                               service_.certificateIdFromPath(newCertificate),
-                                                               parsed.force);
+            auto bound =
+                service_.manager().assign(address, service_.certificateIdFromPath(certificate), parsed.force);
             if (parsed.flush)
                 service_.requestFlush();
             service_.apply(bound.changes);
-            return std::tuple{bound.moved, toBus(bound.warnings)};
+            return toBus(bound.warnings);
         });
+}
+
+std::tuple<std::vector<std::string>, BusWarnings>
+ManagerObject::ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
+                                  const sdbus::ObjectPath& newCertificate,
+                                  const std::map<std::string, sdbus::Variant>& options)
+{
+    return service_.mutate(getObject(), "ReplaceCertificate",
+                           std::string(oldCertificate) + " -> " + std::string(newCertificate), Right::Manage,
+                           [&] {
+                               const auto parsed = parseBindingOptions(options);
+                               auto bound = service_.manager().replaceCertificate(
+                                   service_.certificateIdFromPath(oldCertificate),
+                                   service_.certificateIdFromPath(newCertificate), parsed.force);
+                               if (parsed.flush)
+                                   service_.requestFlush();
+                               service_.apply(bound.changes);
+                               return std::tuple{bound.moved, toBus(bound.warnings)};
+                           });
 }
 
 namespace {
@@ -104,14 +111,15 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
         status["Hostname"] = sdbus::Variant(std::string(host));
         status["MachineId"] = sdbus::Variant(firstLine("/etc/machine-id"));
         status["Version"] = sdbus::Variant(service_.info().version);
-        status["UptimeUSec"] = sdbus::Variant(static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                  service_.info().started)
-                .count()));
+        status["UptimeUSec"] = sdbus::Variant(
+            static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::steady_clock::now() - service_.info().started)
+                                      .count()));
         std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> addresses;
         for (const auto& [address, entry] : manager.addresses())
-            addresses.emplace_back(address, entry.state,
-                                   sdbus::ObjectPath(certificatePath(manager.certificateForAddress(address))));
+            addresses.emplace_back(
+                address, entry.state,
+                sdbus::ObjectPath(certificatePath(manager.certificateForAddress(address))));
         status["Addresses"] = sdbus::Variant(addresses);
         status["Port"] = sdbus::Variant(service_.info().port);
         status["TerminatorState"] = sdbus::Variant(service_.info().terminatorState());
@@ -135,7 +143,10 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
     });
 }
 
-std::string ManagerObject::Version() { return service_.info().version; }
+std::string ManagerObject::Version()
+{
+    return service_.info().version;
+}
 
 sdbus::ObjectPath ManagerObject::FactoryCertificate()
 {
@@ -143,6 +154,9 @@ sdbus::ObjectPath ManagerObject::FactoryCertificate()
     return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
 }
 
-std::string ManagerObject::TerminatorState() { return service_.info().terminatorState(); }
+std::string ManagerObject::TerminatorState()
+{
+    return service_.info().terminatorState();
+}
 
 } // namespace certd::bus

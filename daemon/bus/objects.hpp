@@ -14,8 +14,8 @@ namespace certd::bus {
 
 using BusWarnings = std::vector<sdbus::Struct<std::string, std::string>>;
 BusWarnings toBus(const std::vector<pki::Warning>& warnings);
-std::vector<sdbus::Struct<std::string, std::string>> toBus(
-    const std::vector<std::pair<std::string, std::string>>& subjectAltNames);
+std::vector<sdbus::Struct<std::string, std::string>>
+toBus(const std::vector<std::pair<std::string, std::string>>& subjectAltNames);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Manager_adaptor, sdbus::ObjectManager_adaptor,
@@ -25,16 +25,18 @@ public:
     ~ManagerObject();
 
 private:
-    std::tuple<sdbus::ObjectPath, BusWarnings> CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spec) override;
-    std::tuple<sdbus::ObjectPath, BusWarnings> CreateRequest(const std::map<std::string, sdbus::Variant>& spec) override;
-    std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings> Import(
-        const std::vector<uint8_t>& data, const std::string& passphrase,
-        const std::map<std::string, sdbus::Variant>& options) override;
+    std::tuple<sdbus::ObjectPath, BusWarnings>
+    CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spec) override;
+    std::tuple<sdbus::ObjectPath, BusWarnings>
+    CreateRequest(const std::map<std::string, sdbus::Variant>& spec) override;
+    std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>
+    Import(const std::vector<uint8_t>& data, const std::string& passphrase,
+           const std::map<std::string, sdbus::Variant>& options) override;
     BusWarnings Assign(const std::string& address, const sdbus::ObjectPath& certificate,
                        const std::map<std::string, sdbus::Variant>& options) override;
-    std::tuple<std::vector<std::string>, BusWarnings> ReplaceCertificate(
-        const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
-        const std::map<std::string, sdbus::Variant>& options) override;
+    std::tuple<std::vector<std::string>, BusWarnings>
+    ReplaceCertificate(const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
+                       const std::map<std::string, sdbus::Variant>& options) override;
     std::map<std::string, sdbus::Variant> GetStatus() override;
     std::string Version() override;
     sdbus::ObjectPath FactoryCertificate() override;
@@ -61,8 +63,8 @@ private:
                              const std::map<std::string, sdbus::Variant>& options) override;
     void SetChain(const std::string& mode, const std::vector<uint8_t>& pem) override;
     std::vector<sdbus::ObjectPath> FetchIssuer() override;
-    std::vector<sdbus::Struct<std::string, std::string, std::string>> Check(
-        const std::vector<std::string>& hostnames) override;
+    std::vector<sdbus::Struct<std::string, std::string, std::string>>
+    Check(const std::vector<std::string>& hostnames) override;
     void Delete() override;
     std::string FriendlyName() override;
     std::string Subject() override;

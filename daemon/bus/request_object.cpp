@@ -8,14 +8,21 @@ RequestObject::RequestObject(sdbus::IConnection& connection, Service& service, s
     registerAdaptor();
 }
 
-RequestObject::~RequestObject() { unregisterAdaptor(); }
+RequestObject::~RequestObject()
+{
+    unregisterAdaptor();
+}
 
 void RequestObject::emitChanged()
 {
-    emitPropertiesChangedSignal(org::certd1::Request_adaptor::INTERFACE_NAME, {"FriendlyName", "Key", "State", "Certificate"});
+    emitPropertiesChangedSignal(org::certd1::Request_adaptor::INTERFACE_NAME,
+                                {"FriendlyName", "Key", "State", "Certificate"});
 }
 
-const RequestEntry& RequestObject::entry() const { return service_.manager().request(id_); }
+const RequestEntry& RequestObject::entry() const
+{
+    return service_.manager().request(id_);
+}
 
 const StoredRequest& RequestObject::stored() const
 {
@@ -35,8 +42,14 @@ void RequestObject::Delete()
                    [&] { service.apply(service.manager().deleteRequest(id)); });
 }
 
-std::string RequestObject::FriendlyName() { return stored().friendlyName; }
-std::string RequestObject::Subject() { return entry().info.subject; }
+std::string RequestObject::FriendlyName()
+{
+    return stored().friendlyName;
+}
+std::string RequestObject::Subject()
+{
+    return entry().info.subject;
+}
 
 std::vector<sdbus::Struct<std::string, std::string>> RequestObject::SubjectAlternativeNames()
 {
@@ -46,9 +59,18 @@ std::vector<sdbus::Struct<std::string, std::string>> RequestObject::SubjectAlter
     return out;
 }
 
-sdbus::ObjectPath RequestObject::Key() { return sdbus::ObjectPath(keyPath(stored().keyId)); }
-std::string RequestObject::RequestPem() { return entry().pem; }
-std::string RequestObject::State() { return stored().state; }
+sdbus::ObjectPath RequestObject::Key()
+{
+    return sdbus::ObjectPath(keyPath(stored().keyId));
+}
+std::string RequestObject::RequestPem()
+{
+    return entry().pem;
+}
+std::string RequestObject::State()
+{
+    return stored().state;
+}
 
 sdbus::ObjectPath RequestObject::Certificate()
 {
@@ -56,6 +78,9 @@ sdbus::ObjectPath RequestObject::Certificate()
     return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
 }
 
-uint64_t RequestObject::CreatedUSec() { return stored().createdUSec; }
+uint64_t RequestObject::CreatedUSec()
+{
+    return stored().createdUSec;
+}
 
 } // namespace certd::bus

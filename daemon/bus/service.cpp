@@ -8,9 +8,18 @@
 
 namespace certd::bus {
 
-std::string certificatePath(const std::string& id) { return "/org/certd1/certificate/" + id; }
-std::string keyPath(const std::string& id) { return "/org/certd1/key/" + id; }
-std::string requestPath(const std::string& id) { return "/org/certd1/request/" + id; }
+std::string certificatePath(const std::string& id)
+{
+    return "/org/certd1/certificate/" + id;
+}
+std::string keyPath(const std::string& id)
+{
+    return "/org/certd1/key/" + id;
+}
+std::string requestPath(const std::string& id)
+{
+    return "/org/certd1/request/" + id;
+}
 
 std::string addressPath(const std::string& address)
 {
@@ -130,13 +139,18 @@ void Service::apply(const Changes& c)
 
 void Service::applyObjects(const Changes& c)
 {
-    applyTo(keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); }, graveyard_);
-    applyTo(certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged,
-            [&](const auto& id) { addCertificateObject(id, true); }, graveyard_);
-    applyTo(requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged,
-            [&](const auto& id) { addRequestObject(id, true); }, graveyard_);
-    applyTo(addresses_, c.addressesAdded, c.addressesRemoved, c.addressesChanged,
-            [&](const auto& id) { addAddressObject(id, true); }, graveyard_);
+    applyTo(
+        keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); },
+        graveyard_);
+    applyTo(
+        certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged,
+        [&](const auto& id) { addCertificateObject(id, true); }, graveyard_);
+    applyTo(
+        requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged,
+        [&](const auto& id) { addRequestObject(id, true); }, graveyard_);
+    applyTo(
+        addresses_, c.addressesAdded, c.addressesRemoved, c.addressesChanged,
+        [&](const auto& id) { addAddressObject(id, true); }, graveyard_);
     if (c.factoryChanged)
         emitManagerProperties({"FactoryCertificate"});
 }
@@ -159,8 +173,8 @@ BusWarnings toBus(const std::vector<pki::Warning>& warnings)
     return out;
 }
 
-std::vector<sdbus::Struct<std::string, std::string>> toBus(
-    const std::vector<std::pair<std::string, std::string>>& subjectAltNames)
+std::vector<sdbus::Struct<std::string, std::string>>
+toBus(const std::vector<std::pair<std::string, std::string>>& subjectAltNames)
 {
     std::vector<sdbus::Struct<std::string, std::string>> out;
     for (const auto& [type, value] : subjectAltNames)

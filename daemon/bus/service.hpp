@@ -71,8 +71,8 @@ public:
     // Runs a mutation: authorise the caller from the message being processed,
     // run `body`, audit the outcome. Errors are translated for sd-bus.
     template <typename F>
-    auto mutate(const sdbus::IObject& object, const std::string& action, const std::string& target, Right right,
-                F&& body) -> decltype(body())
+    auto mutate(const sdbus::IObject& object, const std::string& action, const std::string& target,
+                Right right, F&& body) -> decltype(body())
     {
         return handleErrors([&]() -> decltype(body()) {
             buryTheDead();

@@ -90,5 +90,8 @@ set -e
 { [ $rc = 1 ] && grep -q AccessDenied "$WORK/err"; } || fail "admin without export right exported a key: rc $rc"
 grep -q "CERTD_ACTION=ExportPrivateKey.*CERTD_CALLER_UID=65534.*AccessDenied" "$WORK/certd.log" \
   || fail "refused export not audited"
+[ "$(stat -c %a /dev/null)" = 666 ] || fail "an export changed the mode of /dev/null"
+C export "renamed by admin" --key --format pkcs12 --passphrase-file "$WORK/pass" -o /dev/null >/dev/null
+[ "$(stat -c %a /dev/null)" = 666 ] || fail "exporting a key to /dev/null narrowed its mode"
 pass "admin-group member manages, cannot export a private key; refusal audited"
 echo "certctl workflow: all checks passed"

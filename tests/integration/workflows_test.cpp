@@ -3,9 +3,9 @@
 
 #include "cert_factory.hpp"
 #include "certd_fixture.hpp"
+#include "client.hpp"
 #include "pki/certificate.hpp"
 #include "pki/export.hpp"
-#include "client.hpp"
 #include "process.hpp"
 
 #include <doctest/doctest.h>
@@ -22,7 +22,10 @@ using namespace certd::test;
 
 namespace {
 
-std::vector<std::uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytesOf(const std::string& s)
+{
+    return {s.begin(), s.end()};
+}
 
 std::string run(const std::vector<std::string>& argv, const std::string& input = {})
 {
@@ -37,9 +40,26 @@ struct OpensslCa {
     TempDir dir;
     OpensslCa()
     {
-        run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-             (dir / "ca.key").string(), "-out", (dir / "ca.pem").string(), "-days", "60", "-subj", "/CN=Test Root CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+        run({"openssl",
+             "req",
+             "-x509",
+             "-newkey",
+             "ec",
+             "-pkeyopt",
+             "ec_paramgen_curve:P-256",
+             "-nodes",
+             "-keyout",
+             (dir / "ca.key").string(),
+             "-out",
+             (dir / "ca.pem").string(),
+             "-days",
+             "60",
+             "-subj",
+             "/CN=Test Root CA",
+             "-addext",
+             "basicConstraints=critical,CA:TRUE",
+             "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"});
     }
     std::string rootPem() const { return readTestFile((dir / "ca.pem").string()); }
     // Signs a CSR; the SANs come from the request.
@@ -47,8 +67,8 @@ struct OpensslCa {
     {
         writeTestFile((dir / "req.csr").string(), csrPem);
         run({"openssl", "x509", "-req", "-in", (dir / "req.csr").string(), "-CA", (dir / "ca.pem").string(),
-             "-CAkey", (dir / "ca.key").string(), "-CAcreateserial", "-days", std::to_string(days), "-copy_extensions",
-             "copy", "-out", (dir / "signed.pem").string()});
+             "-CAkey", (dir / "ca.key").string(), "-CAcreateserial", "-days", std::to_string(days),
+             "-copy_extensions", "copy", "-out", (dir / "signed.pem").string()});
         return readTestFile((dir / "signed.pem").string());
     }
 };
@@ -183,7 +203,8 @@ TEST_CASE("CSR workflow: signed by a CA, imported, linked, request completed, as
     CHECK(c.certificate(certPath).addresses == std::vector<std::string>{"127.0.0.3"});
 }
 
-TEST_CASE("failover copy: PKCS#12 from one certd imported into another gives the same cert, key link and chain")
+TEST_CASE(
+    "failover copy: PKCS#12 from one certd imported into another gives the same cert, key link and chain")
 {
     OpensslCa ca;
     std::vector<std::uint8_t> p12;
@@ -337,7 +358,8 @@ TEST_CASE("bad input on every method gets its named error and leaves the stored 
     CHECK(errorOf([&] { c.createRequest(unknownKey); }) == ErrorCode::NotFound);
 
     CHECK(errorOf([&] { c.importData({}, ""); }) == ErrorCode::EmptyInput);
-    CHECK(errorOf([&] { c.importData(bytesOf("garbage that is no certificate"), ""); }) == ErrorCode::Malformed);
+    CHECK(errorOf([&] { c.importData(bytesOf("garbage that is no certificate"), ""); }) ==
+          ErrorCode::Malformed);
     auto truncated = c.exportCertificate(good, {});
     truncated.resize(truncated.size() / 2);
     CHECK(errorOf([&] { c.importData(truncated, ""); }) == ErrorCode::Malformed);
@@ -413,7 +435,8 @@ bool hasCode(const std::vector<client::Warning>& warnings, const std::string& co
 }
 } // namespace
 
-TEST_CASE("pre-flight: expired certificates and uncovered names are refused unless forced; root changes warned")
+TEST_CASE(
+    "pre-flight: expired certificates and uncovered names are refused unless forced; root changes warned")
 {
     PrivateBus bus;
     CertdProcess certd(bus);

@@ -12,7 +12,7 @@ namespace certd::test {
 
 struct IssueOptions {
     std::string commonName = "test";
-    std::vector<std::string> dnsNames;         // SAN DNS entries (none: no SAN extension)
+    std::vector<std::string> dnsNames; // SAN DNS entries (none: no SAN extension)
     // CA:TRUE + keyCertSign; else CA:FALSE, digitalSignature (+keyEncipherment for RSA) and serverAuth.
     bool ca = false;
     long notBeforeOffsetSeconds = -86400;      // relative to now

@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
-#include <ctime>
 #include <thread>
 
 namespace certd::test {
@@ -61,8 +61,14 @@ void reap(pid_t& pid, int sig, bool requireClean)
 
 } // namespace
 
-std::string certdBinary() { return envOr("CERTD", "certd"); }
-std::string certctlBinary() { return envOr("CERTCTL", "certctl"); }
+std::string certdBinary()
+{
+    return envOr("CERTD", "certd");
+}
+std::string certctlBinary()
+{
+    return envOr("CERTCTL", "certctl");
+}
 
 PrivateBus::PrivateBus()
 {
@@ -86,9 +92,15 @@ PrivateBus::PrivateBus()
     use();
 }
 
-PrivateBus::~PrivateBus() { reap(pid_, SIGTERM, false); }
+PrivateBus::~PrivateBus()
+{
+    reap(pid_, SIGTERM, false);
+}
 
-void PrivateBus::use() const { ::setenv("DBUS_SYSTEM_BUS_ADDRESS", address_.c_str(), 1); }
+void PrivateBus::use() const
+{
+    ::setenv("DBUS_SYSTEM_BUS_ADDRESS", address_.c_str(), 1);
+}
 
 CertdProcess::CertdProcess(const PrivateBus& bus, const std::vector<std::string>& extraConfig) : bus_(bus)
 {
@@ -96,8 +108,11 @@ CertdProcess::CertdProcess(const PrivateBus& bus, const std::vector<std::string>
     port_ = static_cast<std::uint16_t>(20000 + (::getpid() * 7919 + ::time(nullptr)) % 20000);
     std::string yaml = "state_directory: ./state\n"
                        "addresses: [127.0.0.2, 127.0.0.3]\n"
-                       "port: " + std::to_string(port_) + "\n"
-                       "backend: tcp:127.0.0.1:" + std::to_string(port_ + 1) + "\n";
+                       "port: " +
+                       std::to_string(port_) +
+                       "\n"
+                       "backend: tcp:127.0.0.1:" +
+                       std::to_string(port_ + 1) + "\n";
     bool terminator = false;
     for (const auto& line : extraConfig) {
         yaml += line + "\n";
@@ -108,7 +123,10 @@ CertdProcess::CertdProcess(const PrivateBus& bus, const std::vector<std::string>
     writeTestFile((dir_ / "certd.yaml").string(), yaml);
 }
 
-CertdProcess::~CertdProcess() { reap(pid_, SIGKILL, false); }
+CertdProcess::~CertdProcess()
+{
+    reap(pid_, SIGKILL, false);
+}
 
 void CertdProcess::start()
 {
@@ -130,8 +148,14 @@ void CertdProcess::start()
     throw std::runtime_error("certd did not take org.certd1:\n" + log());
 }
 
-void CertdProcess::stop() { reap(pid_, SIGTERM, true); }
-void CertdProcess::kill() { reap(pid_, SIGKILL, false); }
+void CertdProcess::stop()
+{
+    reap(pid_, SIGTERM, true);
+}
+void CertdProcess::kill()
+{
+    reap(pid_, SIGKILL, false);
+}
 
 std::string CertdProcess::log() const
 {

@@ -44,9 +44,9 @@ public:
     CertdProcess(const CertdProcess&) = delete;
     CertdProcess& operator=(const CertdProcess&) = delete;
 
-    void start();                // returns once org.certd1 answers
-    void stop();                 // SIGTERM; requires a clean exit
-    void kill();                 // SIGKILL
+    void start(); // returns once org.certd1 answers
+    void stop();  // SIGTERM; requires a clean exit
+    void kill();  // SIGKILL
     bool running() const { return pid_ > 0; }
     std::filesystem::path stateDirectory() const { return dir_.path() / "state"; }
     const std::filesystem::path& directory() const { return dir_.path(); }

@@ -27,7 +27,7 @@ int main(int argc, char** argv)
     request.certificates = {made.cert.get()};
     request.key = made.key.get();
     const auto pem = certd::pki::exportObjects(request);
-    std::ofstream(argv[3], std::ios::binary).write(reinterpret_cast<const char*>(pem.data()),
-                                                  static_cast<std::streamsize>(pem.size()));
+    std::ofstream(argv[3], std::ios::binary)
+        .write(reinterpret_cast<const char*>(pem.data()), static_cast<std::streamsize>(pem.size()));
     return 0;
 }

@@ -97,7 +97,8 @@ int main(int argc, char** argv)
         keyOnly.key = leaf.key.get();
         const auto keyPem = certd::pki::exportObjects(keyOnly);
 
-        const bool ok = writeCert(dir / "root.pem", root) && writeCert(dir / "intermediate.pem", intermediate) &&
+        const bool ok = writeCert(dir / "root.pem", root) &&
+                        writeCert(dir / "intermediate.pem", intermediate) &&
                         writeCert(dir / "leaf.pem", leaf) && writeCert(dir / "leaf-noaia.pem", noaia) &&
                         writeCert(dir / "stranger.pem", stranger) &&
                         writeFile(dir / "leaf.key", keyPem.data(), keyPem.size());
