@@ -282,28 +282,30 @@ Changes Manager::refreshWarnings()
     return changes;
 }
 
+namespace {
+template <typename Map>
+const typename Map::mapped_type& findOrThrow(const Map& map, const std::string& id, const char* what)
+{
+    const auto it = map.find(id);
+    if (it == map.end())
+        throw Error(ErrorCode::NotFound, std::string("no ") + what + " '" + id + "'");
+    return it->second;
+}
+} // namespace
+
 const CertificateEntry& Manager::certificate(const std::string& id) const
 {
-    const auto it = certificates_.find(id);
-    if (it == certificates_.end())
-        throw Error(ErrorCode::NotFound, "no certificate '" + id + "'");
-    return it->second;
+    return findOrThrow(certificates_, id, "certificate");
 }
 
 const KeyEntry& Manager::key(const std::string& id) const
 {
-    const auto it = keys_.find(id);
-    if (it == keys_.end())
-        throw Error(ErrorCode::NotFound, "no key '" + id + "'");
-    return it->second;
+    return findOrThrow(keys_, id, "key");
 }
 
 const RequestEntry& Manager::request(const std::string& id) const
 {
-    const auto it = requests_.find(id);
-    if (it == requests_.end())
-        throw Error(ErrorCode::NotFound, "no request '" + id + "'");
-    return it->second;
+    return findOrThrow(requests_, id, "request");
 }
 
 const AddressEntry& Manager::address(const std::string& text) const
@@ -398,33 +400,45 @@ void Manager::markBindingChanges(const StoreState& before, Changes& changes)
     }
 }
 
+pki::EvpPkeyPtr Manager::prepareCreate(CreateSpec& cs, Created& created) const
+{
+    if (cs.copyFrom) {
+        const auto& source = certificate(*cs.copyFrom);
+        copySubject(source.cert.get(), source.info, cs.spec);
+        if (cs.spec.friendlyName.empty())
+            cs.spec.friendlyName = friendlyName(source.id) + " (re-key)";
+    }
+    created.warnings = pki::validateSpec(cs.spec);
+    if (cs.keyId)
+        return loadPrivateKey(*cs.keyId);
+    if (!cs.spec.keyType)
+        throw Error(ErrorCode::InvalidArgument, "key_type: give key_type (e.g. rsa2048), key or copy_from");
+    return pki::generateKey(*cs.spec.keyType);
+}
+
+void Manager::stageKey(Store::Transaction& tx, const std::string& keyId, EVP_PKEY* key,
+                       Changes& changes) const
+{
+    if (tx.state().keys.count(keyId)) {
+        changes.keysChanged.insert(keyId); // its Certificates / Requests grow
+        return;
+    }
+    tx.putKey(keyId, pki::privateKeyToPkcs8Der(key));
+    tx.state().keys[keyId] = StoredKey{now()};
+    changes.keysAdded.insert(keyId);
+}
+
 Manager::Created Manager::createSelfSigned(CreateSpec cs)
 {
     const StoreState before = store_.state();
     Created created;
-    if (cs.copyFrom) {
-        const auto& source = certificate(*cs.copyFrom);
-        copySubject(source.cert.get(), source.info, cs.spec);
-    }
-    created.warnings = pki::validateSpec(cs.spec);
-    pki::EvpPkeyPtr key;
-    if (cs.keyId) {
-        key = loadPrivateKey(*cs.keyId);
-    } else {
-        if (!cs.spec.keyType)
-            throw Error(ErrorCode::InvalidArgument, "key_type: give key_type (e.g. rsa2048) or key");
-        key = pki::generateKey(*cs.spec.keyType);
-    }
+    const auto key = prepareCreate(cs, created);
     auto cert = pki::createSelfSigned(cs.spec, key.get());
     const std::string id = pki::certificateId(cert.get());
     const std::string keyId = pki::keyId(key.get());
 
     auto tx = store_.begin();
-    if (!tx.state().keys.count(keyId)) {
-        tx.putKey(keyId, pki::privateKeyToPkcs8Der(key.get()));
-        tx.state().keys[keyId] = StoredKey{now()};
-        created.changes.keysAdded.insert(keyId);
-    }
+    stageKey(tx, keyId, key.get(), created.changes);
     tx.putCertificate(id, pki::certificateDer(cert.get()));
     tx.state().certificates[id] =
         StoredCertificate{cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,
@@ -439,8 +453,6 @@ Manager::Created Manager::createSelfSigned(CreateSpec cs)
 
     if (created.changes.keysAdded.count(keyId))
         addKeyEntry(keyId, key.get());
-    else
-        created.changes.keysChanged.insert(keyId);
     addCertificateEntry(id, std::move(cert));
     created.changes.certificatesAdded.insert(id);
     created.changes.factoryChanged = factory;
@@ -472,35 +484,14 @@ Changes Manager::ensureFactoryCertificate()
 Manager::Created Manager::createRequest(CreateSpec cs)
 {
     Created created;
-    if (cs.copyFrom) {
-        const auto& source = certificate(*cs.copyFrom);
-        copySubject(source.cert.get(), source.info, cs.spec);
-        if (cs.spec.friendlyName.empty())
-            cs.spec.friendlyName = friendlyName(source.id) + " (re-key)";
-    }
-    created.warnings = pki::validateSpec(cs.spec);
-    pki::EvpPkeyPtr key;
-    if (cs.keyId) {
-        key = loadPrivateKey(*cs.keyId);
-    } else {
-        if (!cs.spec.keyType)
-            throw Error(ErrorCode::InvalidArgument,
-                        "key_type: give key_type (e.g. rsa2048), key or copy_from");
-        key = pki::generateKey(*cs.spec.keyType);
-    }
+    const auto key = prepareCreate(cs, created);
     auto req = pki::createRequest(cs.spec, key.get());
     std::string pem = pki::requestPem(req.get());
     const std::string id = randomRequestId();
     const std::string keyId = pki::keyId(key.get());
 
     auto tx = store_.begin();
-    if (!tx.state().keys.count(keyId)) {
-        tx.putKey(keyId, pki::privateKeyToPkcs8Der(key.get()));
-        tx.state().keys[keyId] = StoredKey{now()};
-        created.changes.keysAdded.insert(keyId);
-    } else {
-        created.changes.keysChanged.insert(keyId);
-    }
+    stageKey(tx, keyId, key.get(), created.changes);
     tx.putRequest(id, pem);
     tx.state().requests[id] =
         StoredRequest{cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,

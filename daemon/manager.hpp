@@ -193,6 +193,10 @@ private:
     void recomputeDerived(Changes& changes, bool allWarnings = false);
     std::string findIssuer(const CertificateEntry& entry) const;
     pki::EvpPkeyPtr loadPrivateKey(const std::string& keyId) const;
+    // Shared by the create calls: applies copy_from, validates, returns the key to use.
+    pki::EvpPkeyPtr prepareCreate(CreateSpec& spec, Created& created) const;
+    // Adds the key to the transaction unless stored already; records the change.
+    void stageKey(Store::Transaction& tx, const std::string& keyId, EVP_PKEY* key, Changes& changes) const;
     const std::string& requireAddress(const std::string& text, std::string& canonical) const;
     void requirePrivateKey(const CertificateEntry& entry) const;
     // Findings for serving `id` on `addresses` (instead of what serves them now); throws
