@@ -119,20 +119,6 @@ void EventLoop::exitOnTerminationSignals()
         check(sd_event_add_signal(event_, nullptr, sig, nullptr, nullptr), "cannot handle signals");
 }
 
-void EventLoop::after(std::chrono::microseconds delay, std::function<void()> handler)
-{
-    auto source = std::make_unique<Source>();
-    source->handler = std::move(handler);
-    uint64_t now = 0;
-    sd_event_now(event_, CLOCK_MONOTONIC, &now);
-    check(sd_event_add_time(
-              event_, &source->source, CLOCK_MONOTONIC, now + static_cast<uint64_t>(delay.count()), 0,
-              [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); },
-              &source->handler),
-          "cannot arm a timer");
-    sources_.push_back(std::move(source));
-}
-
 void EventLoop::defer(std::function<void()> handler)
 {
     // Finished one-shot sources are dropped here, so deferring often does not grow the list.

@@ -31,8 +31,6 @@ public:
     void watchReadable(int fd, std::function<void()> handler);
     // SIGTERM and SIGINT end run().
     void exitOnTerminationSignals();
-    // Calls `handler` once, `delay` from now (CLOCK_MONOTONIC); handler may re-arm by calling again.
-    void after(std::chrono::microseconds delay, std::function<void()> handler);
     // Calls `handler` once, before any other pending event (after the current one).
     void defer(std::function<void()> handler);
     // A timer on the wall clock (CLOCK_REALTIME), re-armed with arm(); one per owner.
