@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace certd::tls {
 namespace {
@@ -30,16 +31,42 @@ std::uint64_t tagged(const void* p, Tag tag)
     return reinterpret_cast<std::uint64_t>(p) | tag;
 }
 
+// Storage for buffers that hold bytes while they are non-empty, recycled per worker thread so
+// that backpressure does not turn into malloc/free (and heap trimming) churn. Bounded: storage
+// beyond kPooled goes back to the allocator, so idle connections still hold none.
+constexpr std::size_t kPooled = 16; // at most 1 MiB kept per worker
+struct BufferPool {
+    std::vector<std::unique_ptr<std::uint8_t[]>> free;
+    std::unique_ptr<std::uint8_t[]> take()
+    {
+        if (free.empty())
+            return std::make_unique_for_overwrite<std::uint8_t[]>(kBufferSize);
+        auto p = std::move(free.back());
+        free.pop_back();
+        return p;
+    }
+    void give(std::unique_ptr<std::uint8_t[]> p)
+    {
+        if (p && free.size() < kPooled)
+            free.push_back(std::move(p));
+    }
+};
+thread_local BufferPool bufferPool;
+
 // Bytes one side has not taken yet; storage only while non-empty.
 class Buffer {
 public:
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { bufferPool.give(std::move(storage_)); }
     bool empty() const { return begin_ == end_; }
     const std::uint8_t* data() const { return storage_.get() + begin_; }
     std::size_t size() const { return end_ - begin_; }
     void assign(const std::uint8_t* p, std::size_t n)
     {
         if (!storage_)
-            storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(kBufferSize);
+            storage_ = bufferPool.take();
         std::memcpy(storage_.get(), p, n);
         begin_ = 0;
         end_ = n;
@@ -48,7 +75,7 @@ public:
     {
         begin_ += n;
         if (begin_ == end_) {
-            storage_.reset();
+            bufferPool.give(std::move(storage_));
             begin_ = end_ = 0;
         }
     }
@@ -57,6 +84,27 @@ private:
     std::unique_ptr<std::uint8_t[]> storage_;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
+};
+
+// Read readiness of one socket under edge-triggered epoll: set by an event, cleared when a read
+// comes back short or with EAGAIN, so that a drained socket is not read again only to hear EAGAIN.
+// Once the peer has hung up (or the socket has an error) there is no further edge: reads go on
+// until they see the end.
+struct Readiness {
+    bool readable = true;
+    bool hungUp = false;
+    void onEvent(std::uint32_t events)
+    {
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            readable = true;
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            hungUp = true;
+    }
+    void drained()
+    {
+        if (!hungUp)
+            readable = false;
+    }
 };
 
 // Backend failures can come in floods; one line a second per worker is plenty.
@@ -70,6 +118,23 @@ void warnRateLimited(std::chrono::steady_clock::time_point& last, const std::str
 }
 
 thread_local std::chrono::steady_clock::time_point lastBackendWarning;
+
+} // namespace
+
+namespace {
+
+// On the client socket's BIO: a read that returns less than asked for (OpenSSL reads ahead, so
+// it asks for a whole buffer) or EAGAIN means the socket is drained until the next EPOLLIN edge.
+long onClientBio(BIO* bio, int oper, const char* /*argp*/, std::size_t len, int /*argi*/, long /*argl*/,
+                 int ret, std::size_t* processed)
+{
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        auto* in = reinterpret_cast<Readiness*>(BIO_get_callback_arg(bio));
+        if (ret <= 0 ? BIO_should_retry(bio) : (processed != nullptr && *processed < len))
+            in->drained();
+    }
+    return ret;
+}
 
 } // namespace
 
@@ -91,6 +156,10 @@ struct Connection {
     bool clientShut = false;  // we sent close_notify + FIN to the client
     bool dead = false;
     bool queued = false;
+    Readiness clientIn;
+    Readiness backendIn{false, false};           // an edge comes when the backend first sends
+    bool readWantsWrite = false;                 // SSL_read needs the client writable before it can go on
+    bool handshakeWantsRead = false;             // the handshake waits for bytes from the client
     std::chrono::steady_clock::time_point since; // accept (handshaking) or last activity
 };
 
@@ -248,12 +317,18 @@ void Worker::run()
             case kListener:
                 accept(*static_cast<Registration*>(p));
                 break;
-            case kClient:
-                onClient(*static_cast<Connection*>(p));
+            case kClient: {
+                auto& c = *static_cast<Connection*>(p);
+                c.clientIn.onEvent(events[i].events);
+                onClient(c);
                 break;
-            case kBackend:
-                onBackend(*static_cast<Connection*>(p));
+            }
+            case kBackend: {
+                auto& c = *static_cast<Connection*>(p);
+                c.backendIn.onEvent(events[i].events);
+                onBackend(c);
                 break;
+            }
             }
         }
         std::vector<Connection*> again;
@@ -309,6 +384,12 @@ void Worker::accept(Registration& registration)
             continue;
         }
         SSL_set_accept_state(c.ssl.get());
+        // Read whole buffers, not record by record: one recv per request instead of two, and
+        // a short read tells the BIO callback the socket is drained.
+        SSL_set_read_ahead(c.ssl.get(), 1);
+        BIO* bio = SSL_get_rbio(c.ssl.get());
+        BIO_set_callback_arg(bio, reinterpret_cast<char*>(&c.clientIn));
+        BIO_set_callback_ex(bio, onClientBio);
         SSL_set_app_data(c.ssl.get(), static_cast<ConnectionSource*>(&listener));
         const auto& sid = listener.sessionContext();
         SSL_set_session_id_context(c.ssl.get(), reinterpret_cast<const unsigned char*>(sid.data()),
@@ -318,6 +399,9 @@ void Worker::accept(Registration& registration)
         ev.data.u64 = tagged(&c, kClient);
         if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
             close(c);
+        // One per event, as nginx without multi_accept: the listener is level-triggered, so
+        // epoll reports it again while the backlog holds more, and no accept4 is spent on EAGAIN.
+        return;
     }
 }
 
@@ -396,6 +480,9 @@ void Worker::pump(Connection& c)
     if (c.dead)
         return;
     if (c.phase == Connection::Phase::Handshake) {
+        // An EPOLLOUT-only wakeup does not move a handshake that waits for the client.
+        if (c.handshakeWantsRead && !c.clientIn.readable && !SSL_has_pending(c.ssl.get()))
+            return;
         ERR_clear_error();
         const int r = SSL_do_handshake(c.ssl.get());
         if (r != 1) {
@@ -404,6 +491,7 @@ void Worker::pump(Connection& c)
                 ERR_clear_error();
                 close(c);
             }
+            c.handshakeWantsRead = e == SSL_ERROR_WANT_READ;
             return;
         }
         if (!startBackend(c)) {
@@ -456,12 +544,17 @@ bool Worker::toBackend(Connection& c, bool& progress)
         }
         return true;
     }
+    if (!c.clientIn.readable && !c.readWantsWrite && !SSL_has_pending(c.ssl.get()))
+        return true; // nothing new since the last read came back short
+    c.readWantsWrite = false;
     ERR_clear_error();
     const int n = SSL_read(c.ssl.get(), scratch_.get(), kBufferSize);
     if (n <= 0) {
         switch (SSL_get_error(c.ssl.get(), n)) {
-        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_READ: // the BIO callback has seen the EAGAIN: clientIn is drained
+            return true;
         case SSL_ERROR_WANT_WRITE:
+            c.readWantsWrite = true;
             return true;
         case SSL_ERROR_ZERO_RETURN: // close_notify, or FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
             c.clientEof = true;
@@ -515,12 +608,20 @@ bool Worker::toClient(Connection& c, bool& progress)
         }
         return true;
     }
+    if (!c.backendIn.readable)
+        return true; // nothing new since the last read came back short
     ssize_t n;
     do {
         n = ::recv(c.backend.get(), scratch_.get(), kBufferSize, 0);
     } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN;
+    if (n < 0) {
+        if (errno != EAGAIN)
+            return false;
+        c.backendIn.drained();
+        return true;
+    }
+    if (static_cast<std::size_t>(n) < kBufferSize)
+        c.backendIn.drained(); // until the next edge
     progress = true;
     if (n == 0) {
         c.backendEof = true;
