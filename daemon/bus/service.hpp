@@ -39,7 +39,7 @@ struct ServiceInfo {
     std::uint16_t port = 443;
     AuthPolicy auth;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-    std::function<std::string()> terminatorState = [] { return std::string("disabled"); };
+    std::function<std::string()> terminatorState = [] { return std::string("stopped"); };
     // Runs a function once the current bus message is fully handled (EventLoop::defer).
     std::function<void(std::function<void()>)> defer;
     // Called after every applied change (the expiry watch re-evaluates).
