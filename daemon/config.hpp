@@ -41,7 +41,7 @@ struct Discovery {
 };
 
 struct TerminatorConfig {
-    std::string user = "certd-tls"; // account certd-tls runs as when certd runs as root
+    std::string user = "certd-tls"; // account certd-tls runs as when certd can switch uid
     unsigned workers = 0;           // event-loop threads; 0: one per CPU core
     std::chrono::milliseconds handshakeTimeout{10'000};
     std::chrono::milliseconds idleTimeout{300'000}; // a connection with no traffic either way is closed

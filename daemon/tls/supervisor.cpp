@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
@@ -35,6 +36,20 @@ std::uint64_t toUsec(std::chrono::milliseconds ms)
 // lockable memory; an unprivileged account's default limit may be lower, so root raises it
 // before dropping privileges.
 constexpr rlim_t kMemlockBytes = 16U << 20;
+
+// Whether this process may switch to another uid and gid: root, or an ordinary uid holding
+// CAP_SETUID and CAP_SETGID (certd.service: User=certd with AmbientCapabilities=).
+bool canSwitchIdentity()
+{
+    if (::geteuid() == 0)
+        return true;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+    if (::syscall(SYS_capget, &header, data) < 0)
+        return false;
+    const auto effective = [&](int cap) { return (data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap)) != 0; };
+    return effective(CAP_SETUID) && effective(CAP_SETGID);
+}
 
 } // namespace
 
@@ -113,8 +128,14 @@ namespace {
             memlock.rlim_max = std::max(memlock.rlim_max, kMemlockBytes);
             setrlimit(RLIMIT_MEMLOCK, &memlock);
         }
-        // From root to an ordinary uid: the kernel clears every capability with it.
         if (setgroups(0, nullptr) < 0 || setgid(dropTo->second) < 0 || setuid(dropTo->first) < 0)
+            _exit(126);
+        // From root the kernel clears every capability with the uid; from an ordinary uid
+        // holding ambient capabilities it keeps them all, and execv would pass the ambient
+        // set on. Clear the ambient, permitted, effective and inheritable sets either way.
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct noCaps[_LINUX_CAPABILITY_U32S_3]{};
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 || syscall(SYS_capset, &header, noCaps) < 0)
             _exit(126);
         if (setuid(0) == 0)
             _exit(126); // the drop did not stick
@@ -142,10 +163,10 @@ std::string describeExit(int status)
 Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
     : event_(sd_event_ref(event)), options_(std::move(options)), backoff_(options_.minBackoff)
 {
-    if (::geteuid() == 0) {
-        if (options_.user.empty())
-            throw Error(ErrorCode::InvalidArgument,
-                        "terminator.user: certd runs as root, so certd-tls needs its own account");
+    const uid_t self = ::geteuid();
+    if (self == 0 && options_.user.empty())
+        throw Error(ErrorCode::InvalidArgument, "terminator.user: certd runs as root, so certd-tls needs its own account");
+    if (!options_.user.empty() && canSwitchIdentity()) {
         passwd pw{};
         passwd* found = nullptr;
         std::vector<char> buf(16384);
@@ -154,7 +175,14 @@ Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
                                                         "' (create it, e.g. with the sysusers snippet)");
         if (pw.pw_uid == 0)
             throw Error(ErrorCode::InvalidArgument, "terminator.user: '" + options_.user + "' is root");
+        if (pw.pw_uid == self)
+            throw Error(ErrorCode::InvalidArgument, "terminator.user: '" + options_.user +
+                                                        "' is certd's own account; certd-tls needs another");
         dropTo_ = std::make_pair(pw.pw_uid, pw.pw_gid);
+    } else if (!options_.user.empty()) {
+        // A developer's unprivileged run: nothing to switch with, so certd-tls shares certd's uid.
+        log::warning("certd-tls: runs as certd's own uid " + std::to_string(self) + ", not '" + options_.user +
+                     "': certd has neither root nor CAP_SETUID and CAP_SETGID");
     }
     spawn();
 }
