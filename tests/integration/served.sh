@@ -72,6 +72,8 @@ while ok + failed < 600 and time.monotonic() < end:
                 if not seen or seen[-1] != fp:
                     seen.append(fp)
         ok += 1
+        if ok == 1:
+            print("first handshake done", flush=True)
     except Exception as e:
         failed += 1
         print("handshake failed:", e)
@@ -80,7 +82,9 @@ print(f"handshakes ok={ok} failed={failed}")
 sys.exit(1 if failed else 0)
 PY
 LOOP=$!
-sleep 0.3
+# Replace only once the loop has had the old certificate (python may start slowly on a busy machine).
+for _ in $(seq 200); do grep -q "first handshake done" "$WORK/loop.out" && break; sleep 0.05; done
+grep -q "first handshake done" "$WORK/loop.out" || fail "the client loop made no handshake in 10 s: $(cat "$WORK/loop.out")"
 out=$(busctl --system call "${M[@]}" ReplaceCertificate 'ooa{sv}' "$old" "$new" 0)
 echo "$out" | grep -q '"127.0.0.3"' || fail "ReplaceCertificate did not report 127.0.0.3: $out"
 [ "$(served_fp 127.0.0.3)" = "$(fp_of "$new")" ] || fail "the handshake after ReplaceCertificate did not get the renewed certificate"
