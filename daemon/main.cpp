@@ -7,6 +7,7 @@
 #include "event_loop.hpp"
 #include "expiry_watch.hpp"
 #include "log.hpp"
+#include "pki/ossl.hpp"
 #include "manager.hpp"
 #include "store.hpp"
 #include "terminator_link.hpp"
@@ -41,12 +42,20 @@ void usage(std::FILE* out)
                out);
 }
 
-// Keys must never land in a core dump.
+// Keys must never land in a core dump or in swap: no dumps at all, no ptrace by our own uid,
+// and the keys certd loads (for a snapshot, an export, a CSR) in OpenSSL's locked,
+// MADV_DONTDUMP secure heap. Keys are loaded only while used, so 2 MiB is ample; when it
+// is full, SecureBytes falls back to ordinary (still wiped) memory.
 void protectMemory()
 {
     ::prctl(PR_SET_DUMPABLE, 0);
     rlimit none{0, 0};
     ::setrlimit(RLIMIT_CORE, &none);
+    const auto heap = certd::pki::initSecureHeap(2U << 20);
+    if (heap == certd::pki::SecureHeap::Unavailable)
+        certd::log::warning("no secure heap; private keys are loaded into ordinary memory");
+    else if (heap == certd::pki::SecureHeap::NotLocked)
+        certd::log::warning("secure heap not locked in memory (RLIMIT_MEMLOCK too low)");
 }
 
 int run(const std::filesystem::path& configPath)

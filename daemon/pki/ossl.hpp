@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include <cstddef>
+#include <new>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -76,8 +77,20 @@ using SslCtxPtr = OsslPtr<SSL_CTX, SSL_CTX_free>;
 using SslPtr = OsslPtr<SSL, SSL_free>;
 using OpenSslStringPtr = OsslPtr<char, freeOpenSslString>;
 
-// An allocator that wipes memory (OPENSSL_cleanse) before giving it back, so
-// copies of key material and passphrases do not linger in freed heap.
+// OpenSSL's secure heap: an mmap'ed arena, mlock'ed (never swapped), MADV_DONTDUMP (never
+// in a core dump) and fenced by guard pages. Once it is set up, OpenSSL itself puts private
+// key components there, and SecureBytes/Secret below use it too.
+enum class SecureHeap { Locked, NotLocked, Unavailable };
+// Sets the heap up once per process (later calls report the first result). NotLocked: the
+// arena exists but RLIMIT_MEMLOCK was too low to lock it.
+SecureHeap initSecureHeap(std::size_t bytes);
+// From the secure heap, or from the ordinary heap when it is full or was never set up.
+void* secureAllocate(std::size_t bytes);
+// Wipes, then gives back to whichever heap `p` came from.
+void secureFree(void* p, std::size_t bytes) noexcept;
+
+// An allocator for key material and passphrases: the secure heap when it has room, and
+// every byte wiped before it is given back, so copies do not linger in freed memory.
 template <typename T>
 struct CleansingAllocator {
     using value_type = T;
@@ -86,12 +99,13 @@ struct CleansingAllocator {
     CleansingAllocator(const CleansingAllocator<U>& /*other*/) noexcept
     {
     }
-    T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
-    void deallocate(T* p, std::size_t n) noexcept
+    T* allocate(std::size_t n)
     {
-        OPENSSL_cleanse(p, n * sizeof(T));
-        std::allocator<T>{}.deallocate(p, n);
+        if (n > std::size_t(-1) / sizeof(T))
+            throw std::bad_array_new_length();
+        return static_cast<T*>(secureAllocate(n * sizeof(T)));
     }
+    void deallocate(T* p, std::size_t n) noexcept { secureFree(p, n * sizeof(T)); }
     template <typename U>
     bool operator==(const CleansingAllocator<U>& /*other*/) const noexcept
     {

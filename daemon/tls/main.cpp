@@ -3,10 +3,10 @@
 
 #include "error.hpp"
 #include "log.hpp"
+#include "pki/ossl.hpp"
 #include "tls/supervisor.hpp"
 #include "tls/terminator.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include <poll.h>
@@ -34,7 +34,7 @@ void usage(std::FILE* out)
     std::fputs(
         "usage: certd-tls --control-fd FD\n"
         "       certd-tls --listen ADDR:PORT --cert CHAIN.pem --key KEY.pem --backend HOST:PORT|unix:PATH\n"
-        "                 [--workers N] [--proxy-v2]\n"
+        "                 [--workers N] [--max-connections N] [--proxy-v2]\n"
         "  The certd TLS terminator. certd starts it with --control-fd; the second form serves one\n"
         "  certificate on one address without certd (benchmarks, experiments).\n",
         out);
@@ -53,10 +53,10 @@ void hardenProcess(bool supervised)
             std::exit(0);
     }
     ::signal(SIGPIPE, SIG_IGN);
-    const int r = CRYPTO_secure_malloc_init(4U << 20, 32);
-    if (r == 0)
+    const auto heap = pki::initSecureHeap(4U << 20);
+    if (heap == pki::SecureHeap::Unavailable)
         log::warning("certd-tls: no secure heap; private keys live in ordinary memory");
-    else if (r == 2)
+    else if (heap == pki::SecureHeap::NotLocked)
         log::warning("certd-tls: secure heap not locked in memory (RLIMIT_MEMLOCK too low)");
 }
 
@@ -109,6 +109,7 @@ int runStandalone(int argc, char** argv)
 {
     std::string listen, cert, key, backend;
     unsigned workers = 0;
+    unsigned maxConnections = DesiredState{}.maxConnections;
     bool proxy = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -127,6 +128,8 @@ int runStandalone(int argc, char** argv)
             backend = value();
         else if (a == "--workers")
             workers = static_cast<unsigned>(std::stoul(value()));
+        else if (a == "--max-connections")
+            maxConnections = static_cast<unsigned>(std::stoul(value()));
         else if (a == "--proxy-v2")
             proxy = true;
         else
@@ -139,6 +142,7 @@ int runStandalone(int argc, char** argv)
     snapshot.generation = 1;
     DesiredState& s = snapshot.state;
     s.workers = workers;
+    s.maxConnections = maxConnections;
     s.proxyProtocol = proxy ? ProxyProtocol::V2 : ProxyProtocol::Off;
     if (backend.rfind("unix:", 0) == 0) {
         s.backend.kind = Backend::Kind::Unix;
