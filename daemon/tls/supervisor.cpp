@@ -32,10 +32,10 @@ std::uint64_t toUsec(std::chrono::milliseconds ms)
     return static_cast<std::uint64_t>(ms.count()) * 1000U;
 }
 
-// The terminator's secure heap (OpenSSL's mlock'ed arena for private keys) needs this much
-// lockable memory; an unprivileged account's default limit may be lower, so root raises it
-// before dropping privileges.
-constexpr rlim_t kMemlockBytes = 16U << 20;
+// The terminator's secure heap (OpenSSL's mlock'ed arena for private keys, 16 MiB) needs this
+// much lockable memory; an unprivileged account's default limit may be lower, so certd raises
+// it before dropping privileges (certd.service sets LimitMEMLOCK= so that it can).
+constexpr rlim_t kMemlockBytes = 20U << 20;
 
 // Whether this process may switch to another uid and gid: root, or an ordinary uid holding
 // CAP_SETUID and CAP_SETGID (certd.service: User=certd with AmbientCapabilities=).
