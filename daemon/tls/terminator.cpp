@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -64,6 +65,38 @@ void resolveBackend(const Backend& backend, RuntimeSettings& settings)
 
 Terminator::Terminator(Shared& shared) : shared_(shared) {}
 
+// Each proxied connection holds two descriptors (client and backend). The soft RLIMIT_NOFILE is
+// raised as far as `wanted` needs (up to the hard limit); when even that is too low, fewer
+// connections are served, so that further clients wait in the listen queue instead of being
+// accepted, handshaken and dropped for want of a backend socket (or spinning on EMFILE).
+unsigned Terminator::connectionLimit(unsigned wanted, std::size_t listeners, unsigned workers)
+{
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return wanted;
+    // Listeners, an epoll and an eventfd per worker, the control socket, signalfd, stdio.
+    const rlim_t reserve = 32 + listeners + 2 * rlim_t{workers};
+    const rlim_t needed = 2 * rlim_t{wanted} + reserve;
+    if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < needed && r.rlim_cur != r.rlim_max) {
+        rlimit raised = r;
+        raised.rlim_cur = r.rlim_max == RLIM_INFINITY ? needed : std::min(needed, r.rlim_max);
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            r = raised;
+    }
+    if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= needed) {
+        fdLimitWarned_ = 0;
+        return wanted;
+    }
+    const auto fit = static_cast<unsigned>(r.rlim_cur > reserve + 2 ? (r.rlim_cur - reserve) / 2 : 1);
+    if (fdLimitWarned_ != r.rlim_cur) {
+        fdLimitWarned_ = r.rlim_cur;
+        log::warning("certd-tls: " + std::to_string(wanted) + " connections need " + std::to_string(needed) +
+                     " file descriptors, the limit is " + std::to_string(r.rlim_cur) + ": serving at most " +
+                     std::to_string(fit) + " (raise LimitNOFILE)");
+    }
+    return fit;
+}
+
 Terminator::~Terminator()
 {
     workers_.clear(); // joins them, closing their connections
@@ -93,7 +126,9 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
     settings->proxyV2 = s.proxyProtocol == ProxyProtocol::V2;
     settings->handshakeTimeout = s.handshakeTimeout;
     settings->idleTimeout = s.idleTimeout;
-    settings->maxConnections = std::max(1U, s.maxConnections);
+    settings->maxConnections = connectionLimit(std::max(1U, s.maxConnections), s.listeners.size(),
+                                               workers_.empty() ? (s.workers ? s.workers : usableCpus())
+                                                                : static_cast<unsigned>(workers_.size()));
     try {
         resolveBackend(s.backend, *settings);
     } catch (const Error& e) {

@@ -85,12 +85,15 @@ private:
     };
     void startWorkers(unsigned count);
     void syncWorkers();
+    // maxConnections as far as RLIMIT_NOFILE allows (raising its soft value if need be).
+    unsigned connectionLimit(unsigned wanted, std::size_t listeners, unsigned workers);
 
     Shared& shared_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::map<std::string, std::shared_ptr<Listener>> listeners_;
     std::map<std::string, CachedCertificate> certificates_;
     std::optional<TlsProfile> profile_;
+    unsigned long fdLimitWarned_ = 0; // the limit last warned about
 };
 
 // Resolves a backend to a socket address; throws Error(InvalidArgument) when it cannot.

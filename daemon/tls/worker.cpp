@@ -339,7 +339,7 @@ void Worker::run()
         }
         expire();
         closed_.clear();
-        if (!accepting_) {
+        if (!accepting_ && now_ >= acceptRetry_) {
             const auto settings = shared_.settings.load();
             if (shared_.connections.load(std::memory_order_relaxed) < settings->maxConnections)
                 setAccepting(true);
@@ -363,6 +363,7 @@ void Worker::accept(Registration& registration)
             if (errno == EMFILE || errno == ENFILE) {
                 warnRateLimited(lastBackendWarning, "certd-tls: out of file descriptors; pausing accepts");
                 setAccepting(false);
+                acceptRetry_ = now_ + std::chrono::milliseconds(100); // not at once: that would spin
             }
             return;
         }
@@ -439,8 +440,11 @@ bool Worker::startBackend(Connection& c)
         return false;
     const int family = s.backend.ss_family;
     c.backend.reset(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!c.backend)
+    if (!c.backend) {
+        warnRateLimited(lastBackendWarning,
+                        std::string("certd-tls: no socket for the backend: ") + std::strerror(errno));
         return false;
+    }
     if (family != AF_UNIX) {
         const int one = 1;
         ::setsockopt(c.backend.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

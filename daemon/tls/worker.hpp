@@ -70,6 +70,7 @@ private:
     // Owned by the worker thread.
     std::map<const Listener*, std::unique_ptr<Registration>> listeners_;
     bool accepting_ = true;
+    Clock::time_point acceptRetry_;     // after EMFILE/ENFILE, accepts resume no earlier than this
     std::list<Connection> handshaking_; // oldest first: handshake deadlines
     std::list<Connection> established_; // least recently active first: idle deadlines
     std::list<Connection> closed_;      // freed after each batch of events
