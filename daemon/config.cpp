@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <limits>
 #include <set>
 #include <span>
+#include <sstream>
 #include <utility>
 
 namespace certd {
@@ -477,6 +479,42 @@ void checkConfig(const Value& root, Config& config)
         member(root, "backend").fail("points at certd's own listener " + describeBackend(backend));
 }
 
+// Where each YAML document starts; the parse builds no nodes.
+class DocumentStarts final : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override
+    {
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+    {
+    }
+    void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll never returns on some malformed text, such as a ',' where a node
+// should start (jbeder/yaml-cpp#1040, found by fuzz-config): its parser yields the same empty
+// document again and again without consuming the text, and LoadAll allocates a node for each.
+// A dry run of the same parser throws instead when a document starts where the previous one did.
+void requireParserProgress(const std::string& text)
+{
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts documents;
+    while (parser.HandleNextDocument(documents)) {
+        const auto& starts = documents.starts;
+        if (starts.size() >= 2 && starts.back().pos == starts[starts.size() - 2].pos)
+            throw YAML::ParserException(starts.back(), "unexpected token");
+    }
+}
+
 } // namespace
 
 std::optional<std::string> canonicalIpAddress(std::string_view text)
@@ -516,7 +554,9 @@ Config parseConfig(std::string_view yaml, const std::filesystem::path& origin)
     const Source source{origin.string(), fs::absolute(origin).parent_path()};
     std::vector<YAML::Node> documents;
     try {
-        documents = YAML::LoadAll(std::string(yaml));
+        const std::string text(yaml);
+        requireParserProgress(text);
+        documents = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
         const Value where{YAML::Node(), "", e.mark.is_null() ? 0 : e.mark.line + 1, &source};
         where.fail("malformed YAML: " + e.msg);

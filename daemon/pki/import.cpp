@@ -1,6 +1,7 @@
 #include "import.hpp"
 
 #include "../error.hpp"
+#include "certificate.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -25,6 +26,9 @@
 // - Private keys must be RSA or EC. Any other key fails the import with
 //   Unsupported even beside good content: silently dropping the key the
 //   operator uploaded would be worse than saying so.
+// - A certificate whose public key OpenSSL cannot decode (an unknown
+//   algorithm, damaged parameters) fails the import with Unsupported: certd
+//   could neither match it to a key nor serve it.
 // - A passphrase given for an encrypted file must be its passphrase: there is
 //   no fallback to the empty one (BadPassphrase). Unencrypted data ignores it.
 // - Encrypted data asking for more than kMaxIterations PBKDF2/PBE rounds is
@@ -220,6 +224,13 @@ class Collector {
 public:
     void addCertificate(X509Ptr cert)
     {
+        if (X509_get0_pubkey(cert.get()) == nullptr) {
+            ERR_clear_error();
+            throw Error(ErrorCode::Unsupported,
+                        "the public key of certificate '" +
+                            distinguishedName(X509_get_subject_name(cert.get())) +
+                            "' uses an algorithm that is not supported, or is damaged");
+        }
         for (const auto& have : bundle_.certificates)
             if (X509_cmp(have.get(), cert.get()) == 0)
                 return;

@@ -394,6 +394,9 @@ TEST_CASE("malformed YAML is refused with its line")
         {"port: 1\naddresses: [127.0.0.2]]\n", "certd.yaml:2: malformed YAML: illegal flow end"},
         {"port: 1\nbackend: *unix\n", "certd.yaml:2: malformed YAML: the referenced anchor is not defined"},
         {"port: 8443\n---\nport: 443\n", "certd.yaml:3: only one YAML document is allowed"},
+        // yaml-cpp's LoadAll alone never returns on these (tests/fuzz/corpus/config/regression-*).
+        {",\n", "certd.yaml:1: malformed YAML: unexpected token"},
+        {"- 7\n,\n", "certd.yaml:2: malformed YAML: unexpected token"},
     });
 }
 

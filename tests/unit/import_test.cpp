@@ -507,6 +507,29 @@ TEST_CASE("import of a key other than RSA or ECDSA is Unsupported")
     CHECK(std::string(e.what()).find("only RSA and ECDSA keys are supported") != std::string::npos);
 }
 
+TEST_CASE("import of a certificate whose public key algorithm is unknown is Unsupported")
+{
+    // Found by fuzz-import: such a certificate parsed, and Import then failed with Internal.
+    const auto signer = testKey(KeyType::EcP256);
+    const X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("odd.example"), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+    auto* bits = static_cast<unsigned char*>(OPENSSL_memdup("\x04\x01\x02\x03", 4));
+    REQUIRE(X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert.get()), OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1),
+                                   V_ASN1_NULL, nullptr, bits, 4) == 1);
+    REQUIRE(X509_sign(cert.get(), signer.get(), EVP_sha256()) > 0);
+
+    const Error e = importError(text(certificateDer(cert.get())));
+    CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
+    CHECK(std::string(e.what()).find("public key of certificate 'CN=odd.example' uses an algorithm") !=
+          std::string::npos);
+}
+
 TEST_CASE("import leaves no OpenSSL errors queued after probing formats")
 {
     const auto key = testKey(KeyType::EcP256);

@@ -172,3 +172,17 @@ TEST_CASE("PROXY v2 header for IPv6 without TLVs, and LOCAL for anything else")
     CHECK(local2[12] == 0x20);
     CHECK(local2[13] == 0x00);
 }
+
+TEST_CASE("PROXY v2 header leaves out a TLV that would overflow its 16-bit length")
+{
+    sockaddr_in client{}, local{};
+    client.sin_family = local.sin_family = AF_INET;
+    const std::string alpn(40'000, 'a');
+    const std::string serverName(40'000, 'b');
+    // Found by fuzz-proxy-header: the length used to wrap, so a backend read the rest as data.
+    const auto h = proxyV2Header(reinterpret_cast<sockaddr*>(&client), reinterpret_cast<sockaddr*>(&local),
+                                 alpn, serverName);
+    REQUIRE(h.size() == 16 + 12 + 3 + alpn.size());
+    CHECK((h[14] << 8 | h[15]) == 12 + 3 + 40'000);
+    CHECK(h[28] == kPp2TypeAlpn);
+}
