@@ -19,7 +19,8 @@
 
 namespace certd::tls {
 
-// Per-generation settings every worker reads when it accepts a connection.
+// Per-generation settings. A connection keeps the backend and PROXY setting of the generation
+// that accepted it; timeouts and the connection limit are always the current generation's.
 struct RuntimeSettings {
     sockaddr_storage backend{};
     socklen_t backendLength = 0; // 0: no usable backend

@@ -282,11 +282,12 @@ int Worker::pollTimeout() const
 {
     if (!ready_.empty())
         return 0;
+    const auto settings = shared_.settings.load();
     auto next = now_ + std::chrono::seconds(1);
     if (!handshaking_.empty())
-        next = std::min(next, handshaking_.front().since + handshaking_.front().settings->handshakeTimeout);
+        next = std::min(next, handshaking_.front().since + settings->handshakeTimeout);
     if (!established_.empty())
-        next = std::min(next, established_.front().since + established_.front().settings->idleTimeout);
+        next = std::min(next, established_.front().since + settings->idleTimeout);
     if (!accepting_)
         next = std::min(next, now_ + std::chrono::milliseconds(50));
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now_).count();
@@ -385,6 +386,10 @@ void Worker::accept(Registration& registration)
             continue;
         }
         SSL_set_accept_state(c.ssl.get());
+        // No handshake step until the client has sent something: the first SSL_do_handshake
+        // allocates OpenSSL's record buffers (about 34 kB), which a silent client should not cost.
+        c.handshakeWantsRead = true;
+        c.clientIn.readable = false;
         // Read whole buffers, not record by record: one recv per request instead of two, and
         // a short read tells the BIO callback the socket is drained.
         SSL_set_read_ahead(c.ssl.get(), 1);
@@ -667,13 +672,16 @@ void Worker::close(Connection& c)
     c.home = &closed_;
 }
 
+// The current generation's timeouts, for every connection: the lists are ordered by `since`, so
+// with one timeout for all their fronts expire first. A connection's own (older) settings would
+// let one with a long timeout hold back the expiry of every later one after a snapshot shortened
+// it; this way a shortened timeout also applies to connections already waiting.
 void Worker::expire()
 {
-    while (!handshaking_.empty() &&
-           now_ - handshaking_.front().since >= handshaking_.front().settings->handshakeTimeout)
+    const auto settings = shared_.settings.load();
+    while (!handshaking_.empty() && now_ - handshaking_.front().since >= settings->handshakeTimeout)
         close(handshaking_.front());
-    while (!established_.empty() &&
-           now_ - established_.front().since >= established_.front().settings->idleTimeout)
+    while (!established_.empty() && now_ - established_.front().since >= settings->idleTimeout)
         close(established_.front());
 }
 
