@@ -78,29 +78,9 @@ if [ "$(ulimit -n)" -lt "$NEED" ]; then
   echo "idle-load: WARNING: N reduced from $N_ASKED to $N: the fd limit is $(ulimit -n) and cannot be raised here" >&2
 fi
 
-WORK=$(mktemp -d /tmp/idle-load.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Hard bound on the whole run.
-( sleep "$TIMEOUT" & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s
-  echo "idle-load: timeout after ${TIMEOUT}s" >&2; kill -TERM $$ 2>/dev/null ) &
-PIDS+=($!)
-
-cd "$WORK"
-case $KEY_TYPE in
-  rsa2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>/dev/null ;;
-  ecdsap256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem 2>/dev/null ;;
-  *) die "KEY_TYPE rsa2048|ecdsap256" ;;
-esac
-openssl req -x509 -new -key key.pem -subj "/CN=bench.test" -days 2 -out cert.pem 2>/dev/null
-cat cert.pem key.pem > both.pem
+. "$ROOT/bench/lib.sh"
+bench_workdir idle-load "$TIMEOUT"
+bench_server_cert "$KEY_TYPE"
 
 # taskset execs the command: $! stays the terminator's pid.
 if [ "$PIN" = 1 ]; then CPU0=(taskset -c 0); CPU1=(taskset -c 1); else CPU0=(); CPU1=(); fi

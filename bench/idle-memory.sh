@@ -32,29 +32,9 @@ N=$(( N / 2 * 2 ))
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $(( N * 2 + 100 )) ] || { echo "idle-memory: ulimit -n too low for N=$N" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/idle-memory.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Hard bound on the whole run.
-( sleep "$TIMEOUT" & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s
-  echo "idle-memory: timeout after ${TIMEOUT}s" >&2; kill -TERM $$ 2>/dev/null ) &
-PIDS+=($!)
-
-cd "$WORK"
-case $KEY_TYPE in
-  rsa2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>/dev/null ;;
-  ecdsap256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem 2>/dev/null ;;
-  *) echo "idle-memory: KEY_TYPE rsa2048|ecdsap256" >&2; exit 1 ;;
-esac
-openssl req -x509 -new -key key.pem -subj "/CN=bench.test" -days 2 -out cert.pem 2>/dev/null
-cat cert.pem key.pem > both.pem
+. "$ROOT/bench/lib.sh"
+bench_workdir idle-memory "$TIMEOUT"
+bench_server_cert "$KEY_TYPE"
 
 BACKEND_PORT=$BASE_PORT
 CERTD_PORT=$(( BASE_PORT + 1 ))
