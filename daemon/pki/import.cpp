@@ -31,9 +31,10 @@
 //   could neither match it to a key nor serve it.
 // - A passphrase given for an encrypted file must be its passphrase: there is
 //   no fallback to the empty one (BadPassphrase). Unencrypted data ignores it.
-// - Encrypted data asking for more than kMaxIterations PBKDF2/PBE rounds is
-//   refused (Unsupported) before any attempt, so a hostile file cannot stall
-//   the daemon.
+// - Encrypted data asking for more than kMaxKdfRounds PBKDF2/PBE rounds, or a
+//   file whose encrypted parts together (times the passwords to try) ask for
+//   more than the import's budget, is refused (Unsupported) before the
+//   derivation that would exceed it, so a hostile file cannot stall the daemon.
 // - Warning codes: "pem-block-skipped", "pkcs12-no-mac", "pkcs12-bag-skipped",
 //   "pkcs7-crl-skipped", "pkcs7-empty".
 
@@ -99,6 +100,7 @@ struct Password {
 struct Passwords {
     std::vector<Password> list;
     bool given = false;
+    long* kdfRoundsLeft = nullptr; // the import's budget, shared by every copy
 };
 
 Passwords passwordsFor(const Secret& passphrase)
@@ -106,9 +108,9 @@ Passwords passwordsFor(const Secret& passphrase)
     if (!passphrase.empty()) {
         if (passphrase.size() > static_cast<std::size_t>(INT_MAX / 2))
             throw Error(ErrorCode::InvalidArgument, "passphrase is too long");
-        return {{{passphrase.c_str(), static_cast<int>(passphrase.size())}}, true};
+        return {{{passphrase.c_str(), static_cast<int>(passphrase.size())}}, true, nullptr};
     }
-    return {{{"", 0}, {nullptr, 0}}, false};
+    return {{{"", 0}, {nullptr, 0}}, false, nullptr};
 }
 
 // What is encrypted, for the messages: "the PKCS#12 file is encrypted; give
@@ -183,20 +185,29 @@ using Pbe2ParamPtr = OsslPtr<PBE2PARAM, PBE2PARAM_free>;
 using Pbkdf2ParamPtr = OsslPtr<PBKDF2PARAM, PBKDF2PARAM_free>;
 using PbeParamPtr = OsslPtr<PBEPARAM, PBEPARAM_free>;
 
-// Key derivation rounds certd is willing to spend on one password attempt:
-// NSS writes 600000; a hostile file could ask for billions and stall the daemon.
-constexpr long kMaxIterations = 10'000'000;
-
-void requireSaneIterations(const ASN1_INTEGER* iterations)
+// Charges one encrypted part's key derivation to the import: at most kMaxKdfRounds for
+// the part, and its rounds times the passwords that may be tried against the budget left.
+void chargeKdfRounds(const ASN1_INTEGER* iterations, const Passwords& passwords)
 {
-    if (iterations != nullptr && ASN1_INTEGER_get(iterations) > kMaxIterations)
-        throw Error(ErrorCode::Unsupported, "the file asks for more than " + std::to_string(kMaxIterations) +
+    if (iterations == nullptr)
+        return;
+    const long rounds = ASN1_INTEGER_get(iterations);
+    if (rounds > kMaxKdfRounds)
+        throw Error(ErrorCode::Unsupported, "the file asks for more than " + std::to_string(kMaxKdfRounds) +
                                                 " key derivation rounds; re-export it with fewer");
+    if (rounds <= 0 || passwords.kdfRoundsLeft == nullptr)
+        return;
+    const long cost = rounds * static_cast<long>(passwords.list.size());
+    if (cost > *passwords.kdfRoundsLeft)
+        throw Error(ErrorCode::Unsupported,
+                    "the file's encrypted parts ask for more key derivation rounds in all than certd "
+                    "spends on one import; re-export it with fewer rounds or fewer encrypted parts");
+    *passwords.kdfRoundsLeft -= cost;
 }
 
-// Refuses password-based encryption that would take unreasonably long. Other
-// parameters (scrypt has its own memory bound) are left to OpenSSL.
-void requireSaneIterations(const X509_ALGOR* pbe)
+// Charges password-based encryption's rounds (chargeKdfRounds). Other parameters
+// (scrypt has its own memory bound) are left to OpenSSL.
+void chargeKdfRounds(const X509_ALGOR* pbe, const Passwords& passwords)
 {
     if (pbe == nullptr || pbe->parameter == nullptr)
         return;
@@ -204,7 +215,7 @@ void requireSaneIterations(const X509_ALGOR* pbe)
         const PbeParamPtr pbe1(
             static_cast<PBEPARAM*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), pbe->parameter)));
         ERR_clear_error();
-        return requireSaneIterations(pbe1 ? pbe1->iter : nullptr);
+        return chargeKdfRounds(pbe1 ? pbe1->iter : nullptr, passwords);
     }
     const Pbe2ParamPtr pbe2(
         static_cast<PBE2PARAM*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), pbe->parameter)));
@@ -214,7 +225,7 @@ void requireSaneIterations(const X509_ALGOR* pbe)
     const Pbkdf2ParamPtr kdf(static_cast<PBKDF2PARAM*>(
         ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter)));
     ERR_clear_error();
-    requireSaneIterations(kdf ? kdf->iter : nullptr);
+    chargeKdfRounds(kdf ? kdf->iter : nullptr, passwords);
 }
 
 // ---------------------------------------------------------------------------
@@ -310,7 +321,7 @@ EvpPkeyPtr decryptPkcs8(const X509_SIG* encrypted, const Passwords& passwords)
 {
     const X509_ALGOR* pbe = nullptr;
     X509_SIG_get0(encrypted, &pbe, nullptr);
-    requireSaneIterations(pbe);
+    chargeKdfRounds(pbe, passwords);
     const Pkcs8InfoPtr p8 = withPassword(passwords, kPrivateKey, [&](const Password& pw) {
         return Pkcs8InfoPtr(PKCS8_decrypt_ex(encrypted, pw.data, pw.length, nullptr, nullptr));
     });
@@ -398,7 +409,7 @@ SafeBagStackPtr unpackAuthSafe(PKCS7* safe, const Passwords& passwords)
     case NID_pkcs7_encrypted:
         if (safe->d.encrypted == nullptr || safe->d.encrypted->enc_data == nullptr)
             throw Error(ErrorCode::Malformed, "the PKCS#12 file is damaged");
-        requireSaneIterations(safe->d.encrypted->enc_data->algorithm);
+        chargeKdfRounds(safe->d.encrypted->enc_data->algorithm, passwords);
         return withPassword(passwords, kPkcs12, [&](const Password& pw) {
             return SafeBagStackPtr(PKCS12_unpack_p7encdata(safe, pw.data, pw.length));
         });
@@ -418,7 +429,7 @@ Passwords verifyMac(PKCS12* p12, Passwords passwords, Collector& out)
     }
     const ASN1_INTEGER* macIterations = nullptr;
     PKCS12_get0_mac(nullptr, nullptr, nullptr, &macIterations, p12);
-    requireSaneIterations(macIterations);
+    chargeKdfRounds(macIterations, passwords);
     const auto verified =
         withPassword(passwords, kPkcs12, [&](const Password& pw) -> std::optional<Password> {
             if (PKCS12_verify_mac(p12, pw.data, pw.length) == 1)
@@ -730,13 +741,14 @@ bool looksLikePem(ByteView data)
 
 } // namespace
 
-ImportedBundle parseImport(ByteView data, const Secret& passphrase)
+ImportedBundle parseImport(ByteView data, const Secret& passphrase, long kdfRoundBudget)
 {
     const ErrorQueueGuard errorQueue;
     legacyProviderLoaded();
     if (isBlank(data))
         throw Error(ErrorCode::EmptyInput, "the file is empty");
-    const Passwords passwords = passwordsFor(passphrase);
+    Passwords passwords = passwordsFor(passphrase);
+    passwords.kdfRoundsLeft = &kdfRoundBudget;
     Collector out;
     if (looksLikePem(data)) {
         for (const PemBlock& block : pemBlocks(normalisedText(data)))

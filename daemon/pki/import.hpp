@@ -21,6 +21,13 @@ struct ImportedBundle {
 // An empty passphrase means "none given" (an empty one is still tried).
 // Throws Error with EmptyInput, Malformed, PassphraseRequired, BadPassphrase
 // or Unsupported.
-ImportedBundle parseImport(ByteView data, const Secret& passphrase);
+//
+// Key derivation (PBKDF2/PBE) is what a hostile encrypted file can make slow: each
+// encrypted part may ask for at most kMaxKdfRounds, and the whole file for at most
+// `kdfRoundBudget`, counting every password attempt; beyond either, Unsupported before
+// any derivation. (10 million rounds take about 28 s on a 2-core appliance; NSS, the
+// heaviest real writer, uses 600,000 per part.)
+inline constexpr long kMaxKdfRounds = 10'000'000;
+ImportedBundle parseImport(ByteView data, const Secret& passphrase, long kdfRoundBudget = kMaxKdfRounds);
 
 } // namespace certd::pki

@@ -562,3 +562,23 @@ TEST_CASE("import refuses encrypted keys that ask for an absurd number of key de
     CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
     CHECK(std::string(e.what()).find("key derivation rounds") != std::string::npos);
 }
+
+TEST_CASE("import charges every encrypted part's key derivation rounds to one budget for the file")
+{
+    // PKCS12_create with 2048 rounds: the MAC, the shrouded key bag and the encrypted
+    // certificate safe cost 2048 each, one passphrase attempt each: 6144 in all.
+    const auto pki = makeTestPki();
+    const std::string p12 = pkcs12Der(pki.leaf.key.get(), pki.leaf.cert.get(), {});
+    const auto bytes = [&] { return ByteView(reinterpret_cast<const std::uint8_t*>(p12.data()), p12.size()); };
+    const auto bundle = parseImport(bytes(), Secret(kPassphrase), 3 * 2048);
+    CHECK(bundle.keys.size() == 1);
+    CHECK(bundle.certificates.size() == 1);
+    try {
+        parseImport(bytes(), Secret(kPassphrase), 3 * 2048 - 1);
+        FAIL("an import over its key derivation budget was accepted");
+    } catch (const Error& e) {
+        CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
+        CHECK(std::string(e.what()).find("key derivation rounds in all") != std::string::npos);
+    }
+    CHECK(ERR_peek_error() == 0);
+}
