@@ -27,20 +27,23 @@ C export web --key --format pkcs8 --no-cert --passphrase-file "$WORK/out/wrong" 
 set -e
 # Key memory is locked and kept out of core dumps: certd and certd-tls each hold OpenSSL's
 # secure heap, a mapping whose VmFlags carry both "lo" (mlock'ed) and "dd" (MADV_DONTDUMP).
-# AddressSanitizer turns mlock into a no-op, so a sanitizer build is checked for "dd" only.
-flags=(lo dd)
-if ldd "$CERTD" | grep -q libasan; then flags=(dd); echo "ASan build: mlock is a no-op, checking MADV_DONTDUMP only"; fi
-locked_dontdump_kb() {
-  awk -v want="${flags[*]}" '/^Size:/ { kb = $2 }
-       /^VmFlags:/ { n = split(want, w, " "); ok = 1; for (i = 1; i <= n; i++) if (index($0 " ", " " w[i] " ") == 0) ok = 0; if (ok) total += kb }
-       END { print total + 0 }' "/proc/$1/smaps"
-}
-tls_pid=$(pgrep -P "$CERTD_PID" -x certd-tls)
-for who in "certd:$CERTD_PID" "certd-tls:$tls_pid"; do
-  kb=$(locked_dontdump_kb "${who#*:}")
-  [ "$kb" -ge 1024 ] || fail "${who%%:*} has ${kb} kB of locked, no-dump memory; expected its secure heap"
-  echo "${who%%:*}: ${kb} kB locked and MADV_DONTDUMP (secure heap)"
-done
+# Under AddressSanitizer there is nothing to see: its mlock is a no-op and its own shadow
+# memory is MADV_DONTDUMP too. The normal build's run of this test does the check.
+if ldd "$CERTD" | grep -q libasan; then
+  echo "ASan build: secure heap check skipped (mlock is a no-op, ASan's shadow is MADV_DONTDUMP)"
+else
+  locked_dontdump_kb() {
+    awk '/^Size:/ { kb = $2 }
+         /^VmFlags:/ { if (index($0 " ", " lo ") && index($0 " ", " dd ")) total += kb }
+         END { printf "%d\n", total }' "/proc/$1/smaps"
+  }
+  tls_pid=$(pgrep -P "$CERTD_PID" -x certd-tls)
+  for who in "certd:$CERTD_PID" "certd-tls:$tls_pid"; do
+    kb=$(locked_dontdump_kb "${who#*:}")
+    [ "$kb" -ge 1024 ] || fail "${who%%:*} has ${kb} kB of locked, no-dump memory; expected its secure heap"
+    echo "${who%%:*}: ${kb} kB locked and MADV_DONTDUMP (secure heap)"
+  done
+fi
 stop_certd   # flush everything it would write
 
 [ "$(stat -c %a "$WORK/state")" = 700 ] || fail "state directory is not 0700"
