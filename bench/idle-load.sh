@@ -112,22 +112,7 @@ for t in $TERMINATORS; do
         --backend 127.0.0.1:$BACKEND_PORT --workers 1 --max-connections $(( N + 50 )) 2>"$t.err" &
       ;;
     haproxy)
-      cat > haproxy.cfg <<EOF
-global
-  nbthread 1
-  maxconn $(( N + 50 ))
-  ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 600s
-  timeout server 600s
-frontend fe
-  bind 127.0.0.1:$PORT ssl crt $WORK/both.pem
-  default_backend be
-backend be
-  server s1 127.0.0.1:$BACKEND_PORT
-EOF
+      bench_haproxy_cfg "$PORT" "$BACKEND_PORT" $(( N + 50 )) 600
       "${CPU1[@]}" "$HAPROXY" -db -f haproxy.cfg 2>"$t.err" &
       ;;
   esac

@@ -136,22 +136,7 @@ EOF
 python3 helper.py backend "$BACKEND_PORT" &
 PIDS+=($!)
 
-cat > haproxy.cfg <<EOF
-global
-  nbthread 1
-  maxconn $(( N + 100 ))
-  ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 300s
-  timeout server 300s
-frontend fe
-  bind 127.0.0.1:$HAPROXY_PORT ssl crt $WORK/both.pem
-  default_backend be
-backend be
-  server s1 127.0.0.1:$BACKEND_PORT
-EOF
+bench_haproxy_cfg "$HAPROXY_PORT" "$BACKEND_PORT" $(( N + 100 )) 300
 
 # One worker each (certd-tls sizes itself to the CPUs it may use; HAProxy runs nbthread 1).
 "$CERTD_TLS" --listen 127.0.0.1:$CERTD_PORT --cert cert.pem --key key.pem \

@@ -32,3 +32,24 @@ bench_server_cert() {
   openssl req -x509 -new -key key.pem -subj "/CN=bench.test" -days 2 -out cert.pem 2>/dev/null
   cat cert.pem key.pem > both.pem
 }
+
+# bench_haproxy_cfg PORT BACKEND_PORT MAXCONN TIMEOUT_S: haproxy.cfg in the current directory,
+# HAProxy as the peer terminator: one thread, mode tcp, TLS on bind with both.pem, one backend.
+bench_haproxy_cfg() {
+  cat > haproxy.cfg <<CFG
+global
+  nbthread 1
+  maxconn $3
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client ${4}s
+  timeout server ${4}s
+frontend fe
+  bind 127.0.0.1:$1 ssl crt $WORK/both.pem
+  default_backend be
+backend be
+  server s1 127.0.0.1:$2
+CFG
+}
