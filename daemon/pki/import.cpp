@@ -191,11 +191,13 @@ void chargeKdfRounds(const ASN1_INTEGER* iterations, const Passwords& passwords)
 {
     if (iterations == nullptr)
         return;
-    const long rounds = ASN1_INTEGER_get(iterations);
+    const long rounds = ASN1_INTEGER_get(iterations); // -1 also when it does not fit a long
+    if (rounds < 0)
+        throw Error(ErrorCode::Malformed, "the file's key derivation round count is damaged");
     if (rounds > kMaxKdfRounds)
         throw Error(ErrorCode::Unsupported, "the file asks for more than " + std::to_string(kMaxKdfRounds) +
                                                 " key derivation rounds; re-export it with fewer");
-    if (rounds <= 0 || passwords.kdfRoundsLeft == nullptr)
+    if (passwords.kdfRoundsLeft == nullptr)
         return;
     const long cost = rounds * static_cast<long>(passwords.list.size());
     if (cost > *passwords.kdfRoundsLeft)

@@ -563,6 +563,44 @@ TEST_CASE("import refuses encrypted keys that ask for an absurd number of key de
     CHECK(std::string(e.what()).find("key derivation rounds") != std::string::npos);
 }
 
+TEST_CASE("import refuses a key derivation round count that does not fit, as damaged")
+{
+    // PBES2 whose PBKDF2 round count is 2^70: ASN1_INTEGER_get cannot represent it (-1).
+    using AlgorPtr = OsslPtr<X509_ALGOR, X509_ALGOR_free>;
+    using Pbe2ParamPtr = OsslPtr<PBE2PARAM, PBE2PARAM_free>;
+    using Pbkdf2ParamPtr = OsslPtr<PBKDF2PARAM, PBKDF2PARAM_free>;
+    const AlgorPtr pbe(PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), 1000, nullptr, 0, nullptr, NID_hmacWithSHA256));
+    REQUIRE(pbe != nullptr);
+    const Pbe2ParamPtr pbe2(
+        static_cast<PBE2PARAM*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), pbe->parameter)));
+    REQUIRE(pbe2 != nullptr);
+    const Pbkdf2ParamPtr kdf(static_cast<PBKDF2PARAM*>(
+        ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter)));
+    REQUIRE(kdf != nullptr);
+    BignumPtr huge(BN_new());
+    REQUIRE(BN_set_bit(huge.get(), 70) == 1);
+    REQUIRE(BN_to_ASN1_INTEGER(huge.get(), kdf->iter) != nullptr);
+    ASN1_TYPE_free(pbe2->keyfunc->parameter);
+    pbe2->keyfunc->parameter = nullptr;
+    REQUIRE(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), kdf.get(), &pbe2->keyfunc->parameter) != nullptr);
+    ASN1_TYPE_free(pbe->parameter);
+    pbe->parameter = nullptr;
+    REQUIRE(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(PBE2PARAM), pbe2.get(), &pbe->parameter) != nullptr);
+
+    unsigned char* algDer = nullptr;
+    const int algLen = i2d_X509_ALGOR(pbe.get(), &algDer);
+    REQUIRE(algLen > 0);
+    std::string content(reinterpret_cast<char*>(algDer), static_cast<std::size_t>(algLen));
+    OPENSSL_free(algDer);
+    content += std::string("\x04\x10", 2) + std::string(16, 'x');
+    REQUIRE(content.size() < 128); // short-form DER length
+    const std::string der = std::string("\x30") + static_cast<char>(content.size()) + content;
+
+    const Error e = importError(der, kPassphrase);
+    CHECK(codeName(e.code()) == codeName(ErrorCode::Malformed));
+    CHECK(std::string(e.what()).find("round count is damaged") != std::string::npos);
+}
+
 TEST_CASE("import charges every encrypted part's key derivation rounds to one budget for the file")
 {
     // PKCS12_create with 2048 rounds: the MAC, the shrouded key bag and the encrypted
