@@ -14,9 +14,9 @@
 #include <openssl/x509v3.h>
 
 #include <cstddef>
-#include <new>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>

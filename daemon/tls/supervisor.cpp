@@ -47,7 +47,9 @@ bool canSwitchIdentity()
     __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
     if (::syscall(SYS_capget, &header, data) < 0)
         return false;
-    const auto effective = [&](int cap) { return (data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap)) != 0; };
+    const auto effective = [&](int cap) {
+        return (data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap)) != 0;
+    };
     return effective(CAP_SETUID) && effective(CAP_SETGID);
 }
 
@@ -135,7 +137,8 @@ namespace {
         // set on. Clear the ambient, permitted, effective and inheritable sets either way.
         __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
         __user_cap_data_struct noCaps[_LINUX_CAPABILITY_U32S_3]{};
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 || syscall(SYS_capset, &header, noCaps) < 0)
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+            syscall(SYS_capset, &header, noCaps) < 0)
             _exit(126);
         if (setuid(0) == 0)
             _exit(126); // the drop did not stick
@@ -165,7 +168,8 @@ Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
 {
     const uid_t self = ::geteuid();
     if (self == 0 && options_.user.empty())
-        throw Error(ErrorCode::InvalidArgument, "terminator.user: certd runs as root, so certd-tls needs its own account");
+        throw Error(ErrorCode::InvalidArgument,
+                    "terminator.user: certd runs as root, so certd-tls needs its own account");
     if (!options_.user.empty() && canSwitchIdentity()) {
         passwd pw{};
         passwd* found = nullptr;
@@ -181,8 +185,8 @@ Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
         dropTo_ = std::make_pair(pw.pw_uid, pw.pw_gid);
     } else if (!options_.user.empty()) {
         // A developer's unprivileged run: nothing to switch with, so certd-tls shares certd's uid.
-        log::warning("certd-tls: runs as certd's own uid " + std::to_string(self) + ", not '" + options_.user +
-                     "': certd has neither root nor CAP_SETUID and CAP_SETGID");
+        log::warning("certd-tls: runs as certd's own uid " + std::to_string(self) + ", not '" +
+                     options_.user + "': certd has neither root nor CAP_SETUID and CAP_SETGID");
     }
     spawn();
 }

@@ -23,7 +23,7 @@ TEST_CASE("the secure heap holds SecureBytes and private keys, and overflows int
     const SecureHeap heap = initSecureHeap(kHeapBytes);
     REQUIRE(heap != SecureHeap::Unavailable);
     CHECK(initSecureHeap(1U << 20) == heap); // set up once; later calls report the first result
-    generateKey(KeyType::EcP256); // the DRBG's first use keeps some secure memory for good
+    generateKey(KeyType::EcP256);            // the DRBG's first use keeps some secure memory for good
     const std::size_t baseline = CRYPTO_secure_used();
 
     SUBCASE("SecureBytes: secure while there is room, ordinary memory after, contents intact")
