@@ -541,6 +541,20 @@ TEST_CASE("import leaves no OpenSSL errors queued after probing formats")
     CHECK(ERR_peek_error() == 0);
 }
 
+// An EncryptedPrivateKeyInfo with `pbe` as its algorithm and 16 bytes of junk as the
+// ciphertext: enough for what import decides before it derives a key.
+std::string encryptedPkcs8With(const X509_ALGOR* pbe)
+{
+    unsigned char* algDer = nullptr;
+    const int algLen = i2d_X509_ALGOR(pbe, &algDer);
+    REQUIRE(algLen > 0);
+    std::string content(reinterpret_cast<char*>(algDer), static_cast<std::size_t>(algLen));
+    OPENSSL_free(algDer);
+    content += std::string("\x04\x10", 2) + std::string(16, 'x');
+    REQUIRE(content.size() < 128); // short-form DER length
+    return std::string("\x30") + static_cast<char>(content.size()) + content;
+}
+
 TEST_CASE("import refuses encrypted keys that ask for an absurd number of key derivation rounds")
 {
     // An EncryptedPrivateKeyInfo whose PBKDF2 asks for 20 million rounds
@@ -549,14 +563,7 @@ TEST_CASE("import refuses encrypted keys that ask for an absurd number of key de
     const AlgorPtr pbe(
         PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), 20'000'000, nullptr, 0, nullptr, NID_hmacWithSHA256));
     REQUIRE(pbe != nullptr);
-    unsigned char* algDer = nullptr;
-    const int algLen = i2d_X509_ALGOR(pbe.get(), &algDer);
-    REQUIRE(algLen > 0);
-    std::string content(reinterpret_cast<char*>(algDer), static_cast<std::size_t>(algLen));
-    OPENSSL_free(algDer);
-    content += std::string("\x04\x10", 2) + std::string(16, 'x');
-    REQUIRE(content.size() < 128); // short-form DER length
-    const std::string der = std::string("\x30") + static_cast<char>(content.size()) + content;
+    const std::string der = encryptedPkcs8With(pbe.get());
 
     const Error e = importError(der, kPassphrase);
     CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
@@ -582,19 +589,13 @@ TEST_CASE("import refuses a key derivation round count that does not fit, as dam
     REQUIRE(BN_to_ASN1_INTEGER(huge.get(), kdf->iter) != nullptr);
     ASN1_TYPE_free(pbe2->keyfunc->parameter);
     pbe2->keyfunc->parameter = nullptr;
-    REQUIRE(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), kdf.get(), &pbe2->keyfunc->parameter) != nullptr);
+    REQUIRE(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), kdf.get(), &pbe2->keyfunc->parameter) !=
+            nullptr);
     ASN1_TYPE_free(pbe->parameter);
     pbe->parameter = nullptr;
     REQUIRE(ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(PBE2PARAM), pbe2.get(), &pbe->parameter) != nullptr);
 
-    unsigned char* algDer = nullptr;
-    const int algLen = i2d_X509_ALGOR(pbe.get(), &algDer);
-    REQUIRE(algLen > 0);
-    std::string content(reinterpret_cast<char*>(algDer), static_cast<std::size_t>(algLen));
-    OPENSSL_free(algDer);
-    content += std::string("\x04\x10", 2) + std::string(16, 'x');
-    REQUIRE(content.size() < 128); // short-form DER length
-    const std::string der = std::string("\x30") + static_cast<char>(content.size()) + content;
+    const std::string der = encryptedPkcs8With(pbe.get());
 
     const Error e = importError(der, kPassphrase);
     CHECK(codeName(e.code()) == codeName(ErrorCode::Malformed));
@@ -607,7 +608,9 @@ TEST_CASE("import charges every encrypted part's key derivation rounds to one bu
     // certificate safe cost 2048 each, one passphrase attempt each: 6144 in all.
     const auto pki = makeTestPki();
     const std::string p12 = pkcs12Der(pki.leaf.key.get(), pki.leaf.cert.get(), {});
-    const auto bytes = [&] { return ByteView(reinterpret_cast<const std::uint8_t*>(p12.data()), p12.size()); };
+    const auto bytes = [&] {
+        return ByteView(reinterpret_cast<const std::uint8_t*>(p12.data()), p12.size());
+    };
     const auto bundle = parseImport(bytes(), Secret(kPassphrase), 3 * 2048);
     CHECK(bundle.keys.size() == 1);
     CHECK(bundle.certificates.size() == 1);
