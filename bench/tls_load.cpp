@@ -355,6 +355,19 @@ private:
         ::epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
     }
 
+    // After an SSL call returned `r` <= 0: waits for the socket (false) when OpenSSL wants I/O,
+    // otherwise marks the connection failed (true: finished).
+    bool waitOrFail(Conn* c, int r)
+    {
+        const int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            want(c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+            return false;
+        }
+        c->state = Conn::State::Failed;
+        return true;
+    }
+
     // Moves a connection on; false while it waits.
     bool step(Conn* c)
     {
@@ -374,13 +387,7 @@ private:
             ERR_clear_error();
             const int r = SSL_do_handshake(c->ssl);
             if (r != 1) {
-                const int e = SSL_get_error(c->ssl, r);
-                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                    want(c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
-                    return false;
-                }
-                c->state = Conn::State::Failed;
-                return true;
+                return waitOrFail(c, r);
             }
             c->handshakeDone = Clock::now();
             if (!c->probe) {
@@ -394,13 +401,7 @@ private:
             if (!c->requestSent) {
                 const int w = SSL_write(c->ssl, kRequest, static_cast<int>(kRequestSize));
                 if (w <= 0) {
-                    const int e = SSL_get_error(c->ssl, w);
-                    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                        want(c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
-                        return false;
-                    }
-                    c->state = Conn::State::Failed;
-                    return true;
+                    return waitOrFail(c, w);
                 }
                 c->requestSent = true;
             }
@@ -416,13 +417,7 @@ private:
                     }
                     continue;
                 }
-                const int e = SSL_get_error(c->ssl, r);
-                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                    want(c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
-                    return false;
-                }
-                c->state = Conn::State::Failed;
-                return true;
+                return waitOrFail(c, r);
             }
         }
         return true;
