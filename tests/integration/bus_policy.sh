@@ -5,13 +5,7 @@
 # certificate Export, introspection) but the bus itself refuses their mutations.
 . "$(dirname "$0")/lib.sh"
 POLICY=$(cd "$(dirname "$0")/../../dbus" && pwd)/org.certd1.conf
-cat > "$WORK/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$WORK/bus.sock</listen>
-  <auth>EXTERNAL</auth>
+start_bus "$(cat <<CONF
   <!-- The defaults of Debian's system.conf: calls denied unless a rule allows them. -->
   <policy context="default">
     <allow user="*"/>
@@ -29,13 +23,8 @@ cat > "$WORK/bus.conf" <<CONF
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
   </policy>
   <include>$POLICY</include>
-</busconfig>
 CONF
-chmod 755 "$WORK"
-dbus-daemon --config-file="$WORK/bus.conf" --nofork 2>"$WORK/bus.log" &
-BUS_PID=$!
-for _ in $(seq 100); do [ -S "$WORK/bus.sock" ] && break; sleep 0.05; done
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus.sock"
+)"
 start_certd
 cert=$(busctl --system call org.certd1 /org/certd1 org.certd1.Manager CreateSelfSigned 'a{sv}' 2 \
   key_type s ec-p256 common_name s root.example.com | cut -d'"' -f2)

@@ -17,9 +17,16 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/certd.log" ] && sed 's/^/  certd: /' "$WORK/certd.log" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
-# start_bus: a system-type bus that lets every local user connect, so that
+# start_bus [POLICY]: a private system-type bus. POLICY is the <policy>/<include> XML it
+# enforces; the default lets every local user connect, own and call anything, so that
 # certd's own authorisation (not the bus policy) is what the tests exercise.
 start_bus() {
+  local policy=${1:-'  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>'}
   cat > "$WORK/bus.conf" <<CONF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -27,12 +34,7 @@ start_bus() {
   <type>system</type>
   <listen>unix:path=$WORK/bus.sock</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
+$policy
 </busconfig>
 CONF
   chmod 755 "$WORK"
