@@ -811,6 +811,7 @@ Json toJson(const client::Status& s)
         .set("UptimeUSec", s.uptimeUSec)
         .set("Addresses", Json(std::move(bindings)))
         .set("TerminatorState", s.terminatorState)
+        .set("TerminatorError", s.terminatorError)
         .set("SoonestExpiryUSec", s.soonestExpiryUSec ? Json(*s.soonestExpiryUSec) : Json(nullptr))
         .set("SoonestExpiry", jsonPath(s.soonestExpiry))
         .set("Certificates", s.certificates)
@@ -966,7 +967,8 @@ Fields statusFields(const client::Status& s, const NameIndex& index)
         {"Machine Id", s.machineId},
         {"Version", s.version},
         {"Uptime", formatDuration(s.uptimeUSec)},
-        {"Terminator", s.terminatorState},
+        {"Terminator", s.terminatorError.empty() ? s.terminatorState
+                                                 : s.terminatorState + ": " + s.terminatorError},
         {"Certificates", std::to_string(s.certificates)},
         {"Keys", std::to_string(s.keys)},
         {"Requests", std::to_string(s.requests)},

@@ -397,6 +397,7 @@ Status parseStatus(const PropertyMap& p)
         return out;
     });
     read(p, "TerminatorState", s.terminatorState);
+    read(p, "TerminatorError", s.terminatorError);
     readAs<std::uint64_t>(p, "SoonestExpiryUSec", s.soonestExpiryUSec,
                           [](std::uint64_t v) { return std::optional<std::uint64_t>(v); });
     readPath(p, "SoonestExpiry", s.soonestExpiry);

@@ -176,6 +176,7 @@ struct Status {
     std::uint64_t uptimeUSec = 0;
     std::vector<AddressBinding> addresses;
     std::string terminatorState;
+    std::string terminatorError; // why certd-tls cannot be started; "" when nothing is wrong
     std::optional<std::uint64_t> soonestExpiryUSec;
     std::string soonestExpiry = kNoObject;
     std::uint32_t certificates = 0;

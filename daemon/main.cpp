@@ -105,10 +105,11 @@ int run(const std::filesystem::path& configPath)
     tls::Supervisor supervisor(loop.get(), supervisorOptions);
     TerminatorLink terminator(manager, config, supervisor);
     info.terminatorState = [&supervisor] { return supervisor.state(); };
+    info.terminatorError = [&supervisor] { return supervisor.error(); };
     info.sync = [&terminator](bool flush) { return terminator.sync(flush); };
     bus::Service service(*connection, manager, info);
     supervisor.onStateChanged = [&] {
-        service.emitManagerProperties({"TerminatorState"});
+        service.emitManagerProperties({"TerminatorState", "TerminatorError"});
         // After a restart the terminator serves the last state again; show what it reports.
         if (supervisor.state() == "running")
             loop.defer([&] { service.apply(terminator.refreshStatuses()); });

@@ -123,6 +123,7 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
         status["Addresses"] = sdbus::Variant(addresses);
         status["Port"] = sdbus::Variant(service_.info().port);
         status["TerminatorState"] = sdbus::Variant(service_.info().terminatorState());
+        status["TerminatorError"] = sdbus::Variant(service_.info().terminatorError());
         uint64_t soonest = UINT64_MAX;
         std::string soonestId;
         for (const auto& [id, entry] : manager.certificates()) {
@@ -157,6 +158,11 @@ sdbus::ObjectPath ManagerObject::FactoryCertificate()
 std::string ManagerObject::TerminatorState()
 {
     return service_.info().terminatorState();
+}
+
+std::string ManagerObject::TerminatorError()
+{
+    return service_.info().terminatorError();
 }
 
 } // namespace certd::bus

@@ -41,6 +41,7 @@ private:
     std::string Version() override;
     sdbus::ObjectPath FactoryCertificate() override;
     std::string TerminatorState() override;
+    std::string TerminatorError() override;
 
     Service& service_;
 };

@@ -40,6 +40,8 @@ struct ServiceInfo {
     AuthPolicy auth;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::function<std::string()> terminatorState = [] { return std::string("stopped"); };
+    // Why the terminator could not be started; "" when nothing is wrong.
+    std::function<std::string()> terminatorError = [] { return std::string(); };
     // Runs a function once the current bus message is fully handled (EventLoop::defer).
     std::function<void(std::function<void()>)> defer;
     // Called after every applied change (the expiry watch re-evaluates).

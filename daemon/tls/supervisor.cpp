@@ -105,8 +105,26 @@ UniqueFd bindListener(const std::string& address, std::uint16_t port, bool freeb
 
 namespace {
 
+// What the forked child reports, through a close-on-exec pipe, when it cannot become
+// certd-tls: the step that failed and its errno. Nothing arrives when the exec succeeds.
+enum class StartStep : int { Setup = 1, Credentials, Capabilities, Exec };
+struct StartReport {
+    StartStep step;
+    int error;
+};
+
+// In the child: tells certd which step failed, with errno, and exits.
+[[noreturn]] void failStart(int reportFd, StartStep step, int status)
+{
+    const StartReport report{step, errno};
+    [[maybe_unused]] const auto n = write(reportFd, &report, sizeof report);
+    _exit(status);
+}
+
 // Runs in the forked child before exec: async-signal-safe calls only (certd has threads).
-[[noreturn]] void execTerminator(int controlFd, char* const argv[],
+// The binary is executed through `exeFd`, opened by certd before the fork, so the
+// terminator's account never has to walk the path to it (a clone in a 0700 home works).
+[[noreturn]] void execTerminator(int controlFd, int exeFd, int reportFd, char* const argv[],
                                  const std::optional<std::pair<uid_t, gid_t>>& dropTo, pid_t parent)
 {
     sigset_t none;
@@ -118,11 +136,13 @@ namespace {
         sigaction(sig, &dfl, nullptr);
     if (controlFd == 3) {
         if (fcntl(3, F_SETFD, 0) < 0)
-            _exit(127);
+            failStart(reportFd, StartStep::Setup, 127);
     } else if (dup2(controlFd, 3) < 0) {
-        _exit(127);
+        failStart(reportFd, StartStep::Setup, 127);
     }
-    syscall(SYS_close_range, 4U, ~0U, 0U);
+    // Everything else closes at exec; the binary and the report pipe are needed until then.
+    if (syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        failStart(reportFd, StartStep::Setup, 127);
     if (dropTo) {
         rlimit memlock{};
         if (getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 && memlock.rlim_cur < kMemlockBytes) {
@@ -131,7 +151,7 @@ namespace {
             setrlimit(RLIMIT_MEMLOCK, &memlock);
         }
         if (setgroups(0, nullptr) < 0 || setgid(dropTo->second) < 0 || setuid(dropTo->first) < 0)
-            _exit(126);
+            failStart(reportFd, StartStep::Credentials, 126);
         // From root the kernel clears every capability with the uid; from an ordinary uid
         // holding ambient capabilities it keeps them all, and execv would pass the ambient
         // set on. Clear the ambient, permitted, effective and inheritable sets either way.
@@ -139,17 +159,27 @@ namespace {
         __user_cap_data_struct noCaps[_LINUX_CAPABILITY_U32S_3]{};
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
             syscall(SYS_capset, &header, noCaps) < 0)
-            _exit(126);
-        if (setuid(0) == 0)
-            _exit(126); // the drop did not stick
+            failStart(reportFd, StartStep::Capabilities, 126);
+        if (setuid(0) == 0) {
+            errno = EPERM;
+            failStart(reportFd, StartStep::Credentials, 126); // the drop did not stick
+        }
     }
     // After the uid change: changing credentials clears the parent-death signal.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(0); // certd died before we could notice
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    execv(argv[0], argv);
-    _exit(127);
+    syscall(SYS_execveat, exeFd, "", argv, environ, AT_EMPTY_PATH);
+    failStart(reportFd, StartStep::Exec, 127);
+}
+
+// An fd number above 3, so that moving the control socket to 3 in the child clobbers nothing.
+UniqueFd aboveThree(UniqueFd fd)
+{
+    if (!fd || fd.get() > 3)
+        return fd;
+    return UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 4));
 }
 
 std::string describeExit(int status)
@@ -183,6 +213,7 @@ Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
             throw Error(ErrorCode::InvalidArgument, "terminator.user: '" + options_.user +
                                                         "' is certd's own account; certd-tls needs another");
         dropTo_ = std::make_pair(pw.pw_uid, pw.pw_gid);
+        account_ = "user " + options_.user + ", uid " + std::to_string(pw.pw_uid);
     } else if (!options_.user.empty()) {
         // A developer's unprivileged run: nothing to switch with, so certd-tls shares certd's uid.
         log::warning("certd-tls: runs as certd's own uid " + std::to_string(self) + ", not '" +
@@ -221,26 +252,48 @@ void Supervisor::setState(const std::string& state)
 
 void Supervisor::spawn()
 {
+    // Opened as certd (root, or the certd account), so only the file's own mode matters to the
+    // terminator's account, not the folders above it.
+    const std::string binary = options_.binary.string();
+    UniqueFd exe = aboveThree(UniqueFd(::open(binary.c_str(), O_PATH | O_CLOEXEC)));
+    if (!exe) {
+        startFailed("cannot open " + binary + ": " + std::strerror(errno) +
+                    " (terminator.binary in the configuration names it)");
+        scheduleRestart();
+        return;
+    }
+    int reportPipe[2];
+    if (::pipe2(reportPipe, O_CLOEXEC) < 0)
+        throw Error(ErrorCode::Internal, std::string("pipe: ") + std::strerror(errno));
+    UniqueFd reportRead(reportPipe[0]);
+    UniqueFd reportWrite = aboveThree(UniqueFd(reportPipe[1]));
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
         throw Error(ErrorCode::Internal, std::string("socketpair: ") + std::strerror(errno));
     UniqueFd ours(pair[0]);
     UniqueFd theirs(pair[1]);
-    std::string binary = options_.binary.string();
+    if (!reportWrite)
+        throw Error(ErrorCode::Internal, std::string("fcntl: ") + std::strerror(errno));
+    std::string argv0 = binary;
     std::string flag = "--control-fd";
     std::string three = "3";
-    char* const argv[] = {binary.data(), flag.data(), three.data(), nullptr};
+    char* const argv[] = {argv0.data(), flag.data(), three.data(), nullptr};
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0)
         throw Error(ErrorCode::Internal, std::string("fork: ") + std::strerror(errno));
     if (pid == 0)
-        execTerminator(theirs.get(), argv, dropTo_, parent);
+        execTerminator(theirs.get(), exe.get(), reportWrite.get(), argv, dropTo_, parent);
 
     pid_ = pid;
     startedAt_ = Clock::now();
     control_ = std::move(ours);
     theirs.reset();
+    reportWrite.reset();
+    startReport_ = std::move(reportRead);
+    ::fcntl(startReport_.get(), F_SETFL, O_NONBLOCK);
+    ready_ = false;
+    goneWhy_.clear();
     ::fcntl(control_.get(), F_SETFL, ::fcntl(control_.get(), F_GETFL) | O_NONBLOCK);
     pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     reader_ = wire::FrameReader();
@@ -255,8 +308,10 @@ void Supervisor::spawn()
         throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
     if (state_ == "stopped")
         setState("starting");
-    log::info("certd-tls: started as pid " + std::to_string(pid) +
-              (dropTo_ ? " (user " + options_.user + ")" : std::string()));
+    // While it keeps failing, each attempt is only a debug line: startFailed() said why once.
+    log::write(error_.empty() ? log::Level::Info : log::Level::Debug,
+               "certd-tls: started as pid " + std::to_string(pid) +
+                   (account_.empty() ? std::string() : " (" + account_ + ")"));
     if (desired_)
         send(++generation_, Clock::now() + options_.ackTimeout);
     armAckWatchdog();
@@ -309,6 +364,14 @@ bool Supervisor::readMessages()
                 if (frame->type == wire::MessageType::Ack) {
                     handleAck(wire::decodeAck(frame->body));
                 } else if (frame->type == wire::MessageType::Hello) {
+                    ready_ = true;
+                    loggedError_.clear();
+                    if (!error_.empty()) {
+                        log::info("certd-tls: running (pid " + std::to_string(pid_) + ") after failing: " + error_);
+                        error_.clear();
+                        if (onStateChanged)
+                            onStateChanged();
+                    }
                     if (!desired_) {
                         ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
                         setState("running");
@@ -323,7 +386,9 @@ bool Supervisor::readMessages()
                 return true;
         }
     } catch (const Error& e) {
-        log::error(std::string("certd-tls: ") + e.what());
+        // From a child that never got going (e.g. its exec failed), reap() says more, once.
+        if (ready_)
+            log::error(std::string("certd-tls: ") + e.what());
         return false;
     }
 }
@@ -438,16 +503,65 @@ void Supervisor::childGone(const std::string& why)
 {
     if (!control_)
         return;
-    log::warning("certd-tls: " + why + "; restarting it");
     controlSource_ = sd_event_source_disable_unref(controlSource_);
     ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
     control_.reset();
     if (pid_ > 0)
         ::kill(pid_, SIGKILL); // reaped by onPidfd, which schedules the restart
     terminatorStatus_.clear();
+    if (!ready_) {
+        // A child that never said Hello: what it reports, or its exit, says more than a broken
+        // pipe; reap() tells, once.
+        goneWhy_ = why;
+        if (!inApply_)
+            statuses_ = composeStatuses(allListeners_);
+        return;
+    }
+    log::warning("certd-tls: " + why + "; restarting it");
     setState("restarting");
     if (!inApply_)
         statuses_ = composeStatuses(allListeners_);
+}
+
+std::string Supervisor::readStartReport()
+{
+    StartReport report{};
+    if (!startReport_ || ::read(startReport_.get(), &report, sizeof report) != sizeof report)
+        return {};
+    const std::string binary = options_.binary.string();
+    const std::string as = account_.empty() ? std::string() : " as " + account_;
+    const std::string reason = std::strerror(report.error);
+    switch (report.step) {
+    case StartStep::Exec:
+        return "cannot execute " + binary + as + ": " + reason +
+               (report.error == EACCES ? " (the file must be executable by that account)" : "");
+    case StartStep::Credentials:
+        return "cannot switch to " + (account_.empty() ? options_.user : account_) + ": " + reason;
+    case StartStep::Capabilities:
+        return "cannot drop capabilities for " + binary + ": " + reason;
+    case StartStep::Setup:
+        break;
+    }
+    return "cannot prepare to start " + binary + ": " + reason;
+}
+
+void Supervisor::startFailed(const std::string& why)
+{
+    const bool changed = error_ != why;
+    error_ = why;
+    if (loggedError_ != why) {
+        loggedError_ = why;
+        log::error("certd-tls: " + why + "; retrying with backoff, up to every " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.maxBackoff).count()) +
+                       " s",
+                   {{"CERTD_TERMINATOR_ERROR", why}});
+    }
+    if (!inApply_)
+        statuses_ = composeStatuses(allListeners_);
+    if (state_ != "failed")
+        setState("failed");
+    else if (changed && onStateChanged)
+        onStateChanged();
 }
 
 void Supervisor::reap()
@@ -456,12 +570,27 @@ void Supervisor::reap()
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == 0)
         return;
-    if (r == pid_)
-        log::warning("certd-tls (pid " + std::to_string(pid_) + ") " + describeExit(status));
+    const bool wasReady = ready_;
+    const pid_t pid = pid_;
     pidSource_ = sd_event_source_disable_unref(pidSource_);
     pidfd_.reset();
     pid_ = 0; // reaped: the number may belong to someone else now, never signal it again
-    childGone("exited");
+    if (wasReady) {
+        if (r == pid)
+            log::warning("certd-tls (pid " + std::to_string(pid) + ") " + describeExit(status));
+        childGone("exited");
+    } else {
+        childGone("exited");
+        std::string why = readStartReport();
+        // SIGKILL with a reason: certd stopped it (e.g. it did not answer in time).
+        if (why.empty() && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && !goneWhy_.empty())
+            why = "certd-tls " + goneWhy_ + " while starting, so it was stopped";
+        if (why.empty())
+            why = "certd-tls " + describeExit(status) +
+                  " before it was ready (its own message, if any, is logged before this one)";
+        startFailed(why);
+    }
+    startReport_.reset();
     if (Clock::now() - startedAt_ >= options_.stableAfter)
         backoff_ = options_.minBackoff;
     scheduleRestart();
@@ -507,7 +636,7 @@ int Supervisor::onRestartTimer(sd_event_source* /*s*/, std::uint64_t /*usec*/, v
     try {
         self->spawn();
     } catch (const Error& e) {
-        log::error(std::string("certd-tls: ") + e.what());
+        self->startFailed(e.what());
         self->scheduleRestart();
     }
     return 0;

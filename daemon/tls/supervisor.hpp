@@ -57,13 +57,16 @@ public:
     // and servingCertificateId naming what is served.
     std::vector<ListenerStatus> apply(const DesiredState& state);
 
-    // "starting", "running", "restarting" or "stopped".
+    // "starting", "running", "restarting", "failed" (no terminator could be started: error()
+    // says why; certd keeps trying with backoff) or "stopped".
     std::string state() const { return state_; }
+    // Why the terminator could not be started ("" while it runs, or before anything failed).
+    const std::string& error() const { return error_; }
     // The terminator's pid, 0 when none is running.
     pid_t pid() const { return pid_; }
     // Listener statuses as of the last acknowledgement (after a restart too).
     const std::vector<ListenerStatus>& listenerStatus() const { return statuses_; }
-    // Called on the event loop thread whenever state() changed (also from inside apply(), e.g.
+    // Called on the event loop thread whenever state() or error() changed (also from inside apply(), e.g.
     // when the terminator dies during it). After a restart, listenerStatus() is current when
     // the state turns "running".
     std::function<void()> onStateChanged;
@@ -83,6 +86,10 @@ private:
     void handleAck(const wire::Ack& ack);
     void childGone(const std::string& why);
     void reap();
+    // Records why no terminator runs (logged once per distinct reason) and turns "failed".
+    void startFailed(const std::string& why);
+    // What the child reported through the start pipe before it died, or "".
+    std::string readStartReport();
     void scheduleRestart();
     void armAckWatchdog();
     std::vector<ListenerStatus> composeStatuses(const std::vector<ListenerSpec>& listeners) const;
@@ -99,6 +106,11 @@ private:
     pid_t pid_ = 0;
     UniqueFd control_;
     UniqueFd pidfd_;
+    UniqueFd startReport_;  // read end of the child's close-on-exec report pipe
+    bool ready_ = false;     // the current child said Hello
+    std::string goneWhy_;    // why certd gave up on a child that was not ready yet
+    std::string error_;      // why no terminator runs, for the bus
+    std::string loggedError_; // the last start failure logged, to log each reason once
     sd_event_source* controlSource_ = nullptr;
     sd_event_source* pidSource_ = nullptr;
     sd_event_source* restartTimer_ = nullptr;
@@ -107,6 +119,7 @@ private:
     std::chrono::steady_clock::time_point startedAt_;
     std::chrono::milliseconds backoff_;
     std::string state_ = "stopped";
+    std::string account_; // "user nobody (uid 65534)", for messages; "" when certd does not switch
 
     std::map<std::string, Socket> sockets_; // by endpointName()
     std::map<std::string, std::string> bindErrors_;

@@ -21,7 +21,11 @@ CERTD_PREFIX=(setpriv --reuid="$ACCOUNT" --regid="$ACCOUNT" --clear-groups
   --inh-caps="-all,+${CAPS//,/,+}" --ambient-caps="-all,+${CAPS//,/,+}"
   --bounding-set="-all,+${CAPS//,/,+}" --no-new-privs)
 cd "$WORK"
-start_certd
+# certd runs as the account, which may not reach the build folder (a clone in root's 0700
+# home): certd-tls is copied to where it can, as a package puts it in /usr/libexec.
+mkdir -p "$WORK/libexec"
+cp "$(dirname "$CERTD")/certd-tls" "$WORK/libexec/certd-tls"
+start_certd "terminator:" "  user: nobody" "  binary: $WORK/libexec/certd-tls"
 
 # certd: the account's uid everywhere, exactly the four capabilities, no core files.
 account_uid=$(id -u "$ACCOUNT")
