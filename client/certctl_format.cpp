@@ -113,6 +113,7 @@ struct Candidate {
     const std::string* path;
     const std::string* id;
     const std::string* friendlyName;
+    const std::string* completedBy = nullptr; // a request's certificate
 };
 
 std::vector<Candidate> candidates(const client::Inventory& inv, std::span<const ObjectKind> kinds)
@@ -127,7 +128,7 @@ std::vector<Candidate> candidates(const client::Inventory& inv, std::span<const 
             break;
         case ObjectKind::Request:
             for (const auto& r : inv.requests)
-                out.push_back({kind, &r.path, &r.id, &r.friendlyName});
+                out.push_back({kind, &r.path, &r.id, &r.friendlyName, &r.certificate});
             break;
         case ObjectKind::Key:
             for (const auto& k : inv.keys)
@@ -341,7 +342,14 @@ ObjectRef resolveObject(const client::Inventory& inventory, std::string_view ref
     if (byId.size() > 1)
         throwAmbiguous(ref, byId);
 
-    const auto byName = matching([&](const Candidate& c) { return !ref.empty() && *c.friendlyName == ref; });
+    auto byName = matching([&](const Candidate& c) { return !ref.empty() && *c.friendlyName == ref; });
+    // The certificate that completed a request takes the request's name: that name then means
+    // the certificate (the request stays reachable by its id).
+    std::erase_if(byName, [&byName](const Candidate& c) {
+        return c.completedBy && std::any_of(byName.begin(), byName.end(), [&c](const Candidate& other) {
+                   return other.kind == ObjectKind::Certificate && *other.path == *c.completedBy;
+               });
+    });
     if (byName.size() == 1)
         return toRef(byName.front());
     if (byName.size() > 1)

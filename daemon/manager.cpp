@@ -509,10 +509,36 @@ Manager::Created Manager::createRequest(CreateSpec cs)
     return created;
 }
 
+void Manager::refuseForeignKeys(const pki::ImportedBundle& bundle) const
+{
+    if (bundle.keys.empty() || bundle.certificates.empty())
+        return; // a key alone may complete a certificate imported earlier or later
+    for (const auto& key : bundle.keys) {
+        const std::string spki = pki::spkiSha256Hex(key.get());
+        const bool inFile = std::any_of(bundle.certificates.begin(), bundle.certificates.end(), [&](const auto& c) {
+            return pki::spkiSha256Hex(X509_get0_pubkey(c.get())) == spki;
+        });
+        const bool stored =
+            std::any_of(certificates_.begin(), certificates_.end(),
+                        [&](const auto& c) { return c.second.info.spkiSha256 == spki; }) ||
+            !requestsOfKey(pki::keyId(key.get())).empty();
+        if (inFile || stored)
+            continue;
+        std::string names;
+        for (const auto& c : bundle.certificates)
+            names += (names.empty() ? "'" : ", '") + pki::describeCertificate(c.get()).issuedTo + "'";
+        throw Error(ErrorCode::KeyMismatch,
+                    "the private key " + pki::keyId(key.get()).substr(0, 12) + "… (" +
+                        pki::publicKeyDescription(key.get()) + ") in this file belongs to none of its certificates (" + names + ") nor to any certificate or request stored here; nothing was imported. Was the wrong "
+                        "key file combined with the certificate?");
+    }
+}
+
 Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& passphrase,
                                       const std::string& friendlyName)
 {
     auto bundle = pki::parseImport(data, passphrase);
+    refuseForeignKeys(bundle);
     const StoreState before = store_.state();
     Imported result;
     result.warnings = bundle.warnings;
@@ -547,15 +573,20 @@ Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& pas
         result.certificates.push_back(id);
         const std::string spki = pki::spkiSha256Hex(X509_get0_pubkey(cert.get()));
         const auto keyIt = spkiToKey.find(spki);
+        // The request this certificate completes: the operator named it to find the certificate.
+        const StoredRequest* completed = nullptr;
         if (keyIt != spkiToKey.end()) {
             keysLinked.insert(keyIt->second);
-            // The signed certificate for a pending request with this key completes it.
+            // The signed certificate for a pending request with this key completes it (every such
+            // request; the newest one names the certificate).
             if (pki::classify(cert.get()) == pki::CertificateKind::Server)
                 for (auto& [requestId, request] : st.requests)
                     if (request.keyId == keyIt->second && request.state == "pending") {
                         request.state = "completed";
                         request.certificateId = id;
                         result.requests.push_back(requestId);
+                        if (!completed || request.createdUSec > completed->createdUSec)
+                            completed = &request;
                     }
         }
         if (st.certificates.count(id)) {
@@ -564,9 +595,12 @@ Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& pas
             continue;
         }
         tx.putCertificate(id, pki::certificateDer(cert.get()));
-        const auto info = pki::describeCertificate(cert.get());
-        st.certificates[id] = StoredCertificate{
-            id == namedId && !friendlyName.empty() ? friendlyName : info.issuedTo, "automatic", {}, now()};
+        std::string name = pki::describeCertificate(cert.get()).issuedTo;
+        if (id == namedId && !friendlyName.empty())
+            name = friendlyName;
+        else if (completed && !completed->friendlyName.empty())
+            name = completed->friendlyName;
+        st.certificates[id] = StoredCertificate{name, "automatic", {}, now()};
         newCerts.emplace_back(id, cert.get());
     }
     for (const auto& [id, key] : newKeys) {

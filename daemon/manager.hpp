@@ -7,6 +7,7 @@
 #include "pki/certificate.hpp"
 #include "pki/chain.hpp"
 #include "pki/export.hpp"
+#include "pki/import.hpp"
 #include "store.hpp"
 
 #include <cstdint>
@@ -199,6 +200,9 @@ private:
     void stageKey(Store::Transaction& tx, const std::string& keyId, EVP_PKEY* key, Changes& changes) const;
     const std::string& requireAddress(const std::string& text, std::string& canonical) const;
     void requirePrivateKey(const CertificateEntry& entry) const;
+    // A file that holds certificates and a private key that belongs to none of them, nor to a
+    // stored certificate or request, is the wrong key file: KeyMismatch naming the key.
+    void refuseForeignKeys(const pki::ImportedBundle& bundle) const;
     // Findings for serving `id` on `addresses` (instead of what serves them now); throws
     // CheckFailed on error findings unless `force`; returns the rest as warnings.
     std::vector<pki::Warning> preflight(const std::string& id, const std::vector<std::string>& addresses,

@@ -137,6 +137,24 @@ TEST_CASE("an ambiguous name is refused with the candidates listed")
     CHECK(codeOf([&] { resolveObject(inv, "Renewal", kCert); }) == ErrorCode::NotFound);
 }
 
+TEST_CASE("a request's name means the certificate that completed it")
+{
+    auto inv = inventory();
+    inv.certificates.push_back(cert("5151515100000000", "shop"));
+    client::Request completed;
+    completed.id = "88bb";
+    completed.path = std::string(client::kRequestPathPrefix) + completed.id;
+    completed.friendlyName = "shop";
+    completed.state = "completed";
+    completed.certificate = inv.certificates.back().path;
+    inv.requests.push_back(completed);
+    CHECK(resolveObject(inv, "shop", kAny).id == "5151515100000000");
+    CHECK(resolveObject(inv, "88bb", kAny).kind == ObjectKind::Request);
+    // A pending request and an unrelated certificate of the same name stay ambiguous.
+    inv.requests.back().certificate = client::kNoObject;
+    CHECK(codeOf([&] { resolveObject(inv, "shop", kAny); }) == ErrorCode::InvalidArgument);
+}
+
 TEST_CASE("object kinds from paths")
 {
     CHECK(kindOfPath("/org/certd1/certificate/ab") == ObjectKind::Certificate);
