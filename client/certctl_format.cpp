@@ -1,7 +1,8 @@
 #include "certctl_format.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -14,48 +15,6 @@ namespace certd::certctl {
 namespace {
 
 // ---------------------------------------------------------------- UTF-8
-
-constexpr char32_t kInvalid = 0xFFFFFFFF;
-
-// Decodes the code point at s[pos]; `length` gets the bytes consumed (1 for an
-// invalid byte, which yields kInvalid). Rejects overlongs, surrogates, > U+10FFFF.
-char32_t decodeUtf8(std::string_view s, std::size_t pos, std::size_t& length)
-{
-    const auto b0 = static_cast<unsigned char>(s[pos]);
-    length = 1;
-    if (b0 < 0x80)
-        return b0;
-    std::size_t n = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if ((b0 & 0xE0) == 0xC0) {
-        n = 2;
-        cp = b0 & 0x1F;
-        min = 0x80;
-    } else if ((b0 & 0xF0) == 0xE0) {
-        n = 3;
-        cp = b0 & 0x0F;
-        min = 0x800;
-    } else if ((b0 & 0xF8) == 0xF0) {
-        n = 4;
-        cp = b0 & 0x07;
-        min = 0x10000;
-    } else {
-        return kInvalid;
-    }
-    if (pos + n > s.size())
-        return kInvalid;
-    for (std::size_t i = 1; i < n; ++i) {
-        const auto b = static_cast<unsigned char>(s[pos + i]);
-        if ((b & 0xC0) != 0x80)
-            return kInvalid;
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return kInvalid;
-    length = n;
-    return cp;
-}
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD"; // U+FFFD
 
@@ -470,7 +429,7 @@ void appendJsonString(std::string& out, std::string_view s)
         case '\t':
             out += "\\t";
             break;
-        case kInvalid:
+        case kInvalidCodePoint:
             out += "\\ufffd";
             break;
         default:
@@ -510,7 +469,7 @@ std::string sanitize(std::string_view text, bool multiline)
     for (std::size_t i = 0; i < text.size();) {
         std::size_t length = 0;
         const char32_t cp = decodeUtf8(text, i, length);
-        if (cp == kInvalid)
+        if (cp == kInvalidCodePoint)
             out += kReplacement;
         else if (multiline && cp == '\n')
             out += '\n';
@@ -996,17 +955,10 @@ void sortForDisplay(std::vector<client::Certificate>& certificates)
 namespace {
 
 // Sort key of an address: family, then the address bytes; text that is no IP literal last.
-std::tuple<int, std::array<unsigned char, 16>, std::string> addressKey(const std::string& text)
+std::tuple<bool, std::optional<IpAddress>, std::string> addressKey(const std::string& text)
 {
-    std::array<unsigned char, 16> bytes{};
-    std::string bare = text;
-    if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']')
-        bare = bare.substr(1, bare.size() - 2);
-    if (inet_pton(AF_INET, bare.c_str(), bytes.data()) == 1)
-        return {4, bytes, text};
-    if (inet_pton(AF_INET6, bare.c_str(), bytes.data()) == 1)
-        return {6, bytes, text};
-    return {99, bytes, text};
+    const auto ip = parseIp(text, Brackets::Accept);
+    return {!ip, ip, text};
 }
 
 } // namespace

@@ -1,10 +1,11 @@
 #include "config.hpp"
 
+#include "text.hpp"
+
 #include "error.hpp"
 #include "fs.hpp"
 #include "pki/key.hpp"
 
-#include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -211,7 +212,7 @@ std::string readAccountName(const Value& v, bool allowEmpty)
 std::string readAddress(const Value& v)
 {
     const std::string text = readScalar(v, "an IPv4 or IPv6 address");
-    const auto address = canonicalIpAddress(text);
+    const auto address = canonicalIp(text);
     if (!address)
         v.fail(inQuotes(text) + " is not an IPv4 or IPv6 address");
     if (*address == "0.0.0.0" || *address == "::")
@@ -257,11 +258,11 @@ Backend readBackend(const Value& v)
         v.fail("port in " + inQuotes(text) + " is not " + rangeText(1, 65535));
     backend.port = static_cast<std::uint16_t>(*port);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        const auto address = canonicalIpAddress(host.substr(1, host.size() - 2));
+        const auto address = canonicalIp(host.substr(1, host.size() - 2));
         if (!address || address->find(':') == std::string::npos)
             v.fail(inQuotes(std::string(host)) + " is not a bracketed IPv6 address");
         backend.host = *address;
-    } else if (const auto address = canonicalIpAddress(host)) {
+    } else if (const auto address = canonicalIp(host)) {
         if (address->find(':') != std::string::npos)
             v.fail("write an IPv6 backend in brackets: tcp:[" + std::string(host) + "]:PORT");
         backend.host = *address;
@@ -517,18 +518,6 @@ void requireParserProgress(const std::string& text)
 
 } // namespace
 
-std::optional<std::string> canonicalIpAddress(std::string_view text)
-{
-    const std::string address(text);
-    unsigned char binary[sizeof(in6_addr)];
-    char canonical[INET6_ADDRSTRLEN];
-    for (const int family : {AF_INET, AF_INET6})
-        if (inet_pton(family, address.c_str(), binary) == 1 &&
-            inet_ntop(family, binary, canonical, sizeof(canonical)) != nullptr)
-            return std::string(canonical);
-    return std::nullopt;
-}
-
 std::string describeBackend(const Backend& backend)
 {
     if (backend.kind == Backend::Kind::Unix)
@@ -577,7 +566,7 @@ Config parseConfig(std::string_view yaml, const std::filesystem::path& origin)
 
 Config loadConfig(const std::filesystem::path& file)
 {
-    const pki::Bytes data = readFile(file);
+    const Bytes data = readFile(file);
     return parseConfig(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), file);
 }
 

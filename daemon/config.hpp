@@ -83,7 +83,5 @@ std::vector<std::string> knownConfigKeys();
 // "tcp:127.0.0.1:8080", "tcp:[::1]:8080", "unix:/run/app.sock": the form the file uses.
 std::string describeBackend(const Backend& backend);
 std::string_view tlsProfileName(TlsProfile profile);
-// The canonical text of an IPv4 or IPv6 literal ("0:0::1" → "::1"); nullopt if it is not one.
-std::optional<std::string> canonicalIpAddress(std::string_view text);
 
 } // namespace certd

@@ -11,7 +11,7 @@ namespace certd {
 namespace {
 
 struct Sink {
-    pki::Bytes data;
+    Bytes data;
     std::size_t limit = 0;
     bool tooLarge = false;
 };
@@ -32,7 +32,7 @@ using CurlPtr = std::unique_ptr<CURL, decltype([](CURL* c) { curl_easy_cleanup(c
 
 } // namespace
 
-pki::Bytes fetchUrl(const std::string& url, const FetchLimits& limits)
+Bytes fetchUrl(const std::string& url, const FetchLimits& limits)
 {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });

@@ -17,6 +17,6 @@ struct FetchLimits {
 
 // GET `url` (http or https only). Throws Error(FetchFailed) naming the URL and
 // the reason (unreachable, HTTP status, too large, too slow).
-pki::Bytes fetchUrl(const std::string& url, const FetchLimits& limits = {});
+Bytes fetchUrl(const std::string& url, const FetchLimits& limits = {});
 
 } // namespace certd

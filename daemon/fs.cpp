@@ -35,11 +35,11 @@ std::string tempName(const std::filesystem::path& target)
     std::uint8_t random[8] = {};
     if (::getrandom(random, sizeof(random), 0) != static_cast<ssize_t>(sizeof(random)))
         throwErrno("cannot write", target, errno);
-    return std::string(kTempPrefix) + pki::toHex(random);
+    return std::string(kTempPrefix) + toHex(random);
 }
 
 // 0 on success, else the errno of the first failure.
-int writeAll(int fd, pki::ByteView data)
+int writeAll(int fd, ByteView data)
 {
     while (!data.empty()) {
         const ssize_t n = ::write(fd, data.data(), data.size());
@@ -87,7 +87,7 @@ Buffer readWhole(const std::filesystem::path& path)
 
 } // namespace
 
-void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, pki::ByteView data,
+void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, ByteView data,
                      mode_t mode)
 {
     const std::filesystem::path target = directory / name;
@@ -124,14 +124,14 @@ void writeFileAtomic(const std::filesystem::path& directory, const std::string& 
         throwErrno("cannot write", target, errno);
 }
 
-pki::Bytes readFile(const std::filesystem::path& path)
+Bytes readFile(const std::filesystem::path& path)
 {
-    return readWhole<pki::Bytes>(path);
+    return readWhole<Bytes>(path);
 }
 
-pki::SecureBytes readSecretFile(const std::filesystem::path& path)
+SecureBytes readSecretFile(const std::filesystem::path& path)
 {
-    return readWhole<pki::SecureBytes>(path);
+    return readWhole<SecureBytes>(path);
 }
 
 bool removeFile(const std::filesystem::path& directory, const std::string& name)

@@ -16,12 +16,12 @@ inline constexpr std::string_view kTempPrefix = ".tmp-";
 // the old file or the new one: temp file in the same directory (O_EXCL, final
 // `mode` from creation), write, fsync, rename, fsync the directory.
 // Throws Error(Internal) with the path and errno text; the old file is intact.
-void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, pki::ByteView data,
+void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, ByteView data,
                      mode_t mode);
 
 // Reads a whole file; throws Error(Internal) naming the path.
-pki::Bytes readFile(const std::filesystem::path& path);
-pki::SecureBytes readSecretFile(const std::filesystem::path& path);
+Bytes readFile(const std::filesystem::path& path);
+SecureBytes readSecretFile(const std::filesystem::path& path);
 
 // Removes directory/name (if present) and fsyncs the directory.
 void removeFileDurably(const std::filesystem::path& directory, const std::string& name);

@@ -51,10 +51,10 @@ void protectMemory()
     ::prctl(PR_SET_DUMPABLE, 0);
     rlimit none{0, 0};
     ::setrlimit(RLIMIT_CORE, &none);
-    const auto heap = certd::pki::initSecureHeap(2U << 20);
-    if (heap == certd::pki::SecureHeap::Unavailable)
+    const auto heap = certd::initSecureHeap(2U << 20);
+    if (heap == certd::SecureHeap::Unavailable)
         certd::log::warning("no secure heap; private keys are loaded into ordinary memory");
-    else if (heap == certd::pki::SecureHeap::NotLocked)
+    else if (heap == certd::SecureHeap::NotLocked)
         certd::log::warning("secure heap not locked in memory (RLIMIT_MEMLOCK too low)");
 }
 

@@ -4,10 +4,10 @@
 #include "fetch.hpp"
 #include "pki/import.hpp"
 #include "pki/key.hpp"
+#include "text.hpp"
 
 #include <openssl/rand.h>
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,7 +22,7 @@ std::string randomRequestId()
     std::uint8_t bytes[8];
     if (RAND_bytes(bytes, sizeof(bytes)) != 1)
         throwOpenSsl(ErrorCode::Internal, "cannot draw a request id");
-    return pki::toHex(bytes);
+    return toHex(bytes);
 }
 
 std::string lower(std::string s)
@@ -116,7 +116,7 @@ bool Changes::empty() const
 Manager::Manager(Store& store, ManagerOptions options) : store_(store), options_(std::move(options))
 {
     for (const auto& text : options_.configuredAddresses) {
-        const auto canonical = canonicalAddress(text);
+        const auto canonical = canonicalIp(text, Brackets::Accept);
         if (!canonical)
             throw Error(ErrorCode::InvalidArgument, "addresses: '" + text + "' is not an IP address");
         addresses_[*canonical] = AddressEntry{*canonical, "configured", "listening", {}};
@@ -131,20 +131,6 @@ std::uint64_t Manager::now() const
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-}
-
-std::optional<std::string> Manager::canonicalAddress(const std::string& text)
-{
-    std::string s = text;
-    if (s.size() > 2 && s.front() == '[' && s.back() == ']')
-        s = s.substr(1, s.size() - 2);
-    unsigned char buf[sizeof(in6_addr)];
-    char out[INET6_ADDRSTRLEN];
-    if (inet_pton(AF_INET, s.c_str(), buf) == 1)
-        return std::string(inet_ntop(AF_INET, buf, out, sizeof(out)));
-    if (inet_pton(AF_INET6, s.c_str(), buf) == 1)
-        return std::string(inet_ntop(AF_INET6, buf, out, sizeof(out)));
-    return std::nullopt;
 }
 
 void Manager::loadFromStore()
@@ -316,7 +302,7 @@ const AddressEntry& Manager::address(const std::string& text) const
 
 const std::string& Manager::requireAddress(const std::string& text, std::string& canonical) const
 {
-    const auto c = canonicalAddress(text);
+    const auto c = canonicalIp(text, Brackets::Accept);
     if (!c)
         throw Error(ErrorCode::InvalidArgument, "address: '" + text + "' is not an IP address");
     if (!addresses_.count(*c))
@@ -534,7 +520,7 @@ void Manager::refuseForeignKeys(const pki::ImportedBundle& bundle) const
     }
 }
 
-Manager::Imported Manager::importData(pki::ByteView data, const pki::Secret& passphrase,
+Manager::Imported Manager::importData(ByteView data, const Secret& passphrase,
                                       const std::string& friendlyName)
 {
     auto bundle = pki::parseImport(data, passphrase);
@@ -705,7 +691,7 @@ Manager::Bound Manager::replaceCertificate(const std::string& oldId, const std::
             newEntry.info.subjectAlternativeNames.begin(), newEntry.info.subjectAlternativeNames.end(),
             [&](const auto& san) {
                 if (type == "IP")
-                    return san.first == "IP" && canonicalAddress(san.second) == canonicalAddress(value);
+                    return san.first == "IP" && canonicalIp(san.second, Brackets::Accept) == canonicalIp(value, Brackets::Accept);
                 return san.first == "DNS" &&
                        (lower(san.second) == lower(value) || dnsNameMatches(san.second, value));
             });
@@ -797,7 +783,7 @@ Changes Manager::setFriendlyName(const std::string& certificateId, const std::st
     return changes;
 }
 
-Changes Manager::setChain(const std::string& certificateId, const std::string& mode, pki::ByteView pem)
+Changes Manager::setChain(const std::string& certificateId, const std::string& mode, ByteView pem)
 {
     const auto& entry = certificate(certificateId);
     const StoreState before = store_.state();
@@ -810,7 +796,7 @@ Changes Manager::setChain(const std::string& certificateId, const std::string& m
         stored.chainMode = "automatic";
         stored.manualChain.clear();
     } else if (mode == "manual") {
-        auto bundle = pki::parseImport(pem, pki::Secret());
+        auto bundle = pki::parseImport(pem, Secret());
         if (!bundle.keys.empty())
             throw Error(ErrorCode::InvalidArgument, "pem: a chain holds certificates only, not keys");
         if (bundle.certificates.empty())
@@ -968,7 +954,7 @@ Changes Manager::deleteRequest(const std::string& id)
     return changes;
 }
 
-pki::SecureBytes Manager::exportCertificate(const std::string& id, const ExportOptions& options) const
+SecureBytes Manager::exportCertificate(const std::string& id, const ExportOptions& options) const
 {
     const auto& entry = certificate(id);
     if (!options.includeCertificate && !options.includePrivateKey)
@@ -997,12 +983,12 @@ std::vector<Finding> Manager::check(const std::string& id, const std::vector<std
     const auto& entry = certificate(id);
     std::vector<Finding> findings;
     for (const auto& host : hostnames) {
-        const auto ip = canonicalAddress(host);
+        const auto ip = canonicalIp(host, Brackets::Accept);
         const bool covered =
             std::any_of(entry.info.subjectAlternativeNames.begin(), entry.info.subjectAlternativeNames.end(),
                         [&](const auto& san) {
                             if (ip)
-                                return san.first == "IP" && canonicalAddress(san.second) == ip;
+                                return san.first == "IP" && canonicalIp(san.second, Brackets::Accept) == ip;
                             return san.first == "DNS" && dnsNameMatches(san.second, host);
                         });
         if (!covered)
@@ -1025,7 +1011,7 @@ std::vector<Finding> Manager::check(const std::string& id, const std::vector<std
 Changes Manager::addressAppeared(const std::string& text)
 {
     Changes changes;
-    const auto canonical = canonicalAddress(text);
+    const auto canonical = canonicalIp(text, Brackets::Accept);
     if (!canonical || addresses_.count(*canonical))
         return changes;
     addresses_[*canonical] = AddressEntry{*canonical, "discovered", "listening", {}};
@@ -1039,7 +1025,7 @@ Changes Manager::addressAppeared(const std::string& text)
 Changes Manager::addressVanished(const std::string& text)
 {
     Changes changes;
-    const auto canonical = canonicalAddress(text);
+    const auto canonical = canonicalIp(text, Brackets::Accept);
     if (!canonical)
         return changes;
     const auto it = addresses_.find(*canonical);
@@ -1096,10 +1082,10 @@ Manager::Fetched Manager::fetchIssuers(const std::string& id)
                         "fetching issuers took too long; stopped before '" + url + "'");
         FetchLimits limits;
         limits.timeoutMs = std::min<long>(limits.timeoutMs, static_cast<long>(left.count()));
-        const pki::Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url, limits);
+        const Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url, limits);
         pki::ImportedBundle bundle;
         try {
-            bundle = pki::parseImport(data, pki::Secret());
+            bundle = pki::parseImport(data, Secret());
         } catch (const Error& e) {
             throw Error(ErrorCode::InvalidCertificate,
                         "issuer from '" + url + "' is not a certificate: " + e.what());
@@ -1125,7 +1111,7 @@ Manager::Fetched Manager::fetchIssuers(const std::string& id)
     std::string pem;
     for (const auto& c : downloaded)
         pem += pki::certificatePem(c.get());
-    auto imported = importData(pki::asBytes(pem), pki::Secret(), {});
+    auto imported = importData(asBytes(pem), Secret(), {});
     fetched.certificates = std::move(imported.certificates);
     fetched.changes = std::move(imported.changes);
     return fetched;
@@ -1144,7 +1130,7 @@ std::string Manager::servedChainPem(const std::string& certificateId) const
     return pem;
 }
 
-pki::SecureBytes Manager::privateKeyPkcs8(const std::string& certificateId) const
+SecureBytes Manager::privateKeyPkcs8(const std::string& certificateId) const
 {
     const auto& entry = certificate(certificateId);
     requirePrivateKey(entry);

@@ -74,7 +74,7 @@ struct ExportOptions {
     bool includeCertificate = true;
     bool includePrivateKey = false;
     bool includeChain = false;
-    pki::Secret passphrase;
+    Secret passphrase;
 };
 
 struct Finding {
@@ -90,7 +90,7 @@ struct ManagerOptions {
     std::vector<std::string> configuredAddresses;
     std::function<std::uint64_t()> clock; // microseconds since the epoch; defaults to the real time
     // Downloads an Authority Info Access URL; defaults to fetchUrl() (libcurl, bounded).
-    std::function<pki::Bytes(const std::string& url)> fetch;
+    std::function<Bytes(const std::string& url)> fetch;
 };
 
 class Manager {
@@ -133,7 +133,7 @@ public:
         std::vector<pki::Warning> warnings;
         Changes changes;
     };
-    Imported importData(pki::ByteView data, const pki::Secret& passphrase, const std::string& friendlyName);
+    Imported importData(ByteView data, const Secret& passphrase, const std::string& friendlyName);
 
     // Binding changes run a pre-flight check: error findings refuse (CheckFailed) unless
     // `force`; warning findings are returned.
@@ -147,7 +147,7 @@ public:
                        bool force = false);
     Bound replaceCertificate(const std::string& oldId, const std::string& newId, bool force = false);
     Changes setFriendlyName(const std::string& certificateId, const std::string& name);
-    Changes setChain(const std::string& certificateId, const std::string& mode, pki::ByteView pem);
+    Changes setChain(const std::string& certificateId, const std::string& mode, ByteView pem);
     Changes deleteCertificate(const std::string& id);
     Changes deleteKey(const std::string& id);
     Changes deleteRequest(const std::string& id);
@@ -160,7 +160,7 @@ public:
     // without AIA, or kMaxFetchHops; imports what it finds.
     Fetched fetchIssuers(const std::string& id);
 
-    pki::SecureBytes exportCertificate(const std::string& id, const ExportOptions& options) const;
+    SecureBytes exportCertificate(const std::string& id, const ExportOptions& options) const;
     // Pre-flight findings: hostnames not covered (RFC 6125), the certificate's warnings with
     // a severity, and root-changed for every served address whose root would change.
     std::vector<Finding> check(const std::string& id, const std::vector<std::string>& hostnames) const;
@@ -169,7 +169,7 @@ public:
 
     // What the terminator serves for a certificate: leaf then issuers, PEM; and its key.
     std::string servedChainPem(const std::string& certificateId) const;
-    pki::SecureBytes privateKeyPkcs8(const std::string& certificateId) const;
+    SecureBytes privateKeyPkcs8(const std::string& certificateId) const;
     // Records what the terminator reports for an address ("listening", "pending", "error").
     Changes setAddressStatus(const std::string& address, const std::string& state, const std::string& error);
 
@@ -179,9 +179,6 @@ public:
 
     // Re-evaluates time-dependent warnings; returns the certificates whose warnings changed.
     Changes refreshWarnings();
-
-    // Canonical text of an IP literal ("[::1]" and "::1" -> "::1"); nullopt if not one.
-    static std::optional<std::string> canonicalAddress(const std::string& text);
 
 private:
     std::uint64_t now() const;

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "fs.hpp"
+#include "text.hpp"
 
 #include <sys/stat.h>
 
@@ -86,43 +87,6 @@ void requireValidId(const char* noun, const std::string& id)
 {
     if (!isValidId(id))
         throw Error(ErrorCode::InvalidArgument, invalidIdReason(noun, id));
-}
-
-// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
-// yaml-cpp would write anything else as replacement characters.
-bool isUtf8(std::string_view text)
-{
-    std::size_t i = 0;
-    while (i < text.size()) {
-        const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(text[at]); };
-        const unsigned char lead = byte(i);
-        std::size_t length = 0;
-        unsigned char low = 0x80;
-        unsigned char high = 0xbf;
-        if (lead < 0x80)
-            length = 1;
-        else if (lead >= 0xc2 && lead <= 0xdf)
-            length = 2;
-        else if (lead >= 0xe0 && lead <= 0xef) {
-            length = 3;
-            low = lead == 0xe0 ? 0xa0 : 0x80;
-            high = lead == 0xed ? 0x9f : 0xbf;
-        } else if (lead >= 0xf0 && lead <= 0xf4) {
-            length = 4;
-            low = lead == 0xf0 ? 0x90 : 0x80;
-            high = lead == 0xf4 ? 0x8f : 0xbf;
-        } else
-            return false;
-        if (i + length > text.size())
-            return false;
-        for (std::size_t k = 1; k < length; ++k) {
-            const unsigned char b = byte(i + k);
-            if (b < (k == 1 ? low : 0x80) || b > (k == 1 ? high : 0xbf))
-                return false;
-        }
-        i += length;
-    }
-    return true;
 }
 
 // `what` of `owner`, e.g. "friendly name" of "certificate \"ab\"".
@@ -472,16 +436,16 @@ StoreState parseState(std::string_view yaml, const std::string& origin)
 
 // ---- Transaction ----
 
-void Store::Transaction::putCertificate(const std::string& id, pki::ByteView der)
+void Store::Transaction::putCertificate(const std::string& id, ByteView der)
 {
     requireValidId("certificate", id);
-    certificates_[id] = pki::Bytes(der.begin(), der.end());
+    certificates_[id] = Bytes(der.begin(), der.end());
 }
 
-void Store::Transaction::putKey(const std::string& id, pki::ByteView pkcs8)
+void Store::Transaction::putKey(const std::string& id, ByteView pkcs8)
 {
     requireValidId("key", id);
-    keys_[id] = pki::SecureBytes(pkcs8.begin(), pkcs8.end());
+    keys_[id] = SecureBytes(pkcs8.begin(), pkcs8.end());
 }
 
 void Store::Transaction::putRequest(const std::string& id, std::string_view pem)
@@ -502,7 +466,7 @@ Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
     const std::filesystem::path statePath = directory_ / kStateFile;
     struct stat st = {};
     if (::lstat(statePath.c_str(), &st) == 0) {
-        const pki::Bytes text = readFile(statePath);
+        const Bytes text = readFile(statePath);
         state_ = parseState({reinterpret_cast<const char*>(text.data()), text.size()}, statePath.string());
     } else if (errno != ENOENT) {
         throw Error(ErrorCode::Internal, "cannot read " + statePath.string() + ": " + std::strerror(errno));
@@ -517,7 +481,7 @@ Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
                         statePath.string() + " is missing but the store holds " + std::to_string(blobs) +
                             " keys, certificates and requests; restore state.yaml from a "
                             "backup, or move the store away to start empty");
-        writeFileAtomic(directory_, kStateFile, pki::asBytes(serializeState(state_)), kStateMode);
+        writeFileAtomic(directory_, kStateFile, asBytes(serializeState(state_)), kStateMode);
     }
 
     removeBrokenReferences(
@@ -617,13 +581,13 @@ void Store::commit(Transaction&& transaction)
     checkValues(next);
 
     // The blobs of the transaction, by kind and id.
-    std::array<std::map<std::string, pki::ByteView>, 3> puts;
+    std::array<std::map<std::string, ByteView>, 3> puts;
     for (const auto& [id, der] : transaction.certificates_)
         puts[slot(Kind::Certificate)].emplace(id, der);
     for (const auto& [id, pkcs8] : transaction.keys_)
         puts[slot(Kind::Key)].emplace(id, pkcs8);
     for (const auto& [id, pem] : transaction.requests_)
-        puts[slot(Kind::Request)].emplace(id, pki::asBytes(pem));
+        puts[slot(Kind::Request)].emplace(id, asBytes(pem));
 
     removeBrokenReferences(
         next,
@@ -643,25 +607,25 @@ void Store::commit(Transaction&& transaction)
             stored.insert(id);
         }
     }
-    writeFileAtomic(directory_, kStateFile, pki::asBytes(serializeState(next)), kStateMode);
+    writeFileAtomic(directory_, kStateFile, asBytes(serializeState(next)), kStateMode);
     state_ = std::move(next);
     // The commit is durable; failing to remove a blob now must not undo that.
     removeUnreferenced(nullptr);
 }
 
-pki::Bytes Store::certificateDer(const std::string& id) const
+Bytes Store::certificateDer(const std::string& id) const
 {
     return readFile(heldBlobPath(state_, directory_, Kind::Certificate, id));
 }
 
-pki::SecureBytes Store::keyPkcs8(const std::string& id) const
+SecureBytes Store::keyPkcs8(const std::string& id) const
 {
     return readSecretFile(heldBlobPath(state_, directory_, Kind::Key, id));
 }
 
 std::string Store::requestPem(const std::string& id) const
 {
-    const pki::Bytes pem = readFile(heldBlobPath(state_, directory_, Kind::Request, id));
+    const Bytes pem = readFile(heldBlobPath(state_, directory_, Kind::Request, id));
     return std::string(pem.begin(), pem.end());
 }
 

@@ -65,16 +65,16 @@ public:
         // The data of a blob the new state names. Ids name content: a blob whose
         // id is already stored is not rewritten, and one the new state does not
         // name is not written. Throw Error(InvalidArgument) for a malformed id.
-        void putCertificate(const std::string& id, pki::ByteView der);
-        void putKey(const std::string& id, pki::ByteView pkcs8);
+        void putCertificate(const std::string& id, ByteView der);
+        void putKey(const std::string& id, ByteView pkcs8);
         void putRequest(const std::string& id, std::string_view pem);
 
     private:
         friend class Store;
         explicit Transaction(StoreState state) : state_(std::move(state)) {}
         StoreState state_;
-        std::map<std::string, pki::Bytes> certificates_;
-        std::map<std::string, pki::SecureBytes> keys_;
+        std::map<std::string, Bytes> certificates_;
+        std::map<std::string, SecureBytes> keys_;
         std::map<std::string, std::string> requests_;
     };
 
@@ -92,8 +92,8 @@ public:
     const std::vector<std::string>& loadReport() const { return loadReport_; }
 
     // Error(NotFound) for an id the state does not hold.
-    pki::Bytes certificateDer(const std::string& id) const;
-    pki::SecureBytes keyPkcs8(const std::string& id) const;
+    Bytes certificateDer(const std::string& id) const;
+    SecureBytes keyPkcs8(const std::string& id) const;
     std::string requestPem(const std::string& id) const;
 
     Transaction begin() const { return Transaction(state_); }

@@ -1,6 +1,6 @@
 #include "arguments.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 #include "service.hpp"
 
 #include <set>
@@ -128,7 +128,7 @@ ExportOptions parseExportOptions(const VariantMap& map)
     if (it != map.end()) {
         if (!it->second.containsValueOfType<std::string>())
             throw Error(ErrorCode::InvalidArgument, "passphrase: expected type 's'");
-        out.passphrase = pki::Secret(it->second.get<std::string>());
+        out.passphrase = Secret(it->second.get<std::string>());
     }
     return out;
 }

@@ -1,6 +1,6 @@
 #include "auth.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 
 #include <sdbus-c++/Message.h>
 

@@ -4,8 +4,8 @@
 // only sdbus::Error thrown from a handler into a D-Bus error, so every handler
 // body runs inside handleErrors().
 
-#include "../error.hpp"
-#include "../log.hpp"
+#include "error.hpp"
+#include "log.hpp"
 
 #include <sdbus-c++/Error.h>
 

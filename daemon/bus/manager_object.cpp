@@ -44,7 +44,7 @@ ManagerObject::Import(const std::vector<uint8_t>& data, const std::string& passp
 {
     return service_.mutate(getObject(), "Import", kRootPath, Right::Manage, [&] {
         const std::string friendlyName = parseImportOptions(options);
-        auto imported = service_.manager().importData(data, pki::Secret(passphrase), friendlyName);
+        auto imported = service_.manager().importData(data, Secret(passphrase), friendlyName);
         service_.apply(imported.changes);
         std::vector<sdbus::ObjectPath> objects;
         for (const auto& id : imported.certificates)

@@ -1,6 +1,6 @@
 #include "certificate.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

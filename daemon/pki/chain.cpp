@@ -1,12 +1,12 @@
 #include "chain.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 #include "certificate.hpp"
+#include "text.hpp"
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cctype>
@@ -121,12 +121,6 @@ std::optional<std::string> brokenSignatureDigest(X509* cert)
     default:
         return std::nullopt;
     }
-}
-
-bool isIpLiteral(const std::string& text)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 bool equalNoCase(std::string_view a, std::string_view b)
@@ -318,7 +312,7 @@ std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, c
             const std::string cn = hasCn ? info.issuedTo : std::string();
             // Only a CN that names a host (IP literal, dotted DNS name) is
             // expected among the SANs; "Appliance" is a label for people.
-            const bool isIp = isIpLiteral(cn);
+            const bool isIp = parseIp(cn).has_value();
             const bool hostLike = isIp || (cn.find('.') != std::string::npos && isValidDnsName(cn, true));
             if (!cn.empty() && hostLike) {
                 if (!sanCoversCommonName(leaf, info, cn, isIp))

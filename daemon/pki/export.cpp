@@ -1,6 +1,6 @@
 #include "export.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

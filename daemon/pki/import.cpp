@@ -1,6 +1,6 @@
 #include "import.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 #include "certificate.hpp"
 
 #include <openssl/err.h>

@@ -1,6 +1,6 @@
 #include "key.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>

@@ -1,7 +1,5 @@
 #include "ossl.hpp"
 
-#include "../error.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/sha.h>
@@ -9,43 +7,6 @@
 #include <climits>
 
 namespace certd::pki {
-
-SecureHeap initSecureHeap(std::size_t bytes)
-{
-    // CRYPTO_secure_malloc_init: 1 locked, 2 mapped but not locked, 0 failed.
-    static const SecureHeap result = [bytes] {
-        switch (CRYPTO_secure_malloc_init(bytes, 32)) {
-        case 1:
-            return SecureHeap::Locked;
-        case 2:
-            return SecureHeap::NotLocked;
-        default:
-            return SecureHeap::Unavailable;
-        }
-    }();
-    return result;
-}
-
-void* secureAllocate(std::size_t bytes)
-{
-    // A null file and line 0: a full heap returns null without an error on the queue.
-    if (CRYPTO_secure_malloc_initialized())
-        if (void* p = CRYPTO_secure_malloc(bytes, nullptr, 0))
-            return p;
-    return ::operator new(bytes);
-}
-
-void secureFree(void* p, std::size_t bytes) noexcept
-{
-    if (p == nullptr)
-        return;
-    if (CRYPTO_secure_allocated(p)) {
-        CRYPTO_secure_clear_free(p, bytes, nullptr, 0);
-        return;
-    }
-    OPENSSL_cleanse(p, bytes);
-    ::operator delete(p);
-}
 
 std::string drainOpenSslErrors()
 {
@@ -92,18 +53,6 @@ SecureBytes bioSecureBytes(BIO* bio)
     return readBio<SecureBytes>(bio);
 }
 
-std::string toHex(ByteView data)
-{
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(data.size() * 2);
-    for (const std::uint8_t b : data) {
-        out.push_back(kDigits[b >> 4]);
-        out.push_back(kDigits[b & 0x0f]);
-    }
-    return out;
-}
-
 Bytes sha256(ByteView data)
 {
     Bytes out(SHA256_DIGEST_LENGTH);
@@ -115,3 +64,16 @@ Bytes sha256(ByteView data)
 }
 
 } // namespace certd::pki
+
+namespace certd {
+
+void throwOpenSsl(ErrorCode code, std::string_view what)
+{
+    std::string message(what);
+    const std::string queue = pki::drainOpenSslErrors();
+    if (!queue.empty())
+        message += ": " + queue;
+    throw Error(code, message);
+}
+
+} // namespace certd

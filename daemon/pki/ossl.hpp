@@ -1,7 +1,11 @@
 #pragma once
 
-// RAII for OpenSSL objects (one deleter template, as Envoy's bssl::UniquePtr),
-// byte buffers, and buffers for secrets that are wiped when freed.
+// RAII for OpenSSL objects (one deleter template, as Envoy's bssl::UniquePtr), OpenSSL
+// errors as certd::Error, and memory BIOs over certd's byte buffers.
+
+#include "bytes.hpp"
+#include "error.hpp"
+#include "secure_memory.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -13,14 +17,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <cstddef>
-#include <cstdint>
 #include <memory>
-#include <new>
-#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace certd::pki {
 
@@ -77,66 +76,6 @@ using SslCtxPtr = OsslPtr<SSL_CTX, SSL_CTX_free>;
 using SslPtr = OsslPtr<SSL, SSL_free>;
 using OpenSslStringPtr = OsslPtr<char, freeOpenSslString>;
 
-// OpenSSL's secure heap: an mmap'ed arena, mlock'ed (never swapped), MADV_DONTDUMP (never
-// in a core dump) and fenced by guard pages. Once it is set up, OpenSSL itself puts private
-// key components there, and SecureBytes/Secret below use it too.
-enum class SecureHeap { Locked, NotLocked, Unavailable };
-// Sets the heap up once per process (later calls report the first result). NotLocked: the
-// arena exists but RLIMIT_MEMLOCK was too low to lock it.
-SecureHeap initSecureHeap(std::size_t bytes);
-// From the secure heap, or from the ordinary heap when it is full or was never set up.
-void* secureAllocate(std::size_t bytes);
-// Wipes, then gives back to whichever heap `p` came from.
-void secureFree(void* p, std::size_t bytes) noexcept;
-
-// An allocator for key material and passphrases: the secure heap when it has room, and
-// every byte wiped before it is given back, so copies do not linger in freed memory.
-template <typename T>
-struct CleansingAllocator {
-    using value_type = T;
-    CleansingAllocator() noexcept = default;
-    template <typename U>
-    CleansingAllocator(const CleansingAllocator<U>& /*other*/) noexcept
-    {
-    }
-    T* allocate(std::size_t n)
-    {
-        if (n > std::size_t(-1) / sizeof(T))
-            throw std::bad_array_new_length();
-        return static_cast<T*>(secureAllocate(n * sizeof(T)));
-    }
-    void deallocate(T* p, std::size_t n) noexcept { secureFree(p, n * sizeof(T)); }
-    template <typename U>
-    bool operator==(const CleansingAllocator<U>& /*other*/) const noexcept
-    {
-        return true;
-    }
-};
-
-using Bytes = std::vector<std::uint8_t>;
-using ByteView = std::span<const std::uint8_t>;
-// Bytes that may hold key material (a vector never stores inline, so every
-// byte goes through the allocator and is wiped).
-using SecureBytes = std::vector<std::uint8_t, CleansingAllocator<std::uint8_t>>;
-
-// A NUL-terminated secret string (a passphrase), wiped when destroyed.
-class Secret {
-public:
-    Secret() { data_.push_back('\0'); }
-    explicit Secret(std::string_view s)
-    {
-        data_.assign(s.begin(), s.end());
-        data_.push_back('\0');
-    }
-    const char* c_str() const noexcept { return data_.data(); }
-    std::string_view view() const noexcept { return {data_.data(), data_.size() - 1}; }
-    std::size_t size() const noexcept { return data_.size() - 1; }
-    bool empty() const noexcept { return size() == 0; }
-
-private:
-    std::vector<char, CleansingAllocator<char>> data_;
-};
-
 // The OpenSSL error queue of this thread as one line ("; "-separated), emptied.
 std::string drainOpenSslErrors();
 
@@ -146,14 +85,12 @@ BioPtr memoryBio(ByteView data);
 Bytes bioBytes(BIO* bio);
 SecureBytes bioSecureBytes(BIO* bio);
 
-// Lower-case hex.
-std::string toHex(ByteView data);
 // SHA-256 of data.
 Bytes sha256(ByteView data);
 
-inline ByteView asBytes(std::string_view s)
-{
-    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
 } // namespace certd::pki
+
+namespace certd {
+// Throws Error(code, what + ": " + the drained OpenSSL error queue).
+[[noreturn]] void throwOpenSsl(ErrorCode code, std::string_view what);
+} // namespace certd

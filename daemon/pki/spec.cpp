@@ -1,9 +1,9 @@
 #include "spec.hpp"
 
-#include "../error.hpp"
+#include "error.hpp"
 #include "chain.hpp"
+#include "text.hpp"
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <array>
@@ -100,47 +100,6 @@ std::string_view trimSpaces(std::string_view s)
     return s;
 }
 
-// Characters in a UTF-8 string; nullopt when the bytes are not valid UTF-8.
-std::optional<std::size_t> utf8Length(std::string_view s)
-{
-    std::size_t count = 0;
-    for (std::size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        std::size_t n = 0;
-        std::uint32_t cp = 0;
-        if (b < 0x80) {
-            n = 1;
-            cp = b;
-        } else if ((b & 0xe0) == 0xc0) {
-            n = 2;
-            cp = b & 0x1fu;
-        } else if ((b & 0xf0) == 0xe0) {
-            n = 3;
-            cp = b & 0x0fu;
-        } else if ((b & 0xf8) == 0xf0) {
-            n = 4;
-            cp = b & 0x07u;
-        } else {
-            return std::nullopt;
-        }
-        if (i + n > s.size())
-            return std::nullopt;
-        for (std::size_t k = 1; k < n; ++k) {
-            const auto c = static_cast<unsigned char>(s[i + k]);
-            if ((c & 0xc0) != 0x80)
-                return std::nullopt;
-            cp = (cp << 6) | (c & 0x3fu);
-        }
-        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-        static constexpr std::uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < kMinForLength[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return std::nullopt;
-        i += n;
-        ++count;
-    }
-    return count;
-}
-
 // A subject attribute: valid UTF-8, no control characters, within its bound.
 void checkText(std::string_view key, std::string_view value, std::size_t maxChars)
 {
@@ -207,19 +166,6 @@ std::optional<std::string> dnsNameProblem(std::string_view name, bool allowWildc
     const std::string_view top = labels.back();
     if (std::all_of(top.begin(), top.end(), isAsciiDigit))
         return std::string("ends in an all-numeric label; if this is an IP address, it is not a valid one");
-    return std::nullopt;
-}
-
-// Canonical text of an IPv4 or IPv6 literal, nullopt when it is neither.
-std::optional<std::string> canonicalIp(std::string_view text)
-{
-    const std::string s(text);
-    unsigned char buf[16];
-    char out[INET6_ADDRSTRLEN] = {};
-    if (inet_pton(AF_INET, s.c_str(), buf) == 1 && inet_ntop(AF_INET, buf, out, sizeof(out)) != nullptr)
-        return std::string(out);
-    if (inet_pton(AF_INET6, s.c_str(), buf) == 1 && inet_ntop(AF_INET6, buf, out, sizeof(out)) != nullptr)
-        return std::string(out);
     return std::nullopt;
 }
 

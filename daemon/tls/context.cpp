@@ -83,7 +83,7 @@ std::shared_ptr<const CertificateContext> buildCertificateContext(const Certific
     ERR_clear_error();
 
     std::vector<pki::X509Ptr> chain;
-    const auto bio = pki::memoryBio(pki::asBytes(material.chainPem));
+    const auto bio = pki::memoryBio(asBytes(material.chainPem));
     while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
         chain.emplace_back(cert);
     const unsigned long last = ERR_peek_last_error();
@@ -116,7 +116,7 @@ std::shared_ptr<const CertificateContext> buildCertificateContext(const Certific
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdLength = 0;
     X509_digest(chain.front().get(), EVP_sha256(), md, &mdLength);
-    context->leafSha256 = pki::toHex({md, mdLength});
+    context->leafSha256 = toHex({md, mdLength});
     context->ctx.reset(SSL_CTX_new(TLS_server_method()));
     SSL_CTX* ctx = context->ctx.get();
     if (ctx == nullptr)

@@ -61,11 +61,11 @@ void hardenProcess(bool supervised)
     if (::getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 && memlock.rlim_cur != RLIM_INFINITY)
         while (heapBytes > (1U << 20) && heapBytes > memlock.rlim_cur)
             heapBytes /= 2;
-    const auto heap = pki::initSecureHeap(heapBytes);
+    const auto heap = initSecureHeap(heapBytes);
     log::info("certd-tls: secure heap of " + std::to_string(heapBytes >> 20) + " MiB for private keys");
-    if (heap == pki::SecureHeap::Unavailable)
+    if (heap == SecureHeap::Unavailable)
         log::warning("certd-tls: no secure heap; private keys live in ordinary memory");
-    else if (heap == pki::SecureHeap::NotLocked)
+    else if (heap == SecureHeap::NotLocked)
         log::warning("certd-tls: secure heap not locked in memory (RLIMIT_MEMLOCK too low)");
 }
 
@@ -166,7 +166,7 @@ int runStandalone(int argc, char** argv)
     material.chainPem = readFile(cert);
     {
         const std::string pem = readFile(key);
-        const auto bio = pki::memoryBio(pki::asBytes(pem));
+        const auto bio = pki::memoryBio(asBytes(pem));
         pki::EvpPkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
         if (!pkey)
             throwOpenSsl(ErrorCode::Malformed, key);

@@ -29,18 +29,18 @@ public:
         const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
         out.insert(out.end(), p, p + sizeof v);
     }
-    void bytes(pki::ByteView b)
+    void bytes(ByteView b)
     {
         integer(static_cast<std::uint32_t>(b.size()));
         out.insert(out.end(), b.begin(), b.end());
     }
-    void string(const std::string& s) { bytes(pki::asBytes(s)); }
+    void string(const std::string& s) { bytes(asBytes(s)); }
     Buffer out;
 };
 
 class Reader {
 public:
-    explicit Reader(pki::ByteView in) : in_(in) {}
+    explicit Reader(ByteView in) : in_(in) {}
     template <typename T>
     requires std::is_integral_v<T> T integer()
     {
@@ -50,11 +50,11 @@ public:
         pos_ += sizeof v;
         return v;
     }
-    pki::ByteView bytes()
+    ByteView bytes()
     {
         const auto n = integer<std::uint32_t>();
         need(n);
-        pki::ByteView v = in_.subspan(pos_, n);
+        ByteView v = in_.subspan(pos_, n);
         pos_ += n;
         return v;
     }
@@ -82,7 +82,7 @@ private:
         if (in_.size() - pos_ < n)
             throw Error(ErrorCode::Malformed, "terminator message: truncated");
     }
-    pki::ByteView in_;
+    ByteView in_;
     std::size_t pos_ = 0;
 };
 
@@ -107,9 +107,9 @@ std::optional<ErrorCode> readErrorCode(Reader& r)
 
 } // namespace
 
-pki::SecureBytes encodeSnapshot(const Snapshot& snapshot)
+SecureBytes encodeSnapshot(const Snapshot& snapshot)
 {
-    Writer<pki::SecureBytes> w;
+    Writer<SecureBytes> w;
     const DesiredState& s = snapshot.state;
     w.integer(snapshot.generation);
     w.integer(static_cast<std::uint8_t>(s.profile));
@@ -138,7 +138,7 @@ pki::SecureBytes encodeSnapshot(const Snapshot& snapshot)
     return std::move(w.out);
 }
 
-Snapshot decodeSnapshot(pki::ByteView body)
+Snapshot decodeSnapshot(ByteView body)
 {
     Reader r(body);
     Snapshot snapshot;
@@ -183,9 +183,9 @@ Snapshot decodeSnapshot(pki::ByteView body)
     return snapshot;
 }
 
-pki::Bytes encodeAck(const Ack& ack)
+Bytes encodeAck(const Ack& ack)
 {
-    Writer<pki::Bytes> w;
+    Writer<Bytes> w;
     w.integer(ack.generation);
     w.integer(static_cast<std::uint32_t>(ack.listeners.size()));
     for (const auto& l : ack.listeners)
@@ -200,7 +200,7 @@ pki::Bytes encodeAck(const Ack& ack)
     return std::move(w.out);
 }
 
-Ack decodeAck(pki::ByteView body)
+Ack decodeAck(ByteView body)
 {
     Reader r(body);
     Ack ack;
@@ -227,16 +227,16 @@ Ack decodeAck(pki::ByteView body)
     return ack;
 }
 
-pki::Bytes encodeSockets(const std::vector<std::string>& endpoints)
+Bytes encodeSockets(const std::vector<std::string>& endpoints)
 {
-    Writer<pki::Bytes> w;
+    Writer<Bytes> w;
     w.integer(static_cast<std::uint32_t>(endpoints.size()));
     for (const auto& e : endpoints)
         w.string(e);
     return std::move(w.out);
 }
 
-std::vector<std::string> decodeSockets(pki::ByteView body)
+std::vector<std::string> decodeSockets(ByteView body)
 {
     Reader r(body);
     std::vector<std::string> endpoints;
@@ -278,7 +278,7 @@ void waitFor(int fd, short events, const Deadline& deadline)
 
 } // namespace
 
-void sendFrame(int fd, MessageType type, pki::ByteView body, std::span<const int> fds, Deadline deadline)
+void sendFrame(int fd, MessageType type, ByteView body, std::span<const int> fds, Deadline deadline)
 {
     if (body.size() > kMaxBody || fds.size() > kMaxFdsPerFrame)
         throw Error(ErrorCode::Internal, "terminator socket: frame too large");

@@ -46,16 +46,16 @@ struct Ack {
 };
 
 // Body encodings. Decoders throw Error(Malformed) on truncated or inconsistent input.
-pki::SecureBytes encodeSnapshot(const Snapshot& snapshot);
-Snapshot decodeSnapshot(pki::ByteView body);
-pki::Bytes encodeAck(const Ack& ack);
-Ack decodeAck(pki::ByteView body);
-pki::Bytes encodeSockets(const std::vector<std::string>& endpoints);
-std::vector<std::string> decodeSockets(pki::ByteView body);
+SecureBytes encodeSnapshot(const Snapshot& snapshot);
+Snapshot decodeSnapshot(ByteView body);
+Bytes encodeAck(const Ack& ack);
+Ack decodeAck(ByteView body);
+Bytes encodeSockets(const std::vector<std::string>& endpoints);
+std::vector<std::string> decodeSockets(ByteView body);
 
 struct Frame {
     MessageType type = MessageType::Hello;
-    pki::SecureBytes body;
+    SecureBytes body;
     std::vector<UniqueFd> fds;
 };
 
@@ -63,7 +63,7 @@ using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
 // Writes one whole frame. On a non-blocking fd, waits for room with poll() until `deadline`
 // (nullopt: no limit). Throws Error(Internal) on a write error, a closed peer or the deadline.
-void sendFrame(int fd, MessageType type, pki::ByteView body, std::span<const int> fds = {},
+void sendFrame(int fd, MessageType type, ByteView body, std::span<const int> fds = {},
                Deadline deadline = std::nullopt);
 
 // Reassembles frames from a stream socket, collecting the fds that arrive with them.
@@ -76,7 +76,7 @@ public:
     std::optional<Frame> next();
 
 private:
-    pki::SecureBytes buffer_; // may hold key material
+    SecureBytes buffer_; // may hold key material
     std::deque<UniqueFd> fds_;
 };
 

@@ -10,7 +10,7 @@ namespace {
 constexpr std::uint8_t kSignature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                          0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
-void append(pki::Bytes& out, const void* data, std::size_t n)
+void append(Bytes& out, const void* data, std::size_t n)
 {
     const auto* p = static_cast<const std::uint8_t*>(data);
     out.insert(out.end(), p, p + n);
@@ -19,7 +19,7 @@ void append(pki::Bytes& out, const void* data, std::size_t n)
 // `out` is the header's body, whose length goes in a 16-bit field: a TLV that would not fit is
 // left out (found by fuzz-proxy-header; the length used to wrap, so the backend would have read
 // the rest of the header as the client's data).
-void appendTlv(pki::Bytes& out, std::uint8_t type, std::string_view value)
+void appendTlv(Bytes& out, std::uint8_t type, std::string_view value)
 {
     if (value.empty() || out.size() + 3 + value.size() > 0xFFFF)
         return;
@@ -31,11 +31,11 @@ void appendTlv(pki::Bytes& out, std::uint8_t type, std::string_view value)
 
 } // namespace
 
-pki::Bytes proxyV2Header(const sockaddr* client, const sockaddr* local, std::string_view alpn,
+Bytes proxyV2Header(const sockaddr* client, const sockaddr* local, std::string_view alpn,
                          std::string_view serverName)
 {
-    pki::Bytes out(std::begin(kSignature), std::end(kSignature));
-    pki::Bytes body;
+    Bytes out(std::begin(kSignature), std::end(kSignature));
+    Bytes body;
     const bool v4 = client && local && client->sa_family == AF_INET && local->sa_family == AF_INET;
     const bool v6 = client && local && client->sa_family == AF_INET6 && local->sa_family == AF_INET6;
     if (v4) {

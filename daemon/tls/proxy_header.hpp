@@ -18,7 +18,7 @@ inline constexpr std::uint8_t kPp2TypeAuthority = 0x02;
 // The header for a TCP connection from `client` to `local` (both AF_INET or both AF_INET6;
 // anything else gives the LOCAL command with family UNSPEC), with ALPN and SNI (authority)
 // TLVs when non-empty and they fit the header's 64 KiB.
-pki::Bytes proxyV2Header(const sockaddr* client, const sockaddr* local, std::string_view alpn,
+Bytes proxyV2Header(const sockaddr* client, const sockaddr* local, std::string_view alpn,
                          std::string_view serverName);
 
 } // namespace certd::tls

@@ -28,7 +28,7 @@ struct ListenerSpec {
 struct CertificateMaterial {
     std::string id;
     std::string chainPem;      // leaf first, then its issuers: all of it is sent to clients
-    pki::SecureBytes keyPkcs8; // unencrypted PKCS#8 DER
+    SecureBytes keyPkcs8; // unencrypted PKCS#8 DER
 };
 
 struct DesiredState {

@@ -19,7 +19,7 @@ Listener::Listener(std::string name, UniqueFd socket, TicketKeys& keys, pki::Ssl
     : name_(std::move(name)), socket_(std::move(socket)), keys_(keys)
 {
     // SSL_MAX_SID_CTX_LENGTH is 32: a digest of the name fits whatever the address.
-    const auto digest = pki::sha256(pki::asBytes("certd-tls listener " + name_));
+    const auto digest = pki::sha256(asBytes("certd-tls listener " + name_));
     sessionContext_.assign(reinterpret_cast<const char*>(digest.data()), SSL_MAX_SID_CTX_LENGTH);
     setFront(std::move(front));
 }

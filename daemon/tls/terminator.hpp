@@ -81,7 +81,7 @@ public:
 private:
     struct CachedCertificate {
         std::string chainPem;
-        pki::Bytes keyDigest;
+        Bytes keyDigest;
         std::shared_ptr<const CertificateContext> context;
     };
     void startWorkers(unsigned count);

@@ -9,6 +9,7 @@
 
 #include "config.hpp"
 #include "error.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <set>
@@ -22,7 +23,7 @@ void checkAccepted(const Config& config)
 {
     fuzz::require(config.stateDirectory.is_absolute(), "state_directory is not absolute");
     for (const auto& address : config.addresses)
-        fuzz::require(canonicalIpAddress(address) == address, "an address is not in canonical form");
+        fuzz::require(certd::canonicalIp(address) == address, "an address is not in canonical form");
     fuzz::require(std::set<std::string>(config.addresses.begin(), config.addresses.end()).size() ==
                       config.addresses.size(),
                   "addresses holds a duplicate");

@@ -46,7 +46,7 @@ bool promisedByParseImport(ErrorCode code)
 
 void storeRoundTrip(EVP_PKEY* key)
 {
-    const pki::SecureBytes der = pki::privateKeyToPkcs8Der(key);
+    const SecureBytes der = pki::privateKeyToPkcs8Der(key);
     pki::EvpPkeyPtr back;
     try {
         back = pki::privateKeyFromPkcs8Der(der);
@@ -58,7 +58,7 @@ void storeRoundTrip(EVP_PKEY* key)
 
 void storeRoundTrip(X509* cert)
 {
-    const pki::Bytes der = pki::certificateDer(cert);
+    const Bytes der = pki::certificateDer(cert);
     pki::X509Ptr back;
     try {
         back = pki::certificateFromDer(der);
@@ -99,8 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0)
         return 0;
     const int mode = data[0] % 3;
-    const pki::Secret passphrase(mode == 1 ? kPassphrase : mode == 2 ? kWrongPassphrase : std::string_view());
-    const pki::ByteView file(data + 1, size - 1);
+    const Secret passphrase(mode == 1 ? kPassphrase : mode == 2 ? kWrongPassphrase : std::string_view());
+    const ByteView file(data + 1, size - 1);
 
     pki::ImportedBundle bundle;
     try {

@@ -77,7 +77,7 @@ std::string filled(std::size_t length, std::string_view text)
 }
 
 // Checks one TLV at `pos` of type `type` with `value`; returns the position after it.
-std::size_t checkTlv(const pki::Bytes& h, std::size_t pos, std::uint8_t type, std::string_view value)
+std::size_t checkTlv(const Bytes& h, std::size_t pos, std::uint8_t type, std::string_view value)
 {
     fuzz::require(pos + 3 <= h.size(), "a TLV header runs past the end");
     fuzz::require(h[pos] == type, "a TLV has the wrong type or is out of order");
@@ -105,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto* clientAddress =
         clientFamily == AF_UNSPEC ? nullptr : reinterpret_cast<const sockaddr*>(&client);
     const auto* localAddress = localFamily == AF_UNSPEC ? nullptr : reinterpret_cast<const sockaddr*>(&local);
-    const pki::Bytes h = tls::proxyV2Header(clientAddress, localAddress, alpn, serverName);
+    const Bytes h = tls::proxyV2Header(clientAddress, localAddress, alpn, serverName);
 
     fuzz::require(h.size() >= 16 && std::memcmp(h.data(), kSignature, sizeof kSignature) == 0,
                   "the header does not start with the signature");

@@ -41,17 +41,17 @@ std::string readFile(const std::string& path)
     return s.str();
 }
 
-pki::SecureBytes pkcs8(const std::string& pemPath)
+SecureBytes pkcs8(const std::string& pemPath)
 {
     const std::string pem = readFile(pemPath);
-    const auto bio = pki::memoryBio(pki::asBytes(pem));
+    const auto bio = pki::memoryBio(asBytes(pem));
     pki::EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
     if (!key)
         throw Error(ErrorCode::Malformed, "no key in " + pemPath);
     pki::Pkcs8InfoPtr p8(EVP_PKEY2PKCS8(key.get()));
     unsigned char* der = nullptr;
     const int n = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
-    pki::SecureBytes out(der, der + n);
+    SecureBytes out(der, der + n);
     OPENSSL_clear_free(der, static_cast<std::size_t>(n));
     return out;
 }

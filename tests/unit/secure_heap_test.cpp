@@ -1,4 +1,4 @@
-// OpenSSL's secure heap as certd and certd-tls set it up (pki::initSecureHeap): SecureBytes
+// OpenSSL's secure heap as certd and certd-tls set it up (initSecureHeap): SecureBytes
 // live there while it has room and fall back to ordinary memory when it is full, every byte
 // goes back to the heap it came from, and OpenSSL puts private-key components there too.
 // Its own binary: the heap is per process, and the other suites must not share this one.
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+using namespace certd;
 using namespace certd::pki;
 
 namespace {

@@ -176,10 +176,10 @@ void writeAck(int fd, std::uint64_t seq)
                 const std::string text = blobText(put.kind, put.id);
                 switch (put.kind) {
                 case Blob::Certificate:
-                    tx.putCertificate(put.id, pki::asBytes(text));
+                    tx.putCertificate(put.id, asBytes(text));
                     break;
                 case Blob::Key:
-                    tx.putKey(put.id, pki::asBytes(text));
+                    tx.putKey(put.id, asBytes(text));
                     break;
                 case Blob::Request:
                     tx.putRequest(put.id, text);

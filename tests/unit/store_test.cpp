@@ -18,9 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pki::Bytes bytes(std::string_view text)
+Bytes bytes(std::string_view text)
 {
-    const pki::ByteView view = pki::asBytes(text);
+    const ByteView view = asBytes(text);
     return {view.begin(), view.end()};
 }
 
@@ -93,7 +93,7 @@ std::string certDer(const std::string& id)
 void addCertificate(Store& store, const std::string& id, const std::string& friendlyName = "cert")
 {
     auto tx = store.begin();
-    tx.putCertificate(id, pki::asBytes(certDer(id)));
+    tx.putCertificate(id, asBytes(certDer(id)));
     tx.state().certificates[id] = StoredCertificate{friendlyName, "automatic", {}, 1};
     store.commit(std::move(tx));
 }
@@ -103,10 +103,10 @@ void addCertificate(Store& store, const std::string& id, const std::string& frie
 void addEverything(Store& store)
 {
     auto tx = store.begin();
-    tx.putKey("k1", pki::asBytes("PKCS8 k1"));
+    tx.putKey("k1", asBytes("PKCS8 k1"));
     tx.putRequest("r1", "-----BEGIN CERTIFICATE REQUEST-----\nr1\n-----END CERTIFICATE REQUEST-----\n");
-    tx.putCertificate("c1", pki::asBytes(certDer("c1")));
-    tx.putCertificate("c2", pki::asBytes(certDer("c2")));
+    tx.putCertificate("c1", asBytes(certDer("c1")));
+    tx.putCertificate("c2", asBytes(certDer("c2")));
     StoreState& s = tx.state();
     s.keys["k1"] = StoredKey{100};
     s.requests["r1"] = StoredRequest{"web request", "k1", "completed", "c2", 200};
@@ -187,7 +187,7 @@ TEST_CASE("the state and blobs survive a re-open, odd friendly names included")
         auto tx = store.begin();
         for (std::size_t i = 0; i < kOddNames.size(); ++i) {
             const std::string id = "odd" + std::to_string(i);
-            tx.putCertificate(id, pki::asBytes(certDer(id)));
+            tx.putCertificate(id, asBytes(certDer(id)));
             tx.state().certificates[id] = StoredCertificate{kOddNames[i], "automatic", {}, UINT64_MAX - i};
         }
         tx.state().requests["r1"].friendlyName = "request: \"odd\"\n😀";
@@ -201,7 +201,7 @@ TEST_CASE("the state and blobs survive a re-open, odd friendly names included")
     CHECK(reopened.state().certificates.at("odd3").friendlyName == "two\nlines");
     CHECK(reopened.state().certificates.at("odd6").friendlyName == "😀 émoji ✓");
     CHECK(reopened.certificateDer("odd4") == bytes(certDer("odd4")));
-    const pki::SecureBytes key = reopened.keyPkcs8("k1");
+    const SecureBytes key = reopened.keyPkcs8("k1");
     CHECK(std::string(key.begin(), key.end()) == "PKCS8 k1");
     CHECK(reopened.requestPem("r1").find("\nr1\n") != std::string::npos);
 }
@@ -272,8 +272,8 @@ TEST_CASE("putting the same certificate twice stores one file, written once")
     test::TempDir tmp;
     Store store(tmp.path());
     auto tx = store.begin();
-    tx.putCertificate("c1", pki::asBytes(certDer("c1")));
-    tx.putCertificate("c1", pki::asBytes(certDer("c1")));
+    tx.putCertificate("c1", asBytes(certDer("c1")));
+    tx.putCertificate("c1", asBytes(certDer("c1")));
     tx.state().certificates["c1"] = StoredCertificate{};
     store.commit(std::move(tx));
     CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der"});
@@ -293,7 +293,7 @@ TEST_CASE("a blob the new state does not name is not written")
     test::TempDir tmp;
     Store store(tmp.path());
     auto tx = store.begin();
-    tx.putCertificate("stray", pki::asBytes("x"));
+    tx.putCertificate("stray", asBytes("x"));
     store.commit(std::move(tx));
     CHECK(filesIn(tmp / "certs").empty());
 }
@@ -310,7 +310,7 @@ TEST_CASE("a commit that references something absent is refused and changes noth
     std::string expected;
     SUBCASE("certificate without data")
     {
-        tx.putKey("k2", pki::asBytes("k2"));
+        tx.putKey("k2", asBytes("k2"));
         tx.state().keys["k2"] = StoredKey{};
         tx.state().certificates["c3"] = StoredCertificate{};
         expected = "certificate \"c3\": certs/c3.der does not exist";
@@ -381,13 +381,13 @@ TEST_CASE("malformed blob ids are refused, so no id names a path")
          std::vector<std::string>{"../escape", "", "a/b", "a.b", ".tmp-x", "sp ace", std::string(129, 'a')}) {
         CAPTURE(id);
         CHECK(errorOf(ErrorCode::InvalidArgument, [&] {
-                  tx.putCertificate(id, pki::asBytes("x"));
+                  tx.putCertificate(id, asBytes("x"));
               }).find("is malformed") != std::string::npos);
-        CHECK_THROWS_AS(tx.putKey(id, pki::asBytes("x")), Error);
+        CHECK_THROWS_AS(tx.putKey(id, asBytes("x")), Error);
         CHECK_THROWS_AS(tx.putRequest(id, "x"), Error);
     }
-    tx.putCertificate(std::string(128, 'a'), pki::asBytes("x"));
-    tx.putCertificate("AZaz09-_", pki::asBytes("x"));
+    tx.putCertificate(std::string(128, 'a'), asBytes("x"));
+    tx.putCertificate("AZaz09-_", asBytes("x"));
     CHECK(!fs::exists(tmp.path().parent_path() / "escape.der"));
 }
 
@@ -508,8 +508,8 @@ TEST_CASE("a failed blob write leaves the previous state in memory and on disk")
     writeText(tmp / "keys", "");
 
     auto tx = store.begin();
-    tx.putCertificate("c3", pki::asBytes(certDer("c3")));
-    tx.putKey("k2", pki::asBytes("k2"));
+    tx.putCertificate("c3", asBytes(certDer("c3")));
+    tx.putKey("k2", asBytes("k2"));
     tx.state().certificates["c3"] = StoredCertificate{};
     tx.state().keys["k2"] = StoredKey{};
     tx.state().certificates.erase("c2");
@@ -524,7 +524,7 @@ TEST_CASE("a failed blob write leaves the previous state in memory and on disk")
     fs::remove(tmp / "keys");
     fs::rename(tmp / "keys.saved", tmp / "keys");
     auto retry = store.begin();
-    retry.putKey("k2", pki::asBytes("k2"));
+    retry.putKey("k2", asBytes("k2"));
     retry.state().keys["k2"] = StoredKey{};
     store.commit(std::move(retry));
     CHECK(store.state().keys.contains("k2"));
@@ -547,7 +547,7 @@ TEST_CASE("a failed state.yaml write keeps the previous state, and the next open
         fs::create_directories(tmp / "state.yaml/occupied");
 
         auto tx = store.begin();
-        tx.putCertificate("c3", pki::asBytes(certDer("c3")));
+        tx.putCertificate("c3", asBytes(certDer("c3")));
         tx.state().certificates["c3"] = StoredCertificate{};
         const std::string message = errorOf(ErrorCode::Internal, [&] { store.commit(std::move(tx)); });
         CHECK(message.find("cannot write " + (tmp / "state.yaml").string() + ": ") == 0);
@@ -567,13 +567,13 @@ TEST_CASE("a failed state.yaml write keeps the previous state, and the next open
 TEST_CASE("writeFileAtomic replaces a file whole and leaves no temporary file")
 {
     test::TempDir tmp;
-    writeFileAtomic(tmp.path(), "f", pki::asBytes("old"), 0640);
-    writeFileAtomic(tmp.path(), "f", pki::asBytes(std::string(1 << 20, 'x')), 0600);
+    writeFileAtomic(tmp.path(), "f", asBytes("old"), 0640);
+    writeFileAtomic(tmp.path(), "f", asBytes(std::string(1 << 20, 'x')), 0600);
     CHECK(readText(tmp / "f") == std::string(1 << 20, 'x'));
     CHECK(modeOf(tmp / "f") == 0600);
     CHECK(filesIn(tmp.path()) == std::vector<std::string>{"f"});
     const std::string message =
-        errorOf(ErrorCode::Internal, [&] { writeFileAtomic(tmp / "absent", "f", pki::asBytes("x"), 0600); });
+        errorOf(ErrorCode::Internal, [&] { writeFileAtomic(tmp / "absent", "f", asBytes("x"), 0600); });
     CHECK(message.find("cannot write " + (tmp / "absent/f").string() + ": No such file or directory") == 0);
 }
 

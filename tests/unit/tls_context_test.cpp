@@ -48,12 +48,12 @@ std::string pem(X509* cert)
     return {bytes.begin(), bytes.end()};
 }
 
-pki::SecureBytes pkcs8(EVP_PKEY* key)
+SecureBytes pkcs8(EVP_PKEY* key)
 {
     pki::Pkcs8InfoPtr p8(EVP_PKEY2PKCS8(key));
     unsigned char* der = nullptr;
     const int n = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
-    pki::SecureBytes out(der, der + n);
+    SecureBytes out(der, der + n);
     OPENSSL_clear_free(der, static_cast<std::size_t>(n));
     return out;
 }
@@ -113,7 +113,7 @@ TEST_CASE("garbage instead of a chain or a key is refused as Malformed")
 {
     Chain c;
     CHECK(codeOf({"nochain", "not a certificate", pkcs8(c.leafKey.get())}) == ErrorCode::Malformed);
-    CHECK(codeOf({"nokey", pem(c.leaf.get()), pki::SecureBytes{1, 2, 3}}) == ErrorCode::Malformed);
+    CHECK(codeOf({"nokey", pem(c.leaf.get()), SecureBytes{1, 2, 3}}) == ErrorCode::Malformed);
 }
 
 TEST_CASE("the intermediate profile allows TLS 1.2 and 1.3, modern only 1.3")

@@ -26,7 +26,7 @@ TEST_CASE("a snapshot survives encoding, keys and all")
     in.state.idleTimeout = std::chrono::milliseconds(56789);
     in.state.maxConnections = 77;
     in.state.workers = 3;
-    in.state.certificates.push_back({"abc", "-----BEGIN CERTIFICATE-----\n", pki::SecureBytes{1, 2, 3}});
+    in.state.certificates.push_back({"abc", "-----BEGIN CERTIFICATE-----\n", SecureBytes{1, 2, 3}});
     in.state.listeners.push_back({"127.0.0.2", 8443, "abc"});
     in.state.listeners.push_back({"::1", 443, "abc"});
 
@@ -42,7 +42,7 @@ TEST_CASE("a snapshot survives encoding, keys and all")
     CHECK(out.state.workers == 3);
     REQUIRE(out.state.certificates.size() == 1);
     CHECK(out.state.certificates[0].id == "abc");
-    CHECK(out.state.certificates[0].keyPkcs8 == pki::SecureBytes{1, 2, 3});
+    CHECK(out.state.certificates[0].keyPkcs8 == SecureBytes{1, 2, 3});
     CHECK(out.state.listeners == in.state.listeners);
 }
 
@@ -53,7 +53,7 @@ TEST_CASE("a truncated snapshot is refused as Malformed, never read past its end
     const auto bytes = wire::encodeSnapshot(in);
     for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
         try {
-            wire::decodeSnapshot(pki::ByteView(bytes.data(), cut));
+            wire::decodeSnapshot(ByteView(bytes.data(), cut));
             FAIL("decoded a truncated snapshot at " << cut);
         } catch (const Error& e) {
             CHECK(e.code() == ErrorCode::Malformed);
@@ -92,7 +92,7 @@ TEST_CASE("frames and their fds cross a socketpair intact, in order")
     REQUIRE(::pipe(pipeFds) == 0);
     UniqueFd r(pipeFds[0]), w(pipeFds[1]);
 
-    const pki::Bytes big(300'000, 0x5A); // more than the socket buffer and one recvmsg chunk
+    const Bytes big(300'000, 0x5A); // more than the socket buffer and one recvmsg chunk
     std::thread sender([&] {
         const auto names = wire::encodeSockets({"127.0.0.2:443"});
         const int fds[] = {w.get()};
@@ -129,7 +129,7 @@ TEST_CASE("PROXY v2 header for IPv4 with ALPN and SNI TLVs, byte for byte")
     local.sin_port = htons(443);
     const auto h = proxyV2Header(reinterpret_cast<sockaddr*>(&client), reinterpret_cast<sockaddr*>(&local),
                                  "http/1.1", "a.example");
-    const pki::Bytes expected = {
+    const Bytes expected = {
         0x0D, 0x0A, 0x0D, 0x0A,
         0x00, 0x0D, 0x0A, 0x51,
         0x55, 0x49, 0x54, 0x0A,         // signature

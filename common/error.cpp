@@ -1,7 +1,5 @@
 #include "error.hpp"
 
-#include "pki/ossl.hpp"
-
 #include <array>
 #include <utility>
 
@@ -45,14 +43,5 @@ std::optional<ErrorCode> errorCodeFromName(std::string_view name)
 }
 
 Error::Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
-
-void throwOpenSsl(ErrorCode code, std::string_view what)
-{
-    std::string message(what);
-    const std::string queue = pki::drainOpenSslErrors();
-    if (!queue.empty())
-        message += ": " + queue;
-    throw Error(code, message);
-}
 
 } // namespace certd

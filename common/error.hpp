@@ -9,6 +9,7 @@ namespace certd {
 
 // Every failure certd reports; one table (error.cpp) maps each code to its
 // org.certd1.Error.* name, for the daemon's bus wrapper and the client alike.
+// (OpenSSL failures: pki::throwOpenSsl in daemon/pki/ossl.hpp.)
 enum class ErrorCode {
     InvalidArgument,    // a named argument is malformed or out of range
     NotFound,           // no such object
@@ -40,8 +41,5 @@ public:
 private:
     ErrorCode code_;
 };
-
-// Throws Error(code, what + ": " + the drained OpenSSL error queue).
-[[noreturn]] void throwOpenSsl(ErrorCode code, std::string_view what);
 
 } // namespace certd
