@@ -5,8 +5,7 @@
 
 #include "certctl_format.hpp"
 #include "client.hpp"
-
-#include <openssl/crypto.h>
+#include "secure_memory.hpp"
 
 #include <algorithm>
 #include <array>
@@ -33,7 +32,7 @@ public:
 
 void wipe(std::string& s)
 {
-    OPENSSL_cleanse(s.data(), s.size());
+    certd::wipe(s.data(), s.size());
 }
 
 // A passphrase, wiped when it goes.
@@ -157,7 +156,7 @@ void promptLine(const char* prompt, std::string& out)
         out += c;
     if (restore)
         ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-    OPENSSL_cleanse(&c, sizeof c);
+    certd::wipe(&c, sizeof c);
 }
 
 // A passphrase from a file, or from standard input ("-"): typed at a terminal
@@ -176,7 +175,7 @@ void readPassphrase(const std::string& path, bool confirm, Secret& out)
     }
     auto data = readInput(path);
     out.value.assign(data.begin(), data.end());
-    OPENSSL_cleanse(data.data(), data.size());
+    certd::wipe(data.data(), data.size());
     stripNewline(out.value);
 }
 
@@ -737,11 +736,11 @@ int runExport(Context& ctx)
     try {
         writeOutput(*file, data, withKey);
     } catch (...) {
-        OPENSSL_cleanse(data.data(), data.size());
+        certd::wipe(data.data(), data.size());
         throw;
     }
     const std::size_t size = data.size();
-    OPENSSL_cleanse(data.data(), data.size());
+    certd::wipe(data.data(), data.size());
 
     if (ctx.json)
         printJson(Json::object().set("File", *file).set("Bytes", size).set("PrivateKey", withKey));

@@ -230,13 +230,13 @@ std::string readInterfaceName(const Value& v)
     return name;
 }
 
-Backend readBackend(const Value& v)
+tls::Backend readBackend(const Value& v)
 {
     const std::string text = readScalar(v, "tcp:HOST:PORT or unix:PATH");
     const std::string_view spec = text;
-    Backend backend;
+    tls::Backend backend;
     if (spec.starts_with("unix:")) {
-        backend.kind = Backend::Kind::Unix;
+        backend.kind = tls::Backend::Kind::Unix;
         backend.host.clear();
         backend.port = 0;
         if (spec.size() == 5)
@@ -274,14 +274,14 @@ Backend readBackend(const Value& v)
     return backend;
 }
 
-ProxyProtocol readProxyProtocol(const Value& v)
+tls::ProxyProtocol readProxyProtocol(const Value& v)
 {
     const std::string text = readScalar(v, "false, true or v2");
     bool enabled = false;
     if (YAML::convert<bool>::decode(v.node, enabled))
-        return enabled ? ProxyProtocol::V2 : ProxyProtocol::Off;
+        return enabled ? tls::ProxyProtocol::V2 : tls::ProxyProtocol::Off;
     if (text == "v2")
-        return ProxyProtocol::V2;
+        return tls::ProxyProtocol::V2;
     v.fail("expected false, true or v2, got " + inQuotes(text));
 }
 
@@ -387,8 +387,8 @@ constexpr Field kTopLevelFields[] = {
     {"proxy_protocol", [](const Value& v, Config& c) { c.proxyProtocol = readProxyProtocol(v); }},
     {"tls_profile",
      [](const Value& v, Config& c) {
-         c.tlsProfile = readChoice<TlsProfile>(
-             v, {{"intermediate", TlsProfile::Intermediate}, {"modern", TlsProfile::Modern}});
+         c.tlsProfile = readChoice<tls::TlsProfile>(
+             v, {{"intermediate", tls::TlsProfile::Intermediate}, {"modern", tls::TlsProfile::Modern}});
      }},
     {"admin_group", [](const Value& v, Config& c) { c.adminGroup = readAccountName(v, false); }},
     {"key_export_group", [](const Value& v, Config& c) { c.keyExportGroup = readAccountName(v, true); }},
@@ -474,8 +474,8 @@ void checkConfig(const Value& root, Config& config)
         section.fail(message);
     }
 
-    const Backend& backend = config.backend;
-    if (backend.kind == Backend::Kind::Tcp && backend.port == config.port &&
+    const tls::Backend& backend = config.backend;
+    if (backend.kind == tls::Backend::Kind::Tcp && backend.port == config.port &&
         std::find(config.addresses.begin(), config.addresses.end(), backend.host) != config.addresses.end())
         member(root, "backend").fail("points at certd's own listener " + describeBackend(backend));
 }
@@ -518,17 +518,17 @@ void requireParserProgress(const std::string& text)
 
 } // namespace
 
-std::string describeBackend(const Backend& backend)
+std::string describeBackend(const tls::Backend& backend)
 {
-    if (backend.kind == Backend::Kind::Unix)
+    if (backend.kind == tls::Backend::Kind::Unix)
         return "unix:" + backend.path.string();
     const bool ipv6 = backend.host.find(':') != std::string::npos;
     return "tcp:" + (ipv6 ? "[" + backend.host + "]" : backend.host) + ":" + std::to_string(backend.port);
 }
 
-std::string_view tlsProfileName(TlsProfile profile)
+std::string_view tlsProfileName(tls::TlsProfile profile)
 {
-    return profile == TlsProfile::Modern ? "modern" : "intermediate";
+    return profile == tls::TlsProfile::Modern ? "modern" : "intermediate";
 }
 
 std::vector<std::string> knownConfigKeys()

@@ -4,6 +4,7 @@
 // value built at start-up. config/certd.yaml documents every key.
 
 #include "pki/spec.hpp"
+#include "tls/desired_state.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -16,22 +17,6 @@
 namespace certd {
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/certd/certd.yaml";
-
-// Mozilla's server-side TLS profiles: intermediate (TLS 1.2 + 1.3) or modern (TLS 1.3 only).
-enum class TlsProfile { Intermediate, Modern };
-
-// Whether the terminator prefixes each backend connection with a PROXY protocol header.
-enum class ProxyProtocol { Off, V2 };
-
-// Where the terminator forwards the decrypted traffic.
-struct Backend {
-    enum class Kind { Tcp, Unix };
-    Kind kind = Kind::Tcp;
-    std::string host = "127.0.0.1"; // Tcp: canonical IP literal or a DNS name (no brackets)
-    std::uint16_t port = 8080;      // Tcp
-    std::filesystem::path path;     // Unix: absolute socket path
-    bool operator==(const Backend&) const = default;
-};
 
 // Serving the host's own addresses, as netlink reports them, besides the listed ones.
 struct Discovery {
@@ -56,9 +41,9 @@ struct Config {
     Discovery discovery;
     std::uint16_t port = 443;
     bool freebind = false; // IP_FREEBIND: listen on addresses not (yet) configured on the host
-    Backend backend;
-    ProxyProtocol proxyProtocol = ProxyProtocol::Off;
-    TlsProfile tlsProfile = TlsProfile::Intermediate;
+    tls::Backend backend;
+    tls::ProxyProtocol proxyProtocol = tls::ProxyProtocol::Off;
+    tls::TlsProfile tlsProfile = tls::TlsProfile::Intermediate;
     std::string adminGroup = "certd-admin"; // members may change certificates and bindings
     std::string keyExportGroup;             // members may export private keys; empty: uid 0 only
     // Subject, key and lifetime of the factory default certificate, validated and normalised
@@ -81,7 +66,7 @@ Config defaultConfig();
 std::vector<std::string> knownConfigKeys();
 
 // "tcp:127.0.0.1:8080", "tcp:[::1]:8080", "unix:/run/app.sock": the form the file uses.
-std::string describeBackend(const Backend& backend);
-std::string_view tlsProfileName(TlsProfile profile);
+std::string describeBackend(const tls::Backend& backend);
+std::string_view tlsProfileName(tls::TlsProfile profile);
 
 } // namespace certd

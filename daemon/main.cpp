@@ -10,8 +10,8 @@
 #include "manager.hpp"
 #include "pki/ossl.hpp"
 #include "store.hpp"
-#include "terminator_link.hpp"
-#include "tls/supervisor.hpp"
+#include "terminator/link.hpp"
+#include "terminator/supervisor.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <systemd/sd-daemon.h>
@@ -98,12 +98,12 @@ int run(const std::filesystem::path& configPath)
             loop.defer([&] { reevaluate(false); });
     };
     // The terminator: spawned now, fed the desired state after every change.
-    tls::SupervisorOptions supervisorOptions;
-    supervisorOptions.binary = terminatorBinary(config);
+    terminator::SupervisorOptions supervisorOptions;
+    supervisorOptions.binary = terminator::terminatorBinary(config);
     supervisorOptions.user = config.terminator.user;
     supervisorOptions.freebind = config.freebind;
-    tls::Supervisor supervisor(loop.get(), supervisorOptions);
-    TerminatorLink terminator(manager, config, supervisor);
+    terminator::Supervisor supervisor(loop.get(), supervisorOptions);
+    terminator::Link terminator(manager, config, supervisor);
     info.terminatorState = [&supervisor] { return supervisor.state(); };
     info.terminatorError = [&supervisor] { return supervisor.error(); };
     info.sync = [&terminator](bool flush) { return terminator.sync(flush); };

@@ -6,7 +6,8 @@
 // policy, the session cache and the ticket keys, and every SSL is created from it
 // so that resumption survives certificate swaps.
 
-#include "state.hpp"
+#include "pki/ossl.hpp"
+#include "tls/desired_state.hpp"
 
 #include <array>
 #include <atomic>

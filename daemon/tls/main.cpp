@@ -4,7 +4,7 @@
 #include "error.hpp"
 #include "log.hpp"
 #include "pki/ossl.hpp"
-#include "tls/supervisor.hpp"
+#include "tls/listen_socket.hpp"
 #include "tls/terminator.hpp"
 
 #include <openssl/pem.h>

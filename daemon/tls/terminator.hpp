@@ -5,7 +5,7 @@
 // and the Terminator that turns each snapshot from certd into that runtime.
 
 #include "tls/context.hpp"
-#include "tls/protocol.hpp"
+#include "tls/wire.hpp"
 
 #include <sys/socket.h>
 

@@ -30,7 +30,7 @@ namespace {
 // serves now and the ticket keys.
 class FuzzListener final : public tls::ConnectionSource {
 public:
-    FuzzListener() : front_(tls::buildFrontContext(TlsProfile::Intermediate))
+    FuzzListener() : front_(tls::buildFrontContext(tls::TlsProfile::Intermediate))
     {
         pki::CertificateSpec spec;
         spec.friendlyName = "fuzz";
@@ -44,7 +44,7 @@ public:
         material.id = "fuzz";
         material.chainPem = pki::certificatePem(cert.get());
         material.keyPkcs8 = pki::privateKeyToPkcs8Der(key.get());
-        certificate_ = tls::buildCertificateContext(material, TlsProfile::Intermediate);
+        certificate_ = tls::buildCertificateContext(material, tls::TlsProfile::Intermediate);
     }
     std::shared_ptr<const tls::CertificateContext> certificate() const override { return certificate_; }
     tls::TicketKeys& ticketKeys() const override { return keys_; }

@@ -32,8 +32,8 @@ void checkAccepted(const Config& config)
                                      [](unsigned a, unsigned b) { return a <= b; }) ==
                       config.expiryWarningDays.end(),
                   "expiry_warning_days is not strictly descending");
-    const Backend& backend = config.backend;
-    if (backend.kind == Backend::Kind::Unix) {
+    const tls::Backend& backend = config.backend;
+    if (backend.kind == tls::Backend::Kind::Unix) {
         fuzz::require(backend.path.is_absolute(), "a unix backend path is not absolute");
     } else {
         fuzz::require(backend.port != 0 && !backend.host.empty(), "a tcp backend lacks host or port");

@@ -1,5 +1,5 @@
 // A stand-in for certd in the terminator's integration tests: it owns a
-// tls::Supervisor on an sd-event loop and takes line commands on stdin, so a
+// terminator::Supervisor on an sd-event loop and takes line commands on stdin, so a
 // shell script can drive certd-tls exactly as certd will.
 //
 //   cert ID CHAIN.pem KEY.pem    add or replace a certificate (key: any PEM private key)
@@ -15,7 +15,8 @@
 // Usage: tls-driver --binary PATH [--user NAME] [--freebind]
 
 #include "error.hpp"
-#include "tls/supervisor.hpp"
+#include "pki/ossl.hpp"
+#include "terminator/supervisor.hpp"
 
 #include <openssl/pem.h>
 
@@ -29,6 +30,7 @@
 #include <string>
 
 using namespace certd;
+using namespace certd::terminator;
 using namespace certd::tls;
 
 namespace {
@@ -134,11 +136,11 @@ int main(int argc, char** argv)
                         std::string spec;
                         in >> spec;
                         if (spec.rfind("unix:", 0) == 0) {
-                            state.backend.kind = Backend::Kind::Unix;
+                            state.backend.kind = tls::Backend::Kind::Unix;
                             state.backend.path = spec.substr(5);
                         } else {
                             const auto colon = spec.rfind(':');
-                            state.backend.kind = Backend::Kind::Tcp;
+                            state.backend.kind = tls::Backend::Kind::Tcp;
                             state.backend.host = spec.substr(4, colon - 4);
                             state.backend.port =
                                 static_cast<std::uint16_t>(std::stoi(spec.substr(colon + 1)));
@@ -147,12 +149,12 @@ int main(int argc, char** argv)
                     } else if (cmd == "proxy") {
                         std::string v;
                         in >> v;
-                        state.proxyProtocol = v == "on" ? ProxyProtocol::V2 : ProxyProtocol::Off;
+                        state.proxyProtocol = v == "on" ? tls::ProxyProtocol::V2 : tls::ProxyProtocol::Off;
                         std::cout << "ok\n";
                     } else if (cmd == "profile") {
                         std::string v;
                         in >> v;
-                        state.profile = v == "modern" ? TlsProfile::Modern : TlsProfile::Intermediate;
+                        state.profile = v == "modern" ? tls::TlsProfile::Modern : tls::TlsProfile::Intermediate;
                         std::cout << "ok\n";
                     } else if (cmd == "timeouts") {
                         long hs = 0, idle = 0;

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <set>
 
-using certd::Backend;
+using certd::tls::Backend;
 using certd::Config;
 using certd::parseConfig;
 
@@ -133,8 +133,8 @@ TEST_CASE("an empty file gives the documented defaults")
         CHECK(config.port == 443);
         CHECK_FALSE(config.freebind);
         CHECK(certd::describeBackend(config.backend) == "tcp:127.0.0.1:8080");
-        CHECK(config.proxyProtocol == certd::ProxyProtocol::Off);
-        CHECK(config.tlsProfile == certd::TlsProfile::Intermediate);
+        CHECK(config.proxyProtocol == certd::tls::ProxyProtocol::Off);
+        CHECK(config.tlsProfile == certd::tls::TlsProfile::Intermediate);
         CHECK(config.adminGroup == "certd-admin");
         CHECK(config.keyExportGroup.empty());
         CHECK(config.factoryCertificate.friendlyName == "Appliance");
@@ -194,8 +194,8 @@ terminator:
     CHECK(config.freebind);
     CHECK(config.backend.kind == Backend::Kind::Unix);
     CHECK(config.backend.path == "/run/app.sock");
-    CHECK(config.proxyProtocol == certd::ProxyProtocol::V2);
-    CHECK(config.tlsProfile == certd::TlsProfile::Modern);
+    CHECK(config.proxyProtocol == certd::tls::ProxyProtocol::V2);
+    CHECK(config.tlsProfile == certd::tls::TlsProfile::Modern);
     CHECK(certd::tlsProfileName(config.tlsProfile) == "modern");
     CHECK(config.adminGroup == "wheel");
     CHECK(config.keyExportGroup == "certd-export");
@@ -258,9 +258,9 @@ TEST_CASE("IPv6 addresses and every backend form are understood")
 
 TEST_CASE("proxy_protocol takes a bool or v2")
 {
-    CHECK(parse("proxy_protocol: true\n").proxyProtocol == certd::ProxyProtocol::V2);
-    CHECK(parse("proxy_protocol: v2\n").proxyProtocol == certd::ProxyProtocol::V2);
-    CHECK(parse("proxy_protocol: false\n").proxyProtocol == certd::ProxyProtocol::Off);
+    CHECK(parse("proxy_protocol: true\n").proxyProtocol == certd::tls::ProxyProtocol::V2);
+    CHECK(parse("proxy_protocol: v2\n").proxyProtocol == certd::tls::ProxyProtocol::V2);
+    CHECK(parse("proxy_protocol: false\n").proxyProtocol == certd::tls::ProxyProtocol::Off);
     CHECK(parse("expiry_warning_days: []\n").expiryWarningDays.empty());
 }
 

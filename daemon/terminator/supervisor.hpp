@@ -5,8 +5,8 @@
 // with the sockets, waits (bounded) for each acknowledgement, and restarts it
 // with backoff when it dies. Everything runs on certd's sd-event loop thread.
 
-#include "tls/protocol.hpp"
-#include "tls/state.hpp"
+#include "tls/desired_state.hpp"
+#include "tls/wire.hpp"
 
 #include <systemd/sd-event.h>
 
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace certd::tls {
+namespace certd::terminator {
 
 struct SupervisorOptions {
     std::filesystem::path binary;               // certd-tls
@@ -31,10 +31,6 @@ struct SupervisorOptions {
     std::chrono::milliseconds maxBackoff{5000};
     std::chrono::milliseconds stableAfter{10'000}; // a run this long resets the backoff
 };
-
-// A listening socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, IP(V6)_FREEBIND when asked,
-// non-blocking, backlog 4096. Empty, with `error` set ("bind 127.0.0.9:443: ..."), on failure.
-UniqueFd bindListener(const std::string& address, std::uint16_t port, bool freebind, std::string& error);
 
 class Supervisor {
 public:
@@ -55,7 +51,7 @@ public:
     // did not answer in time; it gets this state when it is back). A listener whose new
     // certificate was rejected keeps serving the old one: "listening" with error/errorCode set
     // and servingCertificateId naming what is served.
-    std::vector<ListenerStatus> apply(const DesiredState& state);
+    std::vector<tls::ListenerStatus> apply(const tls::DesiredState& state);
 
     // "starting", "running", "restarting", "failed" (no terminator could be started: error()
     // says why; certd keeps trying with backoff) or "stopped".
@@ -65,7 +61,7 @@ public:
     // The terminator's pid, 0 when none is running.
     pid_t pid() const { return pid_; }
     // Listener statuses as of the last acknowledgement (after a restart too).
-    const std::vector<ListenerStatus>& listenerStatus() const { return statuses_; }
+    const std::vector<tls::ListenerStatus>& listenerStatus() const { return statuses_; }
     // Called on the event loop thread whenever state() or error() changed (also from inside apply(), e.g.
     // when the terminator dies during it). After a restart, listenerStatus() is current when
     // the state turns "running".
@@ -80,10 +76,10 @@ private:
     void spawn();
     void setState(const std::string& state);
     // Sends the sockets the child lacks and the snapshot; false (and the child killed) on failure.
-    bool send(std::uint64_t generation, const wire::Deadline& deadline);
+    bool send(std::uint64_t generation, const tls::wire::Deadline& deadline);
     // Reads and handles everything the child sent; false on EOF or a protocol error.
     bool readMessages();
-    void handleAck(const wire::Ack& ack);
+    void handleAck(const tls::wire::Ack& ack);
     void childGone(const std::string& why);
     void reap();
     // Records why no terminator runs (logged once per distinct reason) and turns "failed".
@@ -92,7 +88,7 @@ private:
     std::string readStartReport();
     void scheduleRestart();
     void armAckWatchdog();
-    std::vector<ListenerStatus> composeStatuses(const std::vector<ListenerSpec>& listeners) const;
+    std::vector<tls::ListenerStatus> composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const;
 
     static int onControl(sd_event_source* s, int fd, std::uint32_t revents, void* userdata);
     static int onPidfd(sd_event_source* s, int fd, std::uint32_t revents, void* userdata);
@@ -115,21 +111,21 @@ private:
     sd_event_source* pidSource_ = nullptr;
     sd_event_source* restartTimer_ = nullptr;
     sd_event_source* ackWatchdog_ = nullptr;
-    wire::FrameReader reader_;
+    tls::wire::FrameReader reader_;
     std::chrono::steady_clock::time_point startedAt_;
     std::chrono::milliseconds backoff_;
     std::string state_ = "stopped";
     std::string account_; // "user nobody (uid 65534)", for messages; "" when certd does not switch
 
-    std::map<std::string, Socket> sockets_; // by endpointName()
+    std::map<std::string, Socket> sockets_; // by tls::endpointName()
     std::map<std::string, std::string> bindErrors_;
-    std::vector<ListenerSpec> allListeners_; // as the last apply() listed them
-    std::optional<DesiredState> desired_;    // what the terminator must serve (flush cleared once sent)
+    std::vector<tls::ListenerSpec> allListeners_; // as the last apply() listed them
+    std::optional<tls::DesiredState> desired_;    // what the terminator must serve (flush cleared once sent)
     std::uint64_t generation_ = 0;           // last sent
     std::uint64_t acked_ = 0;                // last acknowledged by the current child
-    std::vector<ListenerStatus> statuses_;   // as of the last ack (or pending)
-    std::map<std::string, ListenerStatus> terminatorStatus_; // by endpoint, from the last ack
+    std::vector<tls::ListenerStatus> statuses_;   // as of the last ack (or pending)
+    std::map<std::string, tls::ListenerStatus> terminatorStatus_; // by endpoint, from the last ack
     bool inApply_ = false;
 };
 
-} // namespace certd::tls
+} // namespace certd::terminator

@@ -1,4 +1,4 @@
-#include "tls/protocol.hpp"
+#include "tls/wire.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,13 +8,6 @@
 #include <type_traits>
 
 namespace certd::tls {
-
-std::string endpointName(const std::string& address, std::uint16_t port)
-{
-    if (address.find(':') != std::string::npos)
-        return "[" + address + "]:" + std::to_string(port);
-    return address + ":" + std::to_string(port);
-}
 
 namespace wire {
 namespace {
@@ -358,7 +351,7 @@ FrameReader::Fill FrameReader::fill(int fd)
         }
     }
     buffer_.insert(buffer_.end(), chunk, chunk + n);
-    OPENSSL_cleanse(chunk, static_cast<std::size_t>(n));
+    wipe(chunk, static_cast<std::size_t>(n));
     if (msg.msg_flags & MSG_CTRUNC)
         throw Error(ErrorCode::Internal, "terminator socket: file descriptors were truncated");
     return n == 0 ? Fill::Eof : Fill::Data;

@@ -7,18 +7,18 @@
 
 #include "config.hpp"
 #include "manager.hpp"
-#include "tls/supervisor.hpp"
+#include "terminator/supervisor.hpp"
 
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace certd {
+namespace certd::terminator {
 
-class TerminatorLink {
+class Link {
 public:
-    TerminatorLink(Manager& manager, const Config& config, tls::Supervisor& supervisor);
+    Link(Manager& manager, const Config& config, Supervisor& supervisor);
 
     // Sends the desired state when it differs from the last one sent (or `flush`), waits
     // for the acknowledgement, and records each address's state. Returns the addresses
@@ -33,7 +33,7 @@ private:
 
     Manager& manager_;
     const Config& config_;
-    tls::Supervisor& supervisor_;
+    Supervisor& supervisor_;
     // What was last sent: listeners and (certificate id, chain PEM); keys follow from the ids.
     std::optional<std::pair<std::vector<tls::ListenerSpec>, std::vector<std::pair<std::string, std::string>>>>
         sent_;
@@ -43,4 +43,4 @@ private:
 // install location (libexecdir).
 std::filesystem::path terminatorBinary(const Config& config);
 
-} // namespace certd
+} // namespace certd::terminator

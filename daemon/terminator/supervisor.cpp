@@ -1,6 +1,7 @@
-#include "tls/supervisor.hpp"
+#include "supervisor.hpp"
 
 #include "log.hpp"
+#include "tls/listen_socket.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,7 +23,7 @@
 #include <cstring>
 #include <set>
 
-namespace certd::tls {
+namespace certd::terminator {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -54,54 +55,6 @@ bool canSwitchIdentity()
 }
 
 } // namespace
-
-// certd binds, so the terminator needs no privilege; the socket outlives every certificate swap.
-UniqueFd bindListener(const std::string& address, std::uint16_t port, bool freebind, std::string& error)
-{
-    sockaddr_storage storage{};
-    socklen_t length = 0;
-    int family = AF_INET;
-    if (auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-        ::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        length = sizeof(sockaddr_in);
-    } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-               ::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-        family = AF_INET6;
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        length = sizeof(sockaddr_in6);
-    } else {
-        error = "'" + address + "' is not an IP address";
-        return {};
-    }
-    UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    const auto fail = [&](const char* what) {
-        error = std::string(what) + " " + endpointName(address, port) + ": " + std::strerror(errno);
-        return UniqueFd();
-    };
-    if (!fd)
-        return fail("socket for");
-    const int one = 1;
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-        return fail("SO_REUSEADDR on");
-    // One socket per family: an IPv6 listener never swallows IPv4 clients of another address.
-    if (family == AF_INET6 && ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
-        return fail("IPV6_V6ONLY on");
-    if (freebind) {
-        const int r = family == AF_INET6
-                          ? ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one)
-                          : ::setsockopt(fd.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-        if (r < 0)
-            return fail("FREEBIND on");
-    }
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) < 0)
-        return fail("bind");
-    if (::listen(fd.get(), 4096) < 0)
-        return fail("listen on");
-    return fd;
-}
 
 namespace {
 
@@ -296,7 +249,7 @@ void Supervisor::spawn()
     goneWhy_.clear();
     ::fcntl(control_.get(), F_SETFL, ::fcntl(control_.get(), F_GETFL) | O_NONBLOCK);
     pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    reader_ = wire::FrameReader();
+    reader_ = tls::wire::FrameReader();
     acked_ = 0;
     terminatorStatus_.clear();
     for (auto& [name, socket] : sockets_)
@@ -317,7 +270,7 @@ void Supervisor::spawn()
     armAckWatchdog();
 }
 
-bool Supervisor::send(std::uint64_t generation, const wire::Deadline& deadline)
+bool Supervisor::send(std::uint64_t generation, const tls::wire::Deadline& deadline)
 {
     try {
         std::vector<std::string> names;
@@ -326,7 +279,7 @@ bool Supervisor::send(std::uint64_t generation, const wire::Deadline& deadline)
         const auto flush = [&] {
             if (names.empty())
                 return;
-            wire::sendFrame(control_.get(), wire::MessageType::Sockets, wire::encodeSockets(names), fds,
+            tls::wire::sendFrame(control_.get(), tls::wire::MessageType::Sockets, tls::wire::encodeSockets(names), fds,
                             deadline);
             for (auto* s : batch)
                 s->sentToChild = true;
@@ -340,12 +293,12 @@ bool Supervisor::send(std::uint64_t generation, const wire::Deadline& deadline)
             names.push_back(name);
             fds.push_back(socket.fd.get());
             batch.push_back(&socket);
-            if (names.size() == wire::kMaxFdsPerFrame)
+            if (names.size() == tls::wire::kMaxFdsPerFrame)
                 flush();
         }
         flush();
-        const auto body = wire::encodeSnapshot({generation, *desired_});
-        wire::sendFrame(control_.get(), wire::MessageType::Snapshot, body, {}, deadline);
+        const auto body = tls::wire::encodeSnapshot({generation, *desired_});
+        tls::wire::sendFrame(control_.get(), tls::wire::MessageType::Snapshot, body, {}, deadline);
         return true;
     } catch (const Error& e) {
         childGone(e.what());
@@ -361,9 +314,9 @@ bool Supervisor::readMessages()
         for (;;) {
             const auto fill = reader_.fill(control_.get());
             while (auto frame = reader_.next()) {
-                if (frame->type == wire::MessageType::Ack) {
-                    handleAck(wire::decodeAck(frame->body));
-                } else if (frame->type == wire::MessageType::Hello) {
+                if (frame->type == tls::wire::MessageType::Ack) {
+                    handleAck(tls::wire::decodeAck(frame->body));
+                } else if (frame->type == tls::wire::MessageType::Hello) {
                     ready_ = true;
                     loggedError_.clear();
                     if (!error_.empty()) {
@@ -380,9 +333,9 @@ bool Supervisor::readMessages()
                     throw Error(ErrorCode::Malformed, "unexpected message from certd-tls");
                 }
             }
-            if (fill == wire::FrameReader::Fill::Eof)
+            if (fill == tls::wire::FrameReader::Fill::Eof)
                 return false;
-            if (fill == wire::FrameReader::Fill::WouldBlock)
+            if (fill == tls::wire::FrameReader::Fill::WouldBlock)
                 return true;
         }
     } catch (const Error& e) {
@@ -393,12 +346,12 @@ bool Supervisor::readMessages()
     }
 }
 
-void Supervisor::handleAck(const wire::Ack& ack)
+void Supervisor::handleAck(const tls::wire::Ack& ack)
 {
     acked_ = std::max(acked_, ack.generation);
     terminatorStatus_.clear();
     for (const auto& s : ack.listeners)
-        terminatorStatus_[endpointName(s.address, s.port)] = s;
+        terminatorStatus_[tls::endpointName(s.address, s.port)] = s;
     for (const auto& c : ack.certificates)
         log::warning("certd-tls rejected certificate " + c.id + ": " + c.message,
                      {{"CERTD_ERROR", std::string(errorName(c.code))}});
@@ -412,12 +365,12 @@ void Supervisor::handleAck(const wire::Ack& ack)
     setState("running");
 }
 
-std::vector<ListenerStatus> Supervisor::composeStatuses(const std::vector<ListenerSpec>& listeners) const
+std::vector<tls::ListenerStatus> Supervisor::composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const
 {
-    std::vector<ListenerStatus> out;
+    std::vector<tls::ListenerStatus> out;
     for (const auto& l : listeners) {
-        const std::string name = endpointName(l.address, l.port);
-        ListenerStatus s;
+        const std::string name = tls::endpointName(l.address, l.port);
+        tls::ListenerStatus s;
         if (auto it = bindErrors_.find(name); it != bindErrors_.end()) {
             s.state = "error";
             s.error = it->second;
@@ -437,7 +390,7 @@ std::vector<ListenerStatus> Supervisor::composeStatuses(const std::vector<Listen
     return out;
 }
 
-std::vector<ListenerStatus> Supervisor::apply(const DesiredState& state)
+std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& state)
 {
     inApply_ = true;
     struct Reset {
@@ -447,14 +400,14 @@ std::vector<ListenerStatus> Supervisor::apply(const DesiredState& state)
 
     std::set<std::string> wanted;
     bindErrors_.clear();
-    DesiredState served = state;
+    tls::DesiredState served = state;
     served.listeners.clear();
     for (const auto& l : state.listeners) {
-        const std::string name = endpointName(l.address, l.port);
+        const std::string name = tls::endpointName(l.address, l.port);
         wanted.insert(name);
         if (!sockets_.contains(name)) {
             std::string error;
-            UniqueFd fd = bindListener(l.address, l.port, options_.freebind, error);
+            UniqueFd fd = tls::bindListener(l.address, l.port, options_.freebind, error);
             if (!fd) {
                 log::warning("certd-tls: " + error);
                 bindErrors_[name] = error;
@@ -651,4 +604,4 @@ int Supervisor::onAckWatchdog(sd_event_source* /*s*/, std::uint64_t /*usec*/, vo
     return 0;
 }
 
-} // namespace certd::tls
+} // namespace certd::terminator

@@ -1,4 +1,4 @@
-#include "tls/protocol.hpp"
+#include "tls/wire.hpp"
 #include "tls/proxy_header.hpp"
 
 #include <doctest/doctest.h>

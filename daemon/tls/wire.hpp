@@ -8,7 +8,9 @@
 //   certd → certd-tls: Sockets (endpoint names + their fds), Snapshot (generation + DesiredState)
 //   certd-tls → certd: Hello (ready), Ack (generation applied + per-listener status)
 
-#include "state.hpp"
+#include "bytes.hpp"
+#include "tls/desired_state.hpp"
+#include "tls/listen_socket.hpp"
 #include "unique_fd.hpp"
 
 #include <chrono>

@@ -4,17 +4,33 @@
 // generation, sent whole over the socketpair (never patched), plus what the
 // terminator reports back for each listener.
 
-#include "config.hpp"
 #include "error.hpp"
-#include "pki/ossl.hpp"
+#include "secure_memory.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace certd::tls {
+
+// Mozilla's server-side TLS profiles: intermediate (TLS 1.2 + 1.3) or modern (TLS 1.3 only).
+enum class TlsProfile { Intermediate, Modern };
+
+// Whether the terminator prefixes each backend connection with a PROXY protocol header.
+enum class ProxyProtocol { Off, V2 };
+
+// Where the terminator forwards the decrypted traffic.
+struct Backend {
+    enum class Kind { Tcp, Unix };
+    Kind kind = Kind::Tcp;
+    std::string host = "127.0.0.1"; // Tcp: canonical IP literal or a DNS name (no brackets)
+    std::uint16_t port = 8080;      // Tcp
+    std::filesystem::path path;     // Unix: absolute socket path
+    bool operator==(const Backend&) const = default;
+};
 
 // One address × port to serve, bound to one certificate.
 struct ListenerSpec {
@@ -52,8 +68,5 @@ struct ListenerStatus {
     std::optional<ErrorCode> errorCode; // e.g. KeyMismatch when the desired certificate was rejected
     std::string servingCertificateId;   // what handshakes get now; may differ from the desired one
 };
-
-// "127.0.0.2:443", "[::1]:443": how logs and the socketpair name a listener.
-std::string endpointName(const std::string& address, std::uint16_t port);
 
 } // namespace certd::tls

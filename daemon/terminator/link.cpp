@@ -1,4 +1,4 @@
-#include "terminator_link.hpp"
+#include "link.hpp"
 
 #include <unistd.h>
 
@@ -8,14 +8,14 @@
 #define CERTD_LIBEXECDIR "/usr/libexec"
 #endif
 
-namespace certd {
+namespace certd::terminator {
 
-TerminatorLink::TerminatorLink(Manager& manager, const Config& config, tls::Supervisor& supervisor)
+Link::Link(Manager& manager, const Config& config, Supervisor& supervisor)
     : manager_(manager), config_(config), supervisor_(supervisor)
 {
 }
 
-tls::DesiredState TerminatorLink::desired(bool flush) const
+tls::DesiredState Link::desired(bool flush) const
 {
     tls::DesiredState state;
     state.profile = config_.tlsProfile;
@@ -38,7 +38,7 @@ tls::DesiredState TerminatorLink::desired(bool flush) const
     return state;
 }
 
-Changes TerminatorLink::sync(bool flush)
+Changes Link::sync(bool flush)
 {
     auto state = desired(flush);
     std::vector<std::pair<std::string, std::string>> chains;
@@ -52,12 +52,12 @@ Changes TerminatorLink::sync(bool flush)
     return record(statuses);
 }
 
-Changes TerminatorLink::refreshStatuses()
+Changes Link::refreshStatuses()
 {
     return record(supervisor_.listenerStatus());
 }
 
-Changes TerminatorLink::record(const std::vector<tls::ListenerStatus>& statuses)
+Changes Link::record(const std::vector<tls::ListenerStatus>& statuses)
 {
     Changes changes;
     for (const auto& s : statuses)
@@ -79,4 +79,4 @@ std::filesystem::path terminatorBinary(const Config& config)
     return std::filesystem::path(CERTD_LIBEXECDIR) / "certd-tls";
 }
 
-} // namespace certd
+} // namespace certd::terminator
