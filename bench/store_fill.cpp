@@ -2,7 +2,7 @@
 // one transaction, for the store-scale benchmark. Usage: store-fill DIR N
 #include "pki/certificate.hpp"
 #include "pki/key.hpp"
-#include "store.hpp"
+#include "store/store.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -34,7 +34,7 @@ int main(int argc, char** argv)
         tx.state().keys[keyId] = StoredKey{now};
         tx.putCertificate(certId, pki::certificateDer(cert.get()));
         tx.state().certificates[certId] =
-            StoredCertificate{"bench " + std::to_string(i), "automatic", {}, now};
+            StoredCertificate{"bench " + std::to_string(i), ChainMode::Automatic, {}, now};
     }
     store.commit(std::move(tx));
     std::printf("filled %s with %ld certificates\n", argv[1], n);

@@ -12,9 +12,8 @@
 namespace certd {
 
 struct EventLoop::Source {
-    sd_event_source* source = nullptr;
+    EventSourcePtr source;
     std::function<void()> handler;
-    ~Source() { sd_event_source_disable_unref(source); }
 };
 
 namespace {
@@ -30,11 +29,13 @@ int runHandler(void* userdata)
     return 0;
 }
 
+} // namespace
+
 // The bus pump: before each poll, ask sd-bus (through sdbus-c++) what to wait for.
-struct BusPump {
+struct EventLoop::BusPump {
     sdbus::IConnection* connection = nullptr;
-    sd_event_source* io = nullptr;
-    sd_event_source* timer = nullptr;
+    EventSourcePtr io;
+    EventSourcePtr timer;
 
     // One message per turn of the loop, so deferred work (freeing objects a
     // handler removed) runs before the next message; sd-bus reports a zero
@@ -59,18 +60,16 @@ struct BusPump {
             events |= EPOLLIN;
         if (poll.events & POLLOUT)
             events |= EPOLLOUT;
-        sd_event_source_set_io_events(pump->io, events);
+        sd_event_source_set_io_events(pump->io.get(), events);
         if (poll.timeout_usec == UINT64_MAX) {
-            sd_event_source_set_enabled(pump->timer, SD_EVENT_OFF);
+            sd_event_source_set_enabled(pump->timer.get(), SD_EVENT_OFF);
         } else {
-            sd_event_source_set_time(pump->timer, poll.timeout_usec);
-            sd_event_source_set_enabled(pump->timer, SD_EVENT_ONESHOT);
+            sd_event_source_set_time(pump->timer.get(), poll.timeout_usec);
+            sd_event_source_set_enabled(pump->timer.get(), SD_EVENT_ONESHOT);
         }
         return 0;
     }
 };
-} // namespace
-
 EventLoop::EventLoop()
 {
     check(sd_event_new(&event_), "cannot create the event loop");
@@ -79,19 +78,21 @@ EventLoop::EventLoop()
 EventLoop::~EventLoop()
 {
     sources_.clear();
+    pump_.reset();
     sd_event_unref(event_);
 }
 
 void EventLoop::attachBus(sdbus::IConnection& connection)
 {
-    static BusPump pump; // one bus per process
+    pump_ = std::make_unique<BusPump>();
+    BusPump& pump = *pump_;
     pump.connection = &connection;
     const auto poll = connection.getEventLoopPollData();
-    check(sd_event_add_io(event_, &pump.io, poll.fd, EPOLLIN, BusPump::onIo, &pump), "cannot watch the bus");
-    check(sd_event_source_set_prepare(pump.io, BusPump::onPrepare), "cannot watch the bus");
-    check(sd_event_add_time(event_, &pump.timer, CLOCK_MONOTONIC, UINT64_MAX, 0, BusPump::onTime, &pump),
+    check(sd_event_add_io(event_, adopt(pump.io), poll.fd, EPOLLIN, BusPump::onIo, &pump), "cannot watch the bus");
+    check(sd_event_source_set_prepare(pump.io.get(), BusPump::onPrepare), "cannot watch the bus");
+    check(sd_event_add_time(event_, adopt(pump.timer), CLOCK_MONOTONIC, UINT64_MAX, 0, BusPump::onTime, &pump),
           "cannot watch the bus");
-    sd_event_source_set_enabled(pump.timer, SD_EVENT_OFF);
+    sd_event_source_set_enabled(pump.timer.get(), SD_EVENT_OFF);
     // Process whatever arrived before the loop started.
     pump.dispatch();
 }
@@ -101,7 +102,7 @@ void EventLoop::watchReadable(int fd, std::function<void()> handler)
     auto source = std::make_unique<Source>();
     source->handler = std::move(handler);
     check(sd_event_add_io(
-              event_, &source->source, fd, EPOLLIN,
+              event_, adopt(source->source), fd, EPOLLIN,
               [](sd_event_source*, int, uint32_t, void* userdata) { return runHandler(userdata); },
               &source->handler),
           "cannot watch a file descriptor");
@@ -124,42 +125,50 @@ void EventLoop::defer(std::function<void()> handler)
     // Finished one-shot sources are dropped here, so deferring often does not grow the list.
     std::erase_if(sources_, [](const auto& s) {
         int enabled = 0;
-        return sd_event_source_get_enabled(s->source, &enabled) >= 0 && enabled == SD_EVENT_OFF;
+        return sd_event_source_get_enabled(s->source.get(), &enabled) >= 0 && enabled == SD_EVENT_OFF;
     });
     auto source = std::make_unique<Source>();
     source->handler = std::move(handler);
     check(sd_event_add_defer(
-              event_, &source->source, [](sd_event_source*, void* userdata) { return runHandler(userdata); },
+              event_, adopt(source->source), [](sd_event_source*, void* userdata) { return runHandler(userdata); },
               &source->handler),
           "cannot defer work");
-    sd_event_source_set_priority(source->source, SD_EVENT_PRIORITY_IMPORTANT);
-    sd_event_source_set_enabled(source->source, SD_EVENT_ONESHOT);
+    sd_event_source_set_priority(source->source.get(), SD_EVENT_PRIORITY_IMPORTANT);
+    sd_event_source_set_enabled(source->source.get(), SD_EVENT_ONESHOT);
+    sources_.push_back(std::move(source));
+}
+
+void EventLoop::afterEveryEvent(std::function<void()> handler)
+{
+    auto source = std::make_unique<Source>();
+    source->handler = std::move(handler);
+    check(sd_event_add_post(
+              event_, adopt(source->source), [](sd_event_source*, void* userdata) { return runHandler(userdata); },
+              &source->handler),
+          "cannot watch for events");
     sources_.push_back(std::move(source));
 }
 
 EventLoop::Timer::Timer(EventLoop& loop, std::function<void()> handler) : handler_(std::move(handler))
 {
     check(sd_event_add_time(
-              loop.get(), &source_, CLOCK_REALTIME, UINT64_MAX, 1000,
+              loop.get(), adopt(source_), CLOCK_REALTIME, UINT64_MAX, 1000,
               [](sd_event_source*, uint64_t, void* userdata) { return runHandler(userdata); }, &handler_),
           "cannot create a timer");
-    sd_event_source_set_enabled(source_, SD_EVENT_OFF);
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_OFF);
 }
 
-EventLoop::Timer::~Timer()
-{
-    sd_event_source_disable_unref(source_);
-}
+EventLoop::Timer::~Timer() = default;
 
 void EventLoop::Timer::arm(std::uint64_t realtimeUSec)
 {
-    sd_event_source_set_time(source_, realtimeUSec);
-    sd_event_source_set_enabled(source_, SD_EVENT_ONESHOT);
+    sd_event_source_set_time(source_.get(), realtimeUSec);
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_ONESHOT);
 }
 
 void EventLoop::Timer::disarm()
 {
-    sd_event_source_set_enabled(source_, SD_EVENT_OFF);
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_OFF);
 }
 
 void EventLoop::enableWatchdog()

@@ -3,6 +3,8 @@
 // certd's main loop: sd-event, with the sdbus-c++ connection pumped from it
 // (sdbus-c++ 1.2 cannot attach to sd-event itself), signals, timers and fds.
 
+#include "event_source.hpp"
+
 #include <systemd/sd-event.h>
 
 #include <chrono>
@@ -33,6 +35,9 @@ public:
     void exitOnTerminationSignals();
     // Calls `handler` once, before any other pending event (after the current one).
     void defer(std::function<void()> handler);
+    // Calls `handler` after every event the loop dispatched (sd-event's post sources): where
+    // what an event changed is handed on, whichever event it was.
+    void afterEveryEvent(std::function<void()> handler);
     // A timer on the wall clock (CLOCK_REALTIME), re-armed with arm(); one per owner.
     class Timer {
     public:
@@ -44,7 +49,7 @@ public:
         void disarm();
 
     private:
-        sd_event_source* source_ = nullptr;
+        EventSourcePtr source_;
         std::function<void()> handler_;
     };
 
@@ -55,8 +60,10 @@ public:
 
 private:
     struct Source;
+    struct BusPump;
     sd_event* event_ = nullptr;
     std::vector<std::unique_ptr<Source>> sources_;
+    std::unique_ptr<BusPump> pump_;
 };
 
 } // namespace certd

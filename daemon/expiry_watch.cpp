@@ -1,6 +1,8 @@
 #include "expiry_watch.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <utility>
 
 namespace certd {
 namespace {
@@ -13,11 +15,38 @@ std::uint64_t daysBefore(std::uint64_t t, unsigned days)
 }
 } // namespace
 
-ExpiryWatch::ExpiryWatch(const Manager& manager, std::vector<unsigned> thresholdDays,
+ExpiryWatch::ExpiryWatch(EventLoop& loop, Manager& manager, std::vector<unsigned> thresholdDays,
                          unsigned expiringWithinDays, OnExpiring onExpiring)
-    : manager_(manager), thresholdDays_(std::move(thresholdDays)), expiringWithinDays_(expiringWithinDays),
-      onExpiring_(std::move(onExpiring))
+    : loop_(loop), manager_(manager), thresholdDays_(std::move(thresholdDays)),
+      expiringWithinDays_(expiringWithinDays), onExpiring_(std::move(onExpiring)),
+      // Time moved on: warnings first (the ChangeFlow publishes them), then thresholds.
+      timer_(loop, [this] {
+          manager_.refreshWarnings();
+          rearm();
+      })
 {
+    changed({});
+}
+
+void ExpiryWatch::changed(const Changes& /*changes*/)
+{
+    if (std::exchange(rearmPending_, true))
+        return;
+    loop_.defer([this] {
+        rearmPending_ = false;
+        rearm();
+    });
+}
+
+void ExpiryWatch::rearm()
+{
+    const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+    if (const auto next = evaluate(now))
+        timer_.arm(*next);
+    else
+        timer_.disarm();
 }
 
 std::optional<std::uint64_t> ExpiryWatch::evaluate(std::uint64_t now)

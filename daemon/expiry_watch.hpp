@@ -1,11 +1,13 @@
 #pragma once
 
-// Watches certificate lifetimes with one timer (no polling): when a configured
-// threshold (e.g. 30, 7, 1 days before NotAfter) is crossed it reports the
-// certificate once per threshold, and it tells when time-dependent warnings
-// (not yet valid, expiring soon, expired) must be re-evaluated.
+// Watches certificate lifetimes with one wall-clock timer (no polling): when a configured
+// threshold (e.g. 30, 7, 1 days before NotAfter) is crossed it reports the certificate once
+// per threshold, and when time-dependent warnings (not yet valid, expiring soon, expired)
+// change it has the Manager re-evaluate them. A subscriber of the ChangeFlow: after every
+// change it re-arms for the next instant.
 
-#include "manager.hpp"
+#include "event_loop.hpp"
+#include "manager/manager.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -23,19 +25,28 @@ public:
         std::function<void(const std::string& certificateId, std::uint64_t notAfterUSec, unsigned days)>;
 
     // Thresholds in days; `expiringWithinDays` is the Manager's expiring-soon warning.
-    ExpiryWatch(const Manager& manager, std::vector<unsigned> thresholdDays, unsigned expiringWithinDays,
+    // Arms itself once the loop runs.
+    ExpiryWatch(EventLoop& loop, Manager& manager, std::vector<unsigned> thresholdDays, unsigned expiringWithinDays,
                 OnExpiring onExpiring);
+
+    // Something changed: re-arm (once, after the current event).
+    void changed(const Changes& changes);
 
     // Reports every threshold crossed by `now` not reported before, and returns the
     // next instant (µs since the epoch) at which a threshold or a warning changes.
     std::optional<std::uint64_t> evaluate(std::uint64_t nowUSec);
 
 private:
-    const Manager& manager_;
+    void rearm();
+
+    EventLoop& loop_;
+    Manager& manager_;
     std::vector<unsigned> thresholdDays_;
     unsigned expiringWithinDays_;
     OnExpiring onExpiring_;
     std::set<std::pair<std::string, unsigned>> reported_;
+    EventLoop::Timer timer_;
+    bool rearmPending_ = false;
 };
 
 } // namespace certd

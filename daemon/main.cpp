@@ -7,9 +7,10 @@
 #include "event_loop.hpp"
 #include "expiry_watch.hpp"
 #include "log.hpp"
-#include "manager.hpp"
+#include "change_flow.hpp"
+#include "manager/manager.hpp"
 #include "pki/ossl.hpp"
-#include "store.hpp"
+#include "store/store.hpp"
 #include "terminator/link.hpp"
 #include "terminator/supervisor.hpp"
 
@@ -80,41 +81,24 @@ int run(const std::filesystem::path& configPath)
     Manager manager(store, std::move(options));
     manager.ensureFactoryCertificate();
 
-    auto connection = sdbus::createSystemBusConnection();
-    bus::ServiceInfo info;
-    info.version = CERTD_VERSION;
-    info.port = config.port;
-    info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
+    // The path of a change: bus call / netlink / timer -> Manager (durable in the store) ->
+    // ChangeFlow -> terminator (acknowledged) -> subscribers (bus objects and signals, expiry watch).
     EventLoop loop;
-    info.defer = [&loop](std::function<void()> f) { loop.defer(std::move(f)); };
-    // The expiry watch: one wall-clock timer, re-armed for the next threshold or warning change.
-    // On the timer, warnings are recomputed (time moved on); after a mutation only the
-    // next instant is (the Manager already computed the warnings of what changed).
-    std::function<void(bool)> reevaluate;
-    EventLoop::Timer expiryTimer(loop, [&] { reevaluate(true); });
-    bool pending = false;
-    info.changed = [&] {
-        if (!std::exchange(pending, true))
-            loop.defer([&] { reevaluate(false); });
-    };
-    // The terminator: spawned now, fed the desired state after every change.
     terminator::SupervisorOptions supervisorOptions;
     supervisorOptions.binary = terminator::terminatorBinary(config);
     supervisorOptions.user = config.terminator.user;
     supervisorOptions.freebind = config.freebind;
     terminator::Supervisor supervisor(loop.get(), supervisorOptions);
     terminator::Link terminator(manager, config, supervisor);
-    info.terminatorState = [&supervisor] { return supervisor.state(); };
-    info.terminatorError = [&supervisor] { return supervisor.error(); };
-    info.sync = [&terminator](bool flush) { return terminator.sync(flush); };
-    bus::Service service(*connection, manager, info);
-    supervisor.onStateChanged = [&] {
-        service.emitManagerProperties({"TerminatorState", "TerminatorError"});
-        // After a restart the terminator serves the last state again; show what it reports.
-        if (supervisor.state() == "running")
-            loop.defer([&] { service.apply(terminator.refreshStatuses()); });
-    };
-    ExpiryWatch expiry(manager, config.expiryWarningDays, expiringWithinDays,
+    ChangeFlow flow(manager, terminator);
+
+    auto connection = sdbus::createSystemBusConnection();
+    bus::ServiceInfo info;
+    info.version = CERTD_VERSION;
+    info.port = config.port;
+    info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
+    bus::Service service(*connection, loop, manager, flow, info);
+    ExpiryWatch expiry(loop, manager, config.expiryWarningDays, expiringWithinDays,
                        [&](const std::string& id, std::uint64_t notAfter, unsigned days) {
                            log::warning("certificate '" + manager.friendlyName(id) + "' expires in " +
                                             std::to_string(days) + " days or less",
@@ -123,22 +107,9 @@ int run(const std::filesystem::path& configPath)
                                          {"CERTD_THRESHOLD_DAYS", std::to_string(days)}});
                            service.emitCertificateExpiring(id, notAfter, days);
                        });
-    reevaluate = [&](bool timeMoved) {
-        pending = false;
-        const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                        std::chrono::system_clock::now().time_since_epoch())
-                                                        .count());
-        if (timeMoved) {
-            const auto warningsChanged = manager.refreshWarnings();
-            if (!warningsChanged.empty())
-                service.apply(warningsChanged);
-        }
-        const auto next = expiry.evaluate(now);
-        if (next)
-            expiryTimer.arm(*next);
-        else
-            expiryTimer.disarm();
-    };
+    flow.subscribe([&expiry](const Changes& changes) { expiry.changed(changes); });
+    // Whatever an event changed (bus calls settle before replying) reaches the world after it.
+    loop.afterEveryEvent([&flow] { flow.settle(); });
 
     loop.exitOnTerminationSignals();
     loop.enableWatchdog();
@@ -147,14 +118,16 @@ int run(const std::filesystem::path& configPath)
     std::optional<AddressMonitor> monitor;
     if (config.discovery.enabled) {
         monitor.emplace(config.discovery.interfaces, [&](const std::string& address, bool present) {
-            service.apply(present ? manager.addressAppeared(address) : manager.addressVanished(address));
+            if (present)
+                manager.addressAppeared(address);
+            else
+                manager.addressVanished(address);
         });
         monitor->requestDump();
         loop.watchReadable(monitor->fd(), [&] { monitor->process(); });
     }
 
-    loop.defer([&] { reevaluate(false); });
-    service.apply({}); // the first desired state, before the name is taken
+    flow.settle(); // the first desired state, before the name is taken
     // The tree is complete before the name is taken, so no client sees it half built.
     connection->requestName(bus::kBusName);
     log::info("certd " CERTD_VERSION " serving " + std::to_string(manager.certificates().size()) +

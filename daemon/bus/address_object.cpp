@@ -30,7 +30,6 @@ BusWarnings AddressObject::Assign(const sdbus::ObjectPath& certificate,
                                    address_, service_.certificateIdFromPath(certificate), parsed.force);
                                if (parsed.flush)
                                    service_.requestFlush();
-                               service_.apply(bound.changes);
                                return toBus(bound.warnings);
                            });
 }
@@ -52,11 +51,11 @@ sdbus::ObjectPath AddressObject::Certificate()
 
 std::string AddressObject::Origin()
 {
-    return service_.manager().address(address_).origin;
+    return std::string(addressOriginName(service_.manager().address(address_).origin));
 }
 std::string AddressObject::State()
 {
-    return service_.manager().address(address_).state;
+    return std::string(tls::listenerStateName(service_.manager().address(address_).state));
 }
 std::string AddressObject::Error()
 {

@@ -145,4 +145,11 @@ BindingOptions parseBindingOptions(const VariantMap& map)
     return BindingOptions{get<bool>(map, "force", false), get<bool>(map, "flush", false)};
 }
 
+ChainMode parseChainModeArgument(const std::string& mode)
+{
+    if (const auto parsed = parseChainMode(mode))
+        return *parsed;
+    throw Error(ErrorCode::InvalidArgument, "mode: must be 'automatic' or 'manual'");
+}
+
 } // namespace certd::bus

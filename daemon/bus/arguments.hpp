@@ -3,7 +3,7 @@
 // a{sv} arguments -> typed values. Unknown keys and wrong types are refused
 // with InvalidArgument naming the key, so callers learn of typos at once.
 
-#include "../manager.hpp"
+#include "manager/manager.hpp"
 
 #include <sdbus-c++/Types.h>
 
@@ -26,5 +26,7 @@ struct BindingOptions {
     bool flush = false; // rotate ticket keys, drop the session cache (compromise)
 };
 BindingOptions parseBindingOptions(const VariantMap& options);
+// SetChain's mode: "automatic" or "manual", else InvalidArgument.
+ChainMode parseChainModeArgument(const std::string& mode);
 
 } // namespace certd::bus

@@ -43,7 +43,7 @@ std::vector<uint8_t> CertificateObject::Export(const std::map<std::string, sdbus
 void CertificateObject::SetFriendlyName(const std::string& friendlyName)
 {
     service_.mutate(getObject(), "SetFriendlyName", getObjectPath(), Right::Manage,
-                    [&] { service_.apply(service_.manager().setFriendlyName(id_, friendlyName)); });
+                    [&] { service_.manager().setFriendlyName(id_, friendlyName); });
 }
 
 BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addresses,
@@ -54,7 +54,6 @@ BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addr
         auto bound = service_.manager().setAddresses(id_, addresses, parsed.force);
         if (parsed.flush)
             service_.requestFlush();
-        service_.apply(bound.changes);
         return toBus(bound.warnings);
     });
 }
@@ -62,16 +61,14 @@ BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addr
 void CertificateObject::SetChain(const std::string& mode, const std::vector<uint8_t>& pem)
 {
     service_.mutate(getObject(), "SetChain", getObjectPath(), Right::Manage,
-                    [&] { service_.apply(service_.manager().setChain(id_, mode, pem)); });
+                    [&] { service_.manager().setChain(id_, parseChainModeArgument(mode), pem); });
 }
 
 std::vector<sdbus::ObjectPath> CertificateObject::FetchIssuer()
 {
     return service_.mutate(getObject(), "FetchIssuer", getObjectPath(), Right::Manage, [&] {
-        auto fetched = service_.manager().fetchIssuers(id_);
-        service_.apply(fetched.changes);
         std::vector<sdbus::ObjectPath> out;
-        for (const auto& id : fetched.certificates)
+        for (const auto& id : service_.manager().fetchIssuers(id_))
             out.emplace_back(certificatePath(id));
         return out;
     });
@@ -83,19 +80,19 @@ CertificateObject::Check(const std::vector<std::string>& hostnames)
     return handleErrors([&] {
         std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
         for (const auto& f : service_.manager().check(id_, hostnames))
-            out.emplace_back(f.severity, f.code, f.text);
+            out.emplace_back(std::string(severityName(f.severity)), f.code, f.text);
         return out;
     });
 }
 
 void CertificateObject::Delete()
 {
-    // Copy: this object is destroyed by apply().
+    // Copy: publishing the deletion retracts this object.
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
     service.mutate(getObject(), "DeleteCertificate", path, Right::Manage,
-                   [&] { service.apply(service.manager().deleteCertificate(id)); });
+                   [&] { service.manager().deleteCertificate(id); });
 }
 
 std::string CertificateObject::FriendlyName()
@@ -176,9 +173,7 @@ std::vector<sdbus::ObjectPath> CertificateObject::Chain()
 
 std::string CertificateObject::ChainMode()
 {
-    const auto& stored = service_.manager().stored().certificates;
-    const auto it = stored.find(id_);
-    return it == stored.end() ? "automatic" : it->second.chainMode;
+    return std::string(chainModeName(service_.manager().chainMode(id_)));
 }
 
 BusWarnings CertificateObject::Warnings()

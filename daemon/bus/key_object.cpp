@@ -24,7 +24,7 @@ void KeyObject::Delete()
     const std::string id = id_;
     const std::string path = getObjectPath();
     service.mutate(getObject(), "DeleteKey", path, Right::Manage,
-                   [&] { service.apply(service.manager().deleteKey(id)); });
+                   [&] { service.manager().deleteKey(id); });
 }
 
 std::string KeyObject::Algorithm()

@@ -23,7 +23,6 @@ ManagerObject::CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spe
 {
     return service_.mutate(getObject(), "CreateSelfSigned", kRootPath, Right::Manage, [&] {
         auto created = service_.manager().createSelfSigned(parseCreateSpec(spec, true));
-        service_.apply(created.changes);
         return std::tuple{sdbus::ObjectPath(certificatePath(created.id)), toBus(created.warnings)};
     });
 }
@@ -33,7 +32,6 @@ ManagerObject::CreateRequest(const std::map<std::string, sdbus::Variant>& spec)
 {
     return service_.mutate(getObject(), "CreateRequest", kRootPath, Right::Manage, [&] {
         auto created = service_.manager().createRequest(parseCreateSpec(spec, false));
-        service_.apply(created.changes);
         return std::tuple{sdbus::ObjectPath(requestPath(created.id)), toBus(created.warnings)};
     });
 }
@@ -45,7 +43,6 @@ ManagerObject::Import(const std::vector<uint8_t>& data, const std::string& passp
     return service_.mutate(getObject(), "Import", kRootPath, Right::Manage, [&] {
         const std::string friendlyName = parseImportOptions(options);
         auto imported = service_.manager().importData(data, Secret(passphrase), friendlyName);
-        service_.apply(imported.changes);
         std::vector<sdbus::ObjectPath> objects;
         for (const auto& id : imported.certificates)
             objects.emplace_back(certificatePath(id));
@@ -67,7 +64,6 @@ BusWarnings ManagerObject::Assign(const std::string& address, const sdbus::Objec
                 service_.manager().assign(address, service_.certificateIdFromPath(certificate), parsed.force);
             if (parsed.flush)
                 service_.requestFlush();
-            service_.apply(bound.changes);
             return toBus(bound.warnings);
         });
 }
@@ -86,7 +82,6 @@ ManagerObject::ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
                                    service_.certificateIdFromPath(newCertificate), parsed.force);
                                if (parsed.flush)
                                    service_.requestFlush();
-                               service_.apply(bound.changes);
                                return std::tuple{bound.moved, toBus(bound.warnings)};
                            });
 }
@@ -118,12 +113,12 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
         std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> addresses;
         for (const auto& [address, entry] : manager.addresses())
             addresses.emplace_back(
-                address, entry.state,
+                address, std::string(tls::listenerStateName(entry.state)),
                 sdbus::ObjectPath(certificatePath(manager.certificateForAddress(address))));
         status["Addresses"] = sdbus::Variant(addresses);
         status["Port"] = sdbus::Variant(service_.info().port);
-        status["TerminatorState"] = sdbus::Variant(service_.info().terminatorState());
-        status["TerminatorError"] = sdbus::Variant(service_.info().terminatorError());
+        status["TerminatorState"] = sdbus::Variant(std::string(terminatorStateName(manager.terminatorState())));
+        status["TerminatorError"] = sdbus::Variant(manager.terminatorError());
         uint64_t soonest = UINT64_MAX;
         std::string soonestId;
         for (const auto& [id, entry] : manager.certificates()) {
@@ -157,12 +152,12 @@ sdbus::ObjectPath ManagerObject::FactoryCertificate()
 
 std::string ManagerObject::TerminatorState()
 {
-    return service_.info().terminatorState();
+    return std::string(terminatorStateName(service_.manager().terminatorState()));
 }
 
 std::string ManagerObject::TerminatorError()
 {
-    return service_.info().terminatorError();
+    return service_.manager().terminatorError();
 }
 
 } // namespace certd::bus

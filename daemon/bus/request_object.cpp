@@ -26,11 +26,7 @@ const RequestEntry& RequestObject::entry() const
 
 const StoredRequest& RequestObject::stored() const
 {
-    const auto& requests = service_.manager().stored().requests;
-    const auto it = requests.find(id_);
-    if (it == requests.end())
-        throw Error(ErrorCode::NotFound, "no request '" + id_ + "'");
-    return it->second;
+    return service_.manager().storedRequest(id_);
 }
 
 void RequestObject::Delete()
@@ -39,7 +35,7 @@ void RequestObject::Delete()
     const std::string id = id_;
     const std::string path = getObjectPath();
     service.mutate(getObject(), "DeleteRequest", path, Right::Manage,
-                   [&] { service.apply(service.manager().deleteRequest(id)); });
+                   [&] { service.manager().deleteRequest(id); });
 }
 
 std::string RequestObject::FriendlyName()
@@ -69,7 +65,7 @@ std::string RequestObject::RequestPem()
 }
 std::string RequestObject::State()
 {
-    return stored().state;
+    return std::string(requestStateName(stored().state));
 }
 
 sdbus::ObjectPath RequestObject::Certificate()

@@ -39,8 +39,9 @@ std::string idFromPath(const std::string& path, const std::string& prefix, const
     return path.substr(prefix.size());
 }
 
-Service::Service(sdbus::IConnection& connection, Manager& manager, ServiceInfo info)
-    : connection_(connection), manager_(manager), info_(std::move(info))
+Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manager, ChangeFlow& flow,
+                 ServiceInfo info)
+    : connection_(connection), loop_(loop), manager_(manager), flow_(flow), info_(std::move(info))
 {
     managerObject_ = std::make_unique<ManagerObject>(connection_, *this);
     for (const auto& [id, entry] : manager_.keys())
@@ -51,6 +52,7 @@ Service::Service(sdbus::IConnection& connection, Manager& manager, ServiceInfo i
         addRequestObject(id, false);
     for (const auto& [address, entry] : manager_.addresses())
         addAddressObject(address, false);
+    flow_.subscribe([this](const Changes& changes) { publish(changes); });
 }
 
 Service::~Service() = default;
@@ -117,27 +119,7 @@ void applyTo(Objects& objects, const std::set<std::string>& added, const std::se
 
 } // namespace
 
-void Service::apply(const Changes& c)
-{
-    applyObjects(c);
-    if (info_.sync && !syncing_) {
-        syncing_ = true;
-        try {
-            const bool flush = std::exchange(flushRequested_, false);
-            applyObjects(info_.sync(flush));
-        } catch (...) {
-            syncing_ = false;
-            throw;
-        }
-        syncing_ = false;
-    }
-    if (!graveyard_.empty() && info_.defer)
-        info_.defer([this] { buryTheDead(); });
-    if (info_.changed)
-        info_.changed();
-}
-
-void Service::applyObjects(const Changes& c)
+void Service::publish(const Changes& c)
 {
     applyTo(
         keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); },
@@ -153,6 +135,10 @@ void Service::applyObjects(const Changes& c)
         [&](const auto& id) { addAddressObject(id, true); }, graveyard_);
     if (c.factoryChanged)
         emitManagerProperties({"FactoryCertificate"});
+    if (c.terminatorChanged)
+        emitManagerProperties({"TerminatorState", "TerminatorError"});
+    if (!graveyard_.empty())
+        loop_.defer([this] { buryTheDead(); });
 }
 
 void Service::emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days)

@@ -2,11 +2,16 @@
 
 // Puts the Manager on the bus: one object per certificate, key, request and
 // address under /org/certd1, announced through the ObjectManager, and every
-// mutation authorised, audited and answered only once durable.
+// mutation authorised, audited and answered only once durable and served.
+// It maps; it never drives the domain: handlers call the Manager, mutate() settles the
+// ChangeFlow before the reply, and publish() (a ChangeFlow subscriber) turns what changed
+// into objects and signals.
 
-#include "../manager.hpp"
 #include "auth.hpp"
 #include "bus_error.hpp"
+#include "change_flow.hpp"
+#include "event_loop.hpp"
+#include "manager/manager.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -39,22 +44,12 @@ struct ServiceInfo {
     std::uint16_t port = 443;
     AuthPolicy auth;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-    std::function<std::string()> terminatorState = [] { return std::string("stopped"); };
-    // Why the terminator could not be started; "" when nothing is wrong.
-    std::function<std::string()> terminatorError = [] { return std::string(); };
-    // Runs a function once the current bus message is fully handled (EventLoop::defer).
-    std::function<void(std::function<void()>)> defer;
-    // Called after every applied change (the expiry watch re-evaluates).
-    std::function<void()> changed;
-    // Called synchronously after every applied change, before the reply: brings the
-    // terminator in line (and waits for its acknowledgement); returns address changes.
-    // `flush`: rotate session ticket keys and drop the session cache.
-    std::function<Changes(bool flush)> sync;
 };
 
 class Service {
 public:
-    Service(sdbus::IConnection& connection, Manager& manager, ServiceInfo info);
+    // Subscribes to `flow`.
+    Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manager, ChangeFlow& flow, ServiceInfo info);
     ~Service();
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;
@@ -62,11 +57,10 @@ public:
     Manager& manager() { return manager_; }
     const ServiceInfo& info() const { return info_; }
 
-    // Creates, removes and refreshes objects for what a mutation touched; emits the
-    // signals; then syncs the terminator (see ServiceInfo::sync).
-    void apply(const Changes& changes);
-    // The next sync also flushes session state (a compromise-driven swap).
-    void requestFlush() { flushRequested_ = true; }
+    // Creates, removes and refreshes objects for what changed; emits the signals.
+    void publish(const Changes& changes);
+    // The terminator's next sync also flushes session state (a compromise-driven swap).
+    void requestFlush() { flow_.requestFlush(); }
     void emitManagerProperties(const std::vector<std::string>& names);
     void emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days);
 
@@ -81,11 +75,15 @@ public:
             const Caller caller = callerOf(*object.getCurrentlyProcessedMessage());
             try {
                 authorize(caller, right, info_.auth);
+                // The reply waits until the change is durable (the Manager committed it) and
+                // served (settle: the terminator acknowledged it).
                 if constexpr (std::is_void_v<decltype(body())>) {
                     body();
+                    flow_.settle();
                     log::audit(action, target, caller.uid, caller.pid, "ok");
                 } else {
                     auto result = body();
+                    flow_.settle();
                     log::audit(action, target, caller.uid, caller.pid, "ok");
                     return result;
                 }
@@ -109,7 +107,9 @@ private:
     void addAddressObject(const std::string& address, bool announce);
 
     sdbus::IConnection& connection_;
+    EventLoop& loop_;
     Manager& manager_;
+    ChangeFlow& flow_;
     ServiceInfo info_;
     std::unique_ptr<ManagerObject> managerObject_;
     std::map<std::string, std::unique_ptr<CertificateObject>> certificates_;
@@ -117,9 +117,6 @@ private:
     std::map<std::string, std::unique_ptr<RequestObject>> requests_;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;
-    bool syncing_ = false;
-    bool flushRequested_ = false;
-    void applyObjects(const Changes& changes);
 };
 
 } // namespace certd::bus

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <set>
+#include <algorithm>
 
 #ifndef CERTD_LIBEXECDIR
 #define CERTD_LIBEXECDIR "/usr/libexec"
@@ -13,10 +13,25 @@ namespace certd::terminator {
 Link::Link(Manager& manager, const Config& config, Supervisor& supervisor)
     : manager_(manager), config_(config), supervisor_(supervisor)
 {
+    supervisor_.onStateChanged = [this] { stateChanged(); };
+    stateChanged();
 }
 
-tls::DesiredState Link::desired(bool flush) const
+void Link::sync(bool flush)
 {
+    Listeners listeners;
+    Chains chains;
+    for (const auto& [address, entry] : manager_.addresses()) {
+        const std::string id = manager_.certificateForAddress(address);
+        if (id.empty())
+            continue;
+        listeners.push_back({address, config_.port, id});
+        if (std::none_of(chains.begin(), chains.end(), [&](const auto& c) { return c.first == id; }))
+            chains.emplace_back(id, manager_.servedChainPem(id));
+    }
+    if (!flush && sent_ && sent_->first == listeners && sent_->second == chains)
+        return;
+
     tls::DesiredState state;
     state.profile = config_.tlsProfile;
     state.backend = config_.backend;
@@ -26,43 +41,32 @@ tls::DesiredState Link::desired(bool flush) const
     state.idleTimeout = config_.terminator.idleTimeout;
     state.maxConnections = config_.terminator.maxConnections;
     state.workers = config_.terminator.workers;
-    std::set<std::string> served;
-    for (const auto& [address, entry] : manager_.addresses()) {
-        const std::string id = manager_.certificateForAddress(address);
-        if (id.empty())
-            continue;
-        state.listeners.push_back({address, config_.port, id});
-        if (served.insert(id).second)
-            state.certificates.push_back({id, manager_.servedChainPem(id), manager_.privateKeyPkcs8(id)});
+    state.listeners = listeners;
+    std::map<std::string, SecureBytes> keys;
+    for (const auto& [id, chainPem] : chains) {
+        auto cached = keys_.find(id);
+        SecureBytes key = cached != keys_.end() ? std::move(cached->second) : manager_.privateKeyPkcs8(id);
+        state.certificates.push_back({id, chainPem, key});
+        keys.emplace(id, std::move(key));
     }
-    return state;
-}
-
-Changes Link::sync(bool flush)
-{
-    auto state = desired(flush);
-    std::vector<std::pair<std::string, std::string>> chains;
-    for (const auto& c : state.certificates)
-        chains.emplace_back(c.id, c.chainPem);
-    auto signature = std::make_pair(state.listeners, chains);
-    if (!flush && sent_ && *sent_ == signature)
-        return {};
+    keys_ = std::move(keys); // wipes the keys no longer served
     const auto statuses = supervisor_.apply(state);
-    sent_ = std::move(signature);
-    return record(statuses);
+    sent_.emplace(std::move(listeners), std::move(chains));
+    record(statuses);
 }
 
-Changes Link::refreshStatuses()
+void Link::record(const std::vector<tls::ListenerStatus>& statuses)
 {
-    return record(supervisor_.listenerStatus());
-}
-
-Changes Link::record(const std::vector<tls::ListenerStatus>& statuses)
-{
-    Changes changes;
     for (const auto& s : statuses)
-        changes.merge(manager_.setAddressStatus(s.address, s.state, s.error));
-    return changes;
+        manager_.setAddressStatus(s.address, s.state, s.error);
+}
+
+void Link::stateChanged()
+{
+    manager_.setTerminatorStatus(supervisor_.state(), supervisor_.error());
+    // After a restart the terminator serves the last state again; show what it reports.
+    if (supervisor_.state() == TerminatorState::Running)
+        record(supervisor_.listenerStatus());
 }
 
 std::filesystem::path terminatorBinary(const Config& config)

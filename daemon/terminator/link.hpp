@@ -1,14 +1,17 @@
 #pragma once
 
-// Keeps certd-tls serving what the Manager says: after every change, the full
-// desired state (each address's certificate chain and key, TLS policy,
-// backend) goes to the Supervisor, which returns once the terminator has
-// acknowledged it. Knows nothing of D-Bus.
+// Keeps certd-tls serving what the Manager says: sync() sends the full desired state (each
+// address's certificate chain and key, TLS policy, backend) to the Supervisor when it
+// differs from what was sent, and returns once the terminator acknowledged it; what the
+// terminator reports (per address, and its own state) goes back into the Manager.
+// Knows nothing of D-Bus.
 
 #include "config.hpp"
-#include "manager.hpp"
+#include "manager/manager.hpp"
 #include "terminator/supervisor.hpp"
 
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,25 +21,26 @@ namespace certd::terminator {
 
 class Link {
 public:
+    // Takes over the supervisor's onStateChanged.
     Link(Manager& manager, const Config& config, Supervisor& supervisor);
 
-    // Sends the desired state when it differs from the last one sent (or `flush`), waits
-    // for the acknowledgement, and records each address's state. Returns the addresses
-    // whose state changed.
-    Changes sync(bool flush = false);
-    // After the terminator restarted: the statuses it reported.
-    Changes refreshStatuses();
+    // Sends the desired state when its listeners or chains differ from the last one sent (or
+    // `flush`), waits for the acknowledgement, and records each address's state in the Manager.
+    void sync(bool flush = false);
 
 private:
-    tls::DesiredState desired(bool flush) const;
-    Changes record(const std::vector<tls::ListenerStatus>& statuses);
+    using Listeners = std::vector<tls::ListenerSpec>;
+    using Chains = std::vector<std::pair<std::string, std::string>>; // (certificate id, chain PEM)
+    void record(const std::vector<tls::ListenerStatus>& statuses);
+    void stateChanged();
 
     Manager& manager_;
     const Config& config_;
     Supervisor& supervisor_;
-    // What was last sent: listeners and (certificate id, chain PEM); keys follow from the ids.
-    std::optional<std::pair<std::vector<tls::ListenerSpec>, std::vector<std::pair<std::string, std::string>>>>
-        sent_;
+    // What was last sent. Keys follow from the certificate ids: each is read from the store
+    // once, when its certificate is first served, and kept (in secure memory) while it is.
+    std::optional<std::pair<Listeners, Chains>> sent_;
+    std::map<std::string, SecureBytes> keys_; // by certificate id
 };
 
 // Where certd-tls is: the configured path, else beside this executable, else the

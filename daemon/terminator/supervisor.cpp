@@ -193,12 +193,12 @@ Supervisor::~Supervisor()
     sd_event_unref(event_);
 }
 
-void Supervisor::setState(const std::string& state)
+void Supervisor::setState(TerminatorState state)
 {
     if (state_ == state)
         return;
     state_ = state;
-    log::info("certd-tls: " + state);
+    log::info("certd-tls: " + std::string(terminatorStateName(state)));
     if (onStateChanged)
         onStateChanged();
 }
@@ -259,8 +259,8 @@ void Supervisor::spawn()
         r = sd_event_add_io(event_, &pidSource_, pidfd_.get(), EPOLLIN, onPidfd, this);
     if (r < 0)
         throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
-    if (state_ == "stopped")
-        setState("starting");
+    if (state_ == TerminatorState::Stopped)
+        setState(TerminatorState::Starting);
     // While it keeps failing, each attempt is only a debug line: startFailed() said why once.
     log::write(error_.empty() ? log::Level::Info : log::Level::Debug,
                "certd-tls: started as pid " + std::to_string(pid) +
@@ -327,7 +327,7 @@ bool Supervisor::readMessages()
                     }
                     if (!desired_) {
                         ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
-                        setState("running");
+                        setState(TerminatorState::Running);
                     }
                 } else {
                     throw Error(ErrorCode::Malformed, "unexpected message from certd-tls");
@@ -362,7 +362,7 @@ void Supervisor::handleAck(const tls::wire::Ack& ack)
     ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
     if (!inApply_)
         statuses_ = composeStatuses(allListeners_);
-    setState("running");
+    setState(TerminatorState::Running);
 }
 
 std::vector<tls::ListenerStatus> Supervisor::composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const
@@ -372,16 +372,17 @@ std::vector<tls::ListenerStatus> Supervisor::composeStatuses(const std::vector<t
         const std::string name = tls::endpointName(l.address, l.port);
         tls::ListenerStatus s;
         if (auto it = bindErrors_.find(name); it != bindErrors_.end()) {
-            s.state = "error";
+            s.state = tls::ListenerState::Error;
             s.error = it->second;
             s.errorCode = ErrorCode::Internal;
         } else if (auto t = terminatorStatus_.find(name);
                    t != terminatorStatus_.end() && acked_ >= generation_) {
             s = t->second;
         } else {
-            s.state = "pending";
-            s.error = state_ == "running" ? "certd-tls has not acknowledged the change yet"
-                                          : "certd-tls is " + state_;
+            s.state = tls::ListenerState::Pending;
+            s.error = state_ == TerminatorState::Running
+                          ? "certd-tls has not acknowledged the change yet"
+                          : "certd-tls is " + std::string(terminatorStateName(state_));
         }
         s.address = l.address;
         s.port = l.port;
@@ -471,7 +472,7 @@ void Supervisor::childGone(const std::string& why)
         return;
     }
     log::warning("certd-tls: " + why + "; restarting it");
-    setState("restarting");
+    setState(TerminatorState::Restarting);
     if (!inApply_)
         statuses_ = composeStatuses(allListeners_);
 }
@@ -511,8 +512,8 @@ void Supervisor::startFailed(const std::string& why)
     }
     if (!inApply_)
         statuses_ = composeStatuses(allListeners_);
-    if (state_ != "failed")
-        setState("failed");
+    if (state_ != TerminatorState::Failed)
+        setState(TerminatorState::Failed);
     else if (changed && onStateChanged)
         onStateChanged();
 }
@@ -599,7 +600,7 @@ int Supervisor::onAckWatchdog(sd_event_source* /*s*/, std::uint64_t /*usec*/, vo
 {
     auto* self = static_cast<Supervisor*>(userdata);
     self->ackWatchdog_ = sd_event_source_disable_unref(self->ackWatchdog_);
-    if (self->control_ && (self->acked_ < self->generation_ || self->state_ != "running"))
+    if (self->control_ && (self->acked_ < self->generation_ || self->state_ != TerminatorState::Running))
         self->childGone("did not answer in time");
     return 0;
 }

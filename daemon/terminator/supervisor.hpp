@@ -5,6 +5,7 @@
 // with the sockets, waits (bounded) for each acknowledgement, and restarts it
 // with backoff when it dies. Everything runs on certd's sd-event loop thread.
 
+#include "terminator/state.hpp"
 #include "tls/desired_state.hpp"
 #include "tls/wire.hpp"
 
@@ -46,16 +47,15 @@ public:
     // sockets) and waits, at most ackTimeout, for the terminator to acknowledge it: when this
     // returns, the next handshake on each listed address gets its listed certificate. Sockets
     // of listeners no longer listed are closed afterwards. One status per listener, in order:
-    // "listening"; "error" (bind failed, or its certificate was rejected and there was no earlier
-    // one to keep serving; error/errorCode say why); "pending" (the terminator is restarting or
+    // Listening; Error (bind failed, or its certificate was rejected and there was no earlier
+    // one to keep serving; error/errorCode say why); Pending (the terminator is restarting or
     // did not answer in time; it gets this state when it is back). A listener whose new
-    // certificate was rejected keeps serving the old one: "listening" with error/errorCode set
+    // certificate was rejected keeps serving the old one: Listening with error/errorCode set
     // and servingCertificateId naming what is served.
     std::vector<tls::ListenerStatus> apply(const tls::DesiredState& state);
 
-    // "starting", "running", "restarting", "failed" (no terminator could be started: error()
-    // says why; certd keeps trying with backoff) or "stopped".
-    std::string state() const { return state_; }
+    // Failed: no terminator could be started (error() says why; certd keeps trying with backoff).
+    TerminatorState state() const { return state_; }
     // Why the terminator could not be started ("" while it runs, or before anything failed).
     const std::string& error() const { return error_; }
     // The terminator's pid, 0 when none is running.
@@ -74,7 +74,7 @@ private:
     };
 
     void spawn();
-    void setState(const std::string& state);
+    void setState(TerminatorState state);
     // Sends the sockets the child lacks and the snapshot; false (and the child killed) on failure.
     bool send(std::uint64_t generation, const tls::wire::Deadline& deadline);
     // Reads and handles everything the child sent; false on EOF or a protocol error.
@@ -114,7 +114,7 @@ private:
     tls::wire::FrameReader reader_;
     std::chrono::steady_clock::time_point startedAt_;
     std::chrono::milliseconds backoff_;
-    std::string state_ = "stopped";
+    TerminatorState state_ = TerminatorState::Stopped;
     std::string account_; // "user nobody (uid 65534)", for messages; "" when certd does not switch
 
     std::map<std::string, Socket> sockets_; // by tls::endpointName()

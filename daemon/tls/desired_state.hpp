@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace certd::tls {
@@ -60,10 +61,16 @@ struct DesiredState {
     unsigned workers = 0; // 0: one per CPU the terminator may run on; read at its start only
 };
 
+// What a listener does: serves ("listening"), waits for the terminator ("pending"), or cannot
+// serve ("error"). The names are the wire's and the bus's.
+enum class ListenerState { Listening, Pending, Error };
+std::string_view listenerStateName(ListenerState state);
+std::optional<ListenerState> parseListenerState(std::string_view name);
+
 struct ListenerStatus {
     std::string address;
     std::uint16_t port = 0;
-    std::string state;                  // "listening", "pending" (terminator not there yet), "error"
+    ListenerState state = ListenerState::Pending;
     std::string error;                  // empty when all is well; else what went wrong, for the operator
     std::optional<ErrorCode> errorCode; // e.g. KeyMismatch when the desired certificate was rejected
     std::string servingCertificateId;   // what handshakes get now; may differ from the desired one

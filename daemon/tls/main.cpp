@@ -194,7 +194,7 @@ int runStandalone(int argc, char** argv)
     Terminator terminator(shared);
     const auto ack = terminator.apply(snapshot, sockets);
     logAck(ack);
-    if (ack.listeners.empty() || ack.listeners.front().state != "listening")
+    if (ack.listeners.empty() || ack.listeners.front().state != ListenerState::Listening)
         return 1;
     for (;;) {
         pollfd p{signals.get(), POLLIN, 0};

@@ -195,7 +195,7 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
             if (newFront)
                 listener->setFront(buildFrontContext(s.profile));
         } else {
-            status.state = "error";
+            status.state = ListenerState::Error;
             status.error = "certd-tls has no socket for " + name;
             status.errorCode = ErrorCode::Internal;
             ack.listeners.push_back(std::move(status));
@@ -213,7 +213,7 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
             status.errorCode = ErrorCode::NotFound;
         }
         const auto serving = listener->certificate();
-        status.state = serving ? "listening" : "error";
+        status.state = serving ? ListenerState::Listening : ListenerState::Error;
         status.servingCertificateId = serving ? serving->id : std::string();
         if (!status.error.empty() && serving)
             status.error += "; still serving certificate " + serving->id;

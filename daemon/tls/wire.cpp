@@ -9,6 +9,27 @@
 
 namespace certd::tls {
 
+std::string_view listenerStateName(ListenerState state)
+{
+    switch (state) {
+    case ListenerState::Listening:
+        return "listening";
+    case ListenerState::Pending:
+        return "pending";
+    case ListenerState::Error:
+        break;
+    }
+    return "error";
+}
+
+std::optional<ListenerState> parseListenerState(std::string_view name)
+{
+    for (const auto state : {ListenerState::Listening, ListenerState::Pending, ListenerState::Error})
+        if (listenerStateName(state) == name)
+            return state;
+    return std::nullopt;
+}
+
 namespace wire {
 namespace {
 
@@ -84,7 +105,7 @@ void writeStatus(W& w, const ListenerStatus& s)
 {
     w.string(s.address);
     w.integer(s.port);
-    w.string(s.state);
+    w.string(std::string(listenerStateName(s.state)));
     w.string(s.error);
     w.string(s.errorCode ? std::string(errorName(*s.errorCode)) : std::string());
     w.string(s.servingCertificateId);
@@ -202,7 +223,10 @@ Ack decodeAck(ByteView body)
         ListenerStatus s;
         s.address = r.string();
         s.port = r.integer<std::uint16_t>();
-        s.state = r.string();
+        const auto state = parseListenerState(r.string());
+        if (!state)
+            throw Error(ErrorCode::Malformed, "unknown listener state in an acknowledgement");
+        s.state = *state;
         s.error = r.string();
         s.errorCode = readErrorCode(r);
         s.servingCertificateId = r.string();

@@ -61,7 +61,7 @@ SecureBytes pkcs8(const std::string& pemPath)
 void printStatuses(const std::vector<ListenerStatus>& statuses)
 {
     for (const auto& s : statuses)
-        std::cout << "status " << s.address << ' ' << s.port << ' ' << s.state << ' '
+        std::cout << "status " << s.address << ' ' << s.port << ' ' << listenerStateName(s.state) << ' '
                   << (s.servingCertificateId.empty() ? "-" : s.servingCertificateId) << ' '
                   << (s.errorCode ? std::string(errorName(*s.errorCode)) : "-") << ' ' << s.error << '\n';
 }
@@ -188,28 +188,28 @@ int main(int argc, char** argv)
                             const auto statuses = supervisor.apply(state);
                             bool ok = true;
                             for (const auto& s : statuses)
-                                ok = ok && s.state == "listening" && s.error.empty();
+                                ok = ok && s.state == ListenerState::Listening && s.error.empty();
                             done += ok ? 1 : 0;
                             while (sd_event_run(event, 0) > 0) {
                             }
                         }
                         std::cout << "swapped " << done << '\n';
                     } else if (cmd == "state") {
-                        std::cout << "state " << supervisor.state() << '\n';
+                        std::cout << "state " << terminatorStateName(supervisor.state()) << '\n';
                     } else if (cmd == "pid") {
                         std::cout << "pid " << supervisor.pid() << '\n';
                     } else if (cmd == "wait-running") {
-                        for (int i = 0; i < 200 && supervisor.state() != "running"; ++i)
+                        for (int i = 0; i < 200 && supervisor.state() != TerminatorState::Running; ++i)
                             sd_event_run(event, 100'000);
-                        std::cout << (supervisor.state() == "running" ? "running" : "timeout") << '\n';
+                        std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout") << '\n';
                     } else if (cmd == "wait-restart") {
                         pid_t old = 0;
                         in >> old;
                         for (int i = 0; i < 200 && (supervisor.pid() == old || supervisor.pid() == 0 ||
-                                                    supervisor.state() != "running");
+                                                    supervisor.state() != TerminatorState::Running);
                              ++i)
                             sd_event_run(event, 100'000);
-                        std::cout << (supervisor.state() == "running" ? "running" : "timeout") << '\n';
+                        std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout") << '\n';
                     } else if (cmd == "statuses") {
                         printStatuses(supervisor.listenerStatus());
                         std::cout << "end\n";

@@ -16,7 +16,7 @@
 
 #include "error.hpp"
 #include "fs.hpp"
-#include "store.hpp"
+#include "store/store.hpp"
 #include "temp_dir.hpp"
 
 #include <fcntl.h>
@@ -82,7 +82,7 @@ std::vector<Put> mutate(std::uint64_t seed, std::uint64_t seq, StoreState& state
         certificate.friendlyName = friendlyName(seq);
         certificate.addedUSec = seq;
         if (rng() % 4 == 0 && certificates.size() > 1) {
-            certificate.chainMode = "manual";
+            certificate.chainMode = ChainMode::Manual;
             certificate.manualChain = {pick(certificates, rng)->first};
         }
         puts.push_back({Blob::Certificate, id});
@@ -112,7 +112,7 @@ std::vector<Put> mutate(std::uint64_t seed, std::uint64_t seq, StoreState& state
         const std::string keyId =
             state.keys.empty() || rng() % 2 == 0 ? addKey() : pick(state.keys, rng)->first;
         const std::string id = "r" + std::to_string(seq);
-        state.requests[id] = StoredRequest{friendlyName(seq), keyId, "pending", "", seq};
+        state.requests[id] = StoredRequest{friendlyName(seq), keyId, RequestState::Pending, "", seq};
         puts.push_back({Blob::Request, id});
         break;
     }
@@ -143,7 +143,7 @@ std::vector<Put> mutate(std::uint64_t seed, std::uint64_t seq, StoreState& state
             if (rng() % 2 == 0)
                 state.requests.erase(request);
             else
-                request->second = {request->second.friendlyName, request->second.keyId, "completed",
+                request->second = {request->second.friendlyName, request->second.keyId, RequestState::Completed,
                                    pick(certificates, rng)->first, request->second.createdUSec};
         }
         break;

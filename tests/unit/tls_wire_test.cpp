@@ -68,7 +68,7 @@ TEST_CASE("an ack carries per-listener status and rejected certificates by error
     ListenerStatus s;
     s.address = "127.0.0.3";
     s.port = 443;
-    s.state = "listening";
+    s.state = ListenerState::Listening;
     s.error = "certificate x: key mismatch; still serving certificate y";
     s.errorCode = ErrorCode::KeyMismatch;
     s.servingCertificateId = "y";
@@ -77,6 +77,7 @@ TEST_CASE("an ack carries per-listener status and rejected certificates by error
     const auto out = wire::decodeAck(wire::encodeAck(in));
     CHECK(out.generation == 7);
     REQUIRE(out.listeners.size() == 1);
+    CHECK(out.listeners[0].state == ListenerState::Listening);
     CHECK(out.listeners[0].errorCode == ErrorCode::KeyMismatch);
     CHECK(out.listeners[0].servingCertificateId == "y");
     REQUIRE(out.certificates.size() == 1);

@@ -10,7 +10,9 @@
 //   state.yaml          everything else, 0600
 // Ids are 1 to 128 of [A-Za-z0-9_-] (hex digests qualify), so never a path.
 
-#include "pki/ossl.hpp"
+#include "bytes.hpp"
+#include "secure_memory.hpp"
+#include "store/state.hpp"
 
 #include <array>
 #include <cstdint>
@@ -21,39 +23,6 @@
 #include <vector>
 
 namespace certd {
-
-inline constexpr int kSchemaVersion = 1;
-
-struct StoredCertificate {
-    std::string friendlyName;
-    std::string chainMode = "automatic";  // or "manual"
-    std::vector<std::string> manualChain; // certificate ids, issuer first, when manual
-    std::uint64_t addedUSec = 0;
-    bool operator==(const StoredCertificate&) const = default;
-};
-
-struct StoredKey {
-    std::uint64_t addedUSec = 0;
-    bool operator==(const StoredKey&) const = default;
-};
-
-struct StoredRequest {
-    std::string friendlyName;
-    std::string keyId;
-    std::string state = "pending"; // or "completed"
-    std::string certificateId;     // set when completed
-    std::uint64_t createdUSec = 0;
-    bool operator==(const StoredRequest&) const = default;
-};
-
-struct StoreState {
-    std::map<std::string, StoredCertificate> certificates; // by certificate id
-    std::map<std::string, StoredKey> keys;                 // by key id
-    std::map<std::string, StoredRequest> requests;         // by request id
-    std::map<std::string, std::string> bindings;           // address -> certificate id
-    std::string factoryCertificate;                        // certificate id, empty until created
-    bool operator==(const StoreState&) const = default;
-};
 
 class Store {
 public:
@@ -121,10 +90,5 @@ private:
     // Ids whose blob file exists, per kind (certificates, keys, requests).
     std::array<std::set<std::string>, 3> stored_;
 };
-
-// state.yaml text for a state, and back (exposed for tests).
-std::string serializeState(const StoreState& state);
-// Throws Error(Internal) naming `origin`, line and reason.
-StoreState parseState(std::string_view yaml, const std::string& origin);
 
 } // namespace certd

@@ -1,6 +1,7 @@
 #pragma once
 
-#include "pki/ossl.hpp"
+#include "bytes.hpp"
+#include "secure_memory.hpp"
 
 #include <sys/types.h>
 

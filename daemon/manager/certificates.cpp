@@ -1,0 +1,211 @@
+// Manager: certificates — self-signed creation, the factory certificate, renaming, chains,
+// deletion, export and what the terminator serves.
+
+#include "manager/manager.hpp"
+
+#include "error.hpp"
+
+#include <algorithm>
+
+namespace certd {
+
+Manager::Created Manager::createSelfSigned(CreateSpec cs)
+{
+    const StoreState before = store_.state();
+    Created created;
+    ParsedKey key = prepareCreate(cs, created);
+    ParsedCertificate cert = parseCertificate(pki::createSelfSigned(cs.spec, key.key.get()));
+
+    Changes changes;
+    auto tx = store_.begin();
+    stageKey(tx, key, changes);
+    tx.putCertificate(cert.id, pki::certificateDer(cert.cert.get()));
+    tx.state().certificates[cert.id] = StoredCertificate{
+        cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,
+        ChainMode::Automatic,
+        {},
+        now()};
+    const bool factory = tx.state().factoryCertificate.empty() ||
+                         !tx.state().certificates.count(tx.state().factoryCertificate);
+    if (factory)
+        tx.state().factoryCertificate = cert.id;
+    store_.commit(std::move(tx));
+
+    if (changes.keysAdded.count(key.id))
+        addKeyEntry(key);
+    created.id = cert.id;
+    addCertificateEntry(std::move(cert));
+    changes.certificatesAdded.insert(created.id);
+    changes.factoryChanged = factory;
+    recomputeDerived(changes);
+    markBindingChanges(before, changes);
+    record(changes);
+    return created;
+}
+
+void Manager::ensureFactoryCertificate()
+{
+    const auto& st = store_.state();
+    if (!st.factoryCertificate.empty() && certificates_.count(st.factoryCertificate))
+        return;
+    CreateSpec cs;
+    cs.spec = options_.factorySpec;
+    cs.spec.keyType = options_.factoryKeyType;
+    if (cs.spec.friendlyName.empty())
+        cs.spec.friendlyName = "Appliance";
+    // A host name without dots ("vm") is not promoted to a SAN by validateSpec; the
+    // factory certificate names the appliance, so give clients a SAN to match.
+    const auto& cn = cs.spec.subject.commonName;
+    if (cs.spec.subjectAltNames.empty() && pki::isValidDnsName(cn, false))
+        cs.spec.subjectAltNames.push_back({pki::SubjectAltName::Type::Dns, cn});
+    // createSelfSigned makes the first certificate without a valid factory the factory one.
+    createSelfSigned(std::move(cs));
+}
+
+void Manager::setFriendlyName(const std::string& certificateId, const std::string& name)
+{
+    certificate(certificateId);
+    if (name.empty() || name.size() > 256)
+        throw Error(ErrorCode::InvalidArgument, "friendly_name: must be 1 to 256 characters");
+    auto tx = store_.begin();
+    tx.state().certificates[certificateId].friendlyName = name;
+    store_.commit(std::move(tx));
+    Changes changes;
+    changes.certificatesChanged.insert(certificateId);
+    record(changes);
+}
+
+void Manager::setChain(const std::string& certificateId, ChainMode mode, ByteView pem)
+{
+    const auto& entry = certificate(certificateId);
+    const StoreState before = store_.state();
+    auto tx = store_.begin();
+    auto& stored = tx.state().certificates[certificateId];
+    Changes changes;
+    std::vector<ParsedCertificate> issuers;
+    if (mode == ChainMode::Automatic) {
+        if (!pem.empty())
+            throw Error(ErrorCode::InvalidArgument, "pem: must be empty in automatic mode");
+        stored.manualChain.clear();
+    } else {
+        auto bundle = pki::parseImport(pem, Secret());
+        if (!bundle.keys.empty())
+            throw Error(ErrorCode::InvalidArgument, "pem: a chain holds certificates only, not keys");
+        if (bundle.certificates.empty())
+            throw Error(ErrorCode::InvalidArgument, "pem: the manual chain is empty");
+        issuers.reserve(bundle.certificates.size()); // previousInfo points into it
+        X509* previous = entry.cert.get();
+        const pki::CertificateInfo* previousInfo = &entry.info;
+        stored.manualChain.clear();
+        for (auto& raw : bundle.certificates) {
+            ParsedCertificate& cert = issuers.emplace_back(parseCertificate(std::move(raw)));
+            if (!pki::issuedBy(previous, cert.cert.get()))
+                throw Error(ErrorCode::InvalidCertificate, "pem: '" + cert.info.subject + "' did not issue '" +
+                                                               previousInfo->subject +
+                                                               "'; list issuers leaf-first");
+            if (!tx.state().certificates.count(cert.id)) {
+                tx.putCertificate(cert.id, pki::certificateDer(cert.cert.get()));
+                tx.state().certificates[cert.id] = StoredCertificate{cert.info.issuedTo, ChainMode::Automatic, {}, now()};
+                changes.certificatesAdded.insert(cert.id);
+            }
+            stored.manualChain.push_back(cert.id);
+            previous = cert.cert.get();
+            previousInfo = &cert.info;
+        }
+    }
+    stored.chainMode = mode;
+    if (tx.state() == before)
+        return;
+    store_.commit(std::move(tx));
+    for (auto& cert : issuers)
+        if (changes.certificatesAdded.count(cert.id) && !certificates_.count(cert.id))
+            addCertificateEntry(std::move(cert));
+    changes.certificatesChanged.insert(certificateId);
+    recomputeDerived(changes);
+    record(changes);
+}
+
+void Manager::deleteCertificate(const std::string& id)
+{
+    const auto& entry = certificate(id);
+    const StoreState before = store_.state();
+    if (id == before.factoryCertificate)
+        throw Error(ErrorCode::InUse, "the factory default certificate cannot be deleted");
+    for (const auto& [address, bound] : before.bindings)
+        if (bound == id)
+            throw Error(ErrorCode::InUse, "certificate '" + friendlyName(id) + "' serves " + address +
+                                              "; assign that address to another certificate first");
+    for (const auto& [other, stored] : before.certificates)
+        if (std::find(stored.manualChain.begin(), stored.manualChain.end(), id) != stored.manualChain.end())
+            throw Error(ErrorCode::InUse,
+                        "certificate is in the manual chain of '" + stored.friendlyName + "'");
+    auto tx = store_.begin();
+    auto& st = tx.state();
+    st.certificates.erase(id);
+    for (auto& [requestId, request] : st.requests)
+        if (request.certificateId == id)
+            request.certificateId.clear();
+    // The key goes with its last certificate unless a request or another certificate still uses it.
+    if (!entry.keyId.empty()) {
+        const bool otherCertificate =
+            std::any_of(certificates_.begin(), certificates_.end(),
+                        [&](const auto& c) { return c.first != id && c.second.keyId == entry.keyId; });
+        if (!otherCertificate)
+            dropUnusedKeys(st, {entry.keyId});
+    }
+    store_.commit(std::move(tx));
+    Changes changes;
+    forgetRemoved(before, changes);
+    recomputeDerived(changes);
+    record(changes);
+}
+
+SecureBytes Manager::exportCertificate(const std::string& id, const ExportOptions& options) const
+{
+    const auto& entry = certificate(id);
+    if (!options.includeCertificate && !options.includePrivateKey)
+        throw Error(ErrorCode::InvalidArgument, "include_certificate: nothing to export");
+    pki::ExportRequest request;
+    request.format = options.format;
+    request.passphrase = options.passphrase;
+    request.friendlyName = friendlyName(id);
+    if (options.includeCertificate) {
+        request.certificates.push_back(entry.cert.get());
+        if (options.includeChain)
+            for (const auto& issuer : entry.chain)
+                request.certificates.push_back(certificates_.at(issuer).cert.get());
+    }
+    pki::EvpPkeyPtr key;
+    if (options.includePrivateKey) {
+        requirePrivateKey(entry);
+        key = loadPrivateKey(entry.keyId);
+        request.key = key.get();
+    }
+    return pki::exportObjects(request);
+}
+
+std::string Manager::servedChainPem(const std::string& certificateId) const
+{
+    const auto& entry = certificate(certificateId);
+    std::string pem = pki::certificatePem(entry.cert.get());
+    for (const auto& issuer : entry.chain)
+        pem += pki::certificatePem(certificates_.at(issuer).cert.get());
+    return pem;
+}
+
+SecureBytes Manager::privateKeyPkcs8(const std::string& certificateId) const
+{
+    const auto& entry = certificate(certificateId);
+    requirePrivateKey(entry);
+    return store_.keyPkcs8(entry.keyId);
+}
+
+void Manager::requirePrivateKey(const CertificateEntry& entry) const
+{
+    if (entry.keyId.empty())
+        throw Error(ErrorCode::NoPrivateKey,
+                    "certificate '" + friendlyName(entry.id) +
+                        "' has no private key on this appliance; import the key or re-key");
+}
+
+} // namespace certd
