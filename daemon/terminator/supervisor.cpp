@@ -178,10 +178,10 @@ Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
 Supervisor::~Supervisor()
 {
     onStateChanged = nullptr;
-    restartTimer_ = sd_event_source_disable_unref(restartTimer_);
-    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
-    controlSource_ = sd_event_source_disable_unref(controlSource_);
-    pidSource_ = sd_event_source_disable_unref(pidSource_);
+    restartTimer_.reset();
+    ackWatchdog_.reset();
+    controlSource_.reset();
+    pidSource_.reset();
     control_.reset(); // the terminator exits when its socket closes
     if (pid_ > 0) {
         pollfd p{pidfd_.get(), POLLIN, 0};
@@ -254,9 +254,9 @@ void Supervisor::spawn()
     terminatorStatus_.clear();
     for (auto& [name, socket] : sockets_)
         socket.sentToChild = false;
-    int r = sd_event_add_io(event_, &controlSource_, control_.get(), EPOLLIN, onControl, this);
+    int r = sd_event_add_io(event_, adopt(controlSource_), control_.get(), EPOLLIN, onControl, this);
     if (r >= 0 && pidfd_)
-        r = sd_event_add_io(event_, &pidSource_, pidfd_.get(), EPOLLIN, onPidfd, this);
+        r = sd_event_add_io(event_, adopt(pidSource_), pidfd_.get(), EPOLLIN, onPidfd, this);
     if (r < 0)
         throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
     if (state_ == TerminatorState::Stopped)
@@ -326,7 +326,7 @@ bool Supervisor::readMessages()
                             onStateChanged();
                     }
                     if (!desired_) {
-                        ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+                        ackWatchdog_.reset();
                         setState(TerminatorState::Running);
                     }
                 } else {
@@ -359,7 +359,7 @@ void Supervisor::handleAck(const tls::wire::Ack& ack)
         log::warning("certd-tls: " + ack.error);
     if (acked_ < generation_)
         return;
-    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+    ackWatchdog_.reset();
     if (!inApply_)
         statuses_ = composeStatuses(allListeners_);
     setState(TerminatorState::Running);
@@ -457,8 +457,8 @@ void Supervisor::childGone(const std::string& why)
 {
     if (!control_)
         return;
-    controlSource_ = sd_event_source_disable_unref(controlSource_);
-    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
+    controlSource_.reset();
+    ackWatchdog_.reset();
     control_.reset();
     if (pid_ > 0)
         ::kill(pid_, SIGKILL); // reaped by onPidfd, which schedules the restart
@@ -526,7 +526,7 @@ void Supervisor::reap()
         return;
     const bool wasReady = ready_;
     const pid_t pid = pid_;
-    pidSource_ = sd_event_source_disable_unref(pidSource_);
+    pidSource_.reset();
     pidfd_.reset();
     pid_ = 0; // reaped: the number may belong to someone else now, never signal it again
     if (wasReady) {
@@ -552,8 +552,7 @@ void Supervisor::reap()
 
 void Supervisor::scheduleRestart()
 {
-    restartTimer_ = sd_event_source_disable_unref(restartTimer_);
-    const int r = sd_event_add_time_relative(event_, &restartTimer_, CLOCK_MONOTONIC, toUsec(backoff_), 1000,
+    const int r = sd_event_add_time_relative(event_, adopt(restartTimer_), CLOCK_MONOTONIC, toUsec(backoff_), 1000,
                                              onRestartTimer, this);
     if (r < 0)
         log::error(std::string("certd-tls: cannot schedule restart: ") + std::strerror(-r));
@@ -564,8 +563,7 @@ void Supervisor::armAckWatchdog()
 {
     // Twice the apply() wait: a terminator that answers late is tolerated once, a hung one is
     // killed and restarted so that the state reaches the clients eventually.
-    ackWatchdog_ = sd_event_source_disable_unref(ackWatchdog_);
-    sd_event_add_time_relative(event_, &ackWatchdog_, CLOCK_MONOTONIC, 2 * toUsec(options_.ackTimeout), 1000,
+    sd_event_add_time_relative(event_, adopt(ackWatchdog_), CLOCK_MONOTONIC, 2 * toUsec(options_.ackTimeout), 1000,
                                onAckWatchdog, this);
 }
 
@@ -586,7 +584,7 @@ int Supervisor::onPidfd(sd_event_source* /*s*/, int /*fd*/, std::uint32_t /*reve
 int Supervisor::onRestartTimer(sd_event_source* /*s*/, std::uint64_t /*usec*/, void* userdata)
 {
     auto* self = static_cast<Supervisor*>(userdata);
-    self->restartTimer_ = sd_event_source_disable_unref(self->restartTimer_);
+    self->restartTimer_.reset();
     try {
         self->spawn();
     } catch (const Error& e) {
@@ -599,7 +597,7 @@ int Supervisor::onRestartTimer(sd_event_source* /*s*/, std::uint64_t /*usec*/, v
 int Supervisor::onAckWatchdog(sd_event_source* /*s*/, std::uint64_t /*usec*/, void* userdata)
 {
     auto* self = static_cast<Supervisor*>(userdata);
-    self->ackWatchdog_ = sd_event_source_disable_unref(self->ackWatchdog_);
+    self->ackWatchdog_.reset();
     if (self->control_ && (self->acked_ < self->generation_ || self->state_ != TerminatorState::Running))
         self->childGone("did not answer in time");
     return 0;

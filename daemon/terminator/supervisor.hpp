@@ -5,6 +5,7 @@
 // with the sockets, waits (bounded) for each acknowledgement, and restarts it
 // with backoff when it dies. Everything runs on certd's sd-event loop thread.
 
+#include "event_source.hpp"
 #include "terminator/state.hpp"
 #include "tls/desired_state.hpp"
 #include "tls/wire.hpp"
@@ -107,10 +108,10 @@ private:
     std::string goneWhy_;    // why certd gave up on a child that was not ready yet
     std::string error_;      // why no terminator runs, for the bus
     std::string loggedError_; // the last start failure logged, to log each reason once
-    sd_event_source* controlSource_ = nullptr;
-    sd_event_source* pidSource_ = nullptr;
-    sd_event_source* restartTimer_ = nullptr;
-    sd_event_source* ackWatchdog_ = nullptr;
+    EventSourcePtr controlSource_;
+    EventSourcePtr pidSource_;
+    EventSourcePtr restartTimer_;
+    EventSourcePtr ackWatchdog_;
     tls::wire::FrameReader reader_;
     std::chrono::steady_clock::time_point startedAt_;
     std::chrono::milliseconds backoff_;
