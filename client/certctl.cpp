@@ -1,9 +1,11 @@
 // certctl: the command line for certd, on the client library only.
 // One table of subcommands (name, usage, options, handler), one argument parser,
-// one table/JSON printer (certctl_format). Exit codes: 0 ok, 1 certd refused (or a
+// one table/JSON printer (client/certctl/). Exit codes: 0 ok, 1 certd refused (or a
 // local file could not be read/written), 2 usage error, 3 certd unreachable.
 
-#include "certctl_format.hpp"
+#include "certctl/args.hpp"
+#include "certctl/objects.hpp"
+#include "certctl/resolve.hpp"
 #include "client.hpp"
 #include "secure_memory.hpp"
 

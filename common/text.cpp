@@ -40,6 +40,26 @@ std::optional<std::string> canonicalIp(std::string_view text, Brackets brackets)
     return ip->text();
 }
 
+std::string asciiLower(std::string_view s)
+{
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+std::string hexDigits(std::uint32_t value, int digits)
+{
+    static constexpr std::string_view kDigits = "0123456789abcdef";
+    std::string out(static_cast<std::size_t>(digits), '0');
+    for (int i = digits - 1; i >= 0; --i) {
+        out[static_cast<std::size_t>(i)] = kDigits[value & 0xF];
+        value >>= 4;
+    }
+    return out;
+}
+
 char32_t decodeUtf8(std::string_view s, std::size_t pos, std::size_t& length)
 {
     const auto b0 = static_cast<unsigned char>(s[pos]);

@@ -31,9 +31,18 @@ std::optional<IpAddress> parseIp(std::string_view text, Brackets brackets = Brac
 // The canonical text of an IP literal, as parseIp(text)->text(); nullopt when it is none.
 std::optional<std::string> canonicalIp(std::string_view text, Brackets brackets = Brackets::Refuse);
 
+// ---------------------------------------------------------------- ASCII
+
+// Lower case of the ASCII letters; every other byte (UTF-8 included) unchanged.
+std::string asciiLower(std::string_view s);
+// `value` as exactly `digits` lower-case hex digits (the low ones): for \xNN and \uNNNN escapes.
+std::string hexDigits(std::uint32_t value, int digits);
+
 // ---------------------------------------------------------------- UTF-8
 
 inline constexpr char32_t kInvalidCodePoint = 0xFFFFFFFF;
+// U+FFFD, what invalid UTF-8 is shown as.
+inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
 // Decodes the code point at s[pos]; `length` gets the bytes consumed (1 for an invalid byte,
 // which yields kInvalidCodePoint). Rejects overlong forms, surrogates and values past U+10FFFF.

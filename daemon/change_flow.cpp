@@ -6,7 +6,8 @@
 
 namespace certd {
 
-ChangeFlow::ChangeFlow(Manager& manager, terminator::Link& terminator) : manager_(manager), terminator_(terminator)
+ChangeFlow::ChangeFlow(Manager& manager, terminator::Link& terminator)
+    : manager_(manager), terminator_(terminator)
 {
 }
 

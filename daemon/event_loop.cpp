@@ -88,10 +88,12 @@ void EventLoop::attachBus(sdbus::IConnection& connection)
     BusPump& pump = *pump_;
     pump.connection = &connection;
     const auto poll = connection.getEventLoopPollData();
-    check(sd_event_add_io(event_, adopt(pump.io), poll.fd, EPOLLIN, BusPump::onIo, &pump), "cannot watch the bus");
-    check(sd_event_source_set_prepare(pump.io.get(), BusPump::onPrepare), "cannot watch the bus");
-    check(sd_event_add_time(event_, adopt(pump.timer), CLOCK_MONOTONIC, UINT64_MAX, 0, BusPump::onTime, &pump),
+    check(sd_event_add_io(event_, adopt(pump.io), poll.fd, EPOLLIN, BusPump::onIo, &pump),
           "cannot watch the bus");
+    check(sd_event_source_set_prepare(pump.io.get(), BusPump::onPrepare), "cannot watch the bus");
+    check(
+        sd_event_add_time(event_, adopt(pump.timer), CLOCK_MONOTONIC, UINT64_MAX, 0, BusPump::onTime, &pump),
+        "cannot watch the bus");
     sd_event_source_set_enabled(pump.timer.get(), SD_EVENT_OFF);
     // Process whatever arrived before the loop started.
     pump.dispatch();
@@ -130,8 +132,8 @@ void EventLoop::defer(std::function<void()> handler)
     auto source = std::make_unique<Source>();
     source->handler = std::move(handler);
     check(sd_event_add_defer(
-              event_, adopt(source->source), [](sd_event_source*, void* userdata) { return runHandler(userdata); },
-              &source->handler),
+              event_, adopt(source->source),
+              [](sd_event_source*, void* userdata) { return runHandler(userdata); }, &source->handler),
           "cannot defer work");
     sd_event_source_set_priority(source->source.get(), SD_EVENT_PRIORITY_IMPORTANT);
     sd_event_source_set_enabled(source->source.get(), SD_EVENT_ONESHOT);
@@ -143,8 +145,8 @@ void EventLoop::afterEveryEvent(std::function<void()> handler)
     auto source = std::make_unique<Source>();
     source->handler = std::move(handler);
     check(sd_event_add_post(
-              event_, adopt(source->source), [](sd_event_source*, void* userdata) { return runHandler(userdata); },
-              &source->handler),
+              event_, adopt(source->source),
+              [](sd_event_source*, void* userdata) { return runHandler(userdata); }, &source->handler),
           "cannot watch for events");
     sources_.push_back(std::move(source));
 }

@@ -26,8 +26,8 @@ public:
 
     // Thresholds in days; `expiringWithinDays` is the Manager's expiring-soon warning.
     // Arms itself once the loop runs.
-    ExpiryWatch(EventLoop& loop, Manager& manager, std::vector<unsigned> thresholdDays, unsigned expiringWithinDays,
-                OnExpiring onExpiring);
+    ExpiryWatch(EventLoop& loop, Manager& manager, std::vector<unsigned> thresholdDays,
+                unsigned expiringWithinDays, OnExpiring onExpiring);
 
     // Something changed: re-arm (once, after the current event).
     void changed(const Changes& changes);

@@ -2,12 +2,12 @@
 
 #include "address_monitor.hpp"
 #include "bus/service.hpp"
+#include "change_flow.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "event_loop.hpp"
 #include "expiry_watch.hpp"
 #include "log.hpp"
-#include "change_flow.hpp"
 #include "manager/manager.hpp"
 #include "pki/ossl.hpp"
 #include "store/store.hpp"

@@ -23,8 +23,7 @@ void KeyObject::Delete()
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteKey", path, Right::Manage,
-                   [&] { service.manager().deleteKey(id); });
+    service.mutate(getObject(), "DeleteKey", path, Right::Manage, [&] { service.manager().deleteKey(id); });
 }
 
 std::string KeyObject::Algorithm()

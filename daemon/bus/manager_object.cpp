@@ -117,7 +117,8 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
                 sdbus::ObjectPath(certificatePath(manager.certificateForAddress(address))));
         status["Addresses"] = sdbus::Variant(addresses);
         status["Port"] = sdbus::Variant(service_.info().port);
-        status["TerminatorState"] = sdbus::Variant(std::string(terminatorStateName(manager.terminatorState())));
+        status["TerminatorState"] =
+            sdbus::Variant(std::string(terminatorStateName(manager.terminatorState())));
         status["TerminatorError"] = sdbus::Variant(manager.terminatorError());
         uint64_t soonest = UINT64_MAX;
         std::string soonestId;

@@ -49,7 +49,8 @@ struct ServiceInfo {
 class Service {
 public:
     // Subscribes to `flow`.
-    Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manager, ChangeFlow& flow, ServiceInfo info);
+    Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manager, ChangeFlow& flow,
+            ServiceInfo info);
     ~Service();
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;

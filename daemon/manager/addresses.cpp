@@ -11,17 +11,10 @@
 namespace certd {
 namespace {
 
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 // RFC 6125 §6.4: a wildcard is the whole leftmost label and matches exactly one label.
 bool dnsNameMatches(const std::string& pattern, const std::string& host)
 {
-    const std::string p = lower(pattern), h = lower(host);
+    const std::string p = asciiLower(pattern), h = asciiLower(host);
     if (p.rfind("*.", 0) != 0)
         return p == h;
     const auto dot = h.find('.');
@@ -134,8 +127,8 @@ Manager::Bound Manager::assign(const std::string& address, const std::string& ce
     return bound;
 }
 
-Manager::Bound Manager::setAddresses(const std::string& certificateId, const std::vector<std::string>& addresses,
-                                     bool force)
+Manager::Bound Manager::setAddresses(const std::string& certificateId,
+                                     const std::vector<std::string>& addresses, bool force)
 {
     requirePrivateKey(certificate(certificateId));
     std::set<std::string> wanted;
@@ -151,12 +144,13 @@ Manager::Bound Manager::setAddresses(const std::string& certificateId, const std
         for (const auto& a : addressesOf(certificateId))
             if (!wanted.count(a))
                 throw Error(ErrorCode::InvalidArgument,
-                            "addresses: the factory certificate serves every unassigned address; assign " + a +
-                                " to another certificate instead of removing it here");
+                            "addresses: the factory certificate serves every unassigned address; assign " +
+                                a + " to another certificate instead of removing it here");
         for (const auto& a : wanted)
             bindings.erase(a);
     } else {
-        std::erase_if(bindings, [&](const auto& b) { return b.second == certificateId && !wanted.count(b.first); });
+        std::erase_if(bindings,
+                      [&](const auto& b) { return b.second == certificateId && !wanted.count(b.first); });
         for (const auto& a : wanted)
             bindings[a] = certificateId;
     }
@@ -202,7 +196,8 @@ std::vector<Finding> Manager::findingsOf(const CertificateEntry& entry) const
     return findings;
 }
 
-std::vector<Finding> Manager::rootChanges(const std::string& id, const std::vector<std::string>& addresses) const
+std::vector<Finding> Manager::rootChanges(const std::string& id,
+                                          const std::vector<std::string>& addresses) const
 {
     std::vector<Finding> findings;
     const std::string root = rootOf(id);
@@ -234,7 +229,8 @@ std::vector<pki::Warning> Manager::preflight(const std::string& id, const std::v
             warnings.push_back({f.code, f.text});
     }
     if (!errors.empty())
-        throw Error(ErrorCode::CheckFailed, "pre-flight check failed: " + errors + " (pass force to override)");
+        throw Error(ErrorCode::CheckFailed,
+                    "pre-flight check failed: " + errors + " (pass force to override)");
     return warnings;
 }
 
@@ -264,7 +260,8 @@ void Manager::addressAppeared(const std::string& text)
     const auto canonical = canonicalIp(text, Brackets::Accept);
     if (!canonical || addresses_.count(*canonical))
         return;
-    addresses_[*canonical] = AddressEntry{*canonical, AddressOrigin::Discovered, tls::ListenerState::Listening, {}};
+    addresses_[*canonical] =
+        AddressEntry{*canonical, AddressOrigin::Discovered, tls::ListenerState::Listening, {}};
     Changes changes;
     changes.addressesAdded.insert(*canonical);
     const std::string serving = certificateForAddress(*canonical);

@@ -20,11 +20,11 @@ Manager::Created Manager::createSelfSigned(CreateSpec cs)
     auto tx = store_.begin();
     stageKey(tx, key, changes);
     tx.putCertificate(cert.id, pki::certificateDer(cert.cert.get()));
-    tx.state().certificates[cert.id] = StoredCertificate{
-        cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,
-        ChainMode::Automatic,
-        {},
-        now()};
+    tx.state().certificates[cert.id] =
+        StoredCertificate{cs.spec.friendlyName.empty() ? cs.spec.subject.commonName : cs.spec.friendlyName,
+                          ChainMode::Automatic,
+                          {},
+                          now()};
     const bool factory = tx.state().factoryCertificate.empty() ||
                          !tx.state().certificates.count(tx.state().factoryCertificate);
     if (factory)
@@ -100,12 +100,13 @@ void Manager::setChain(const std::string& certificateId, ChainMode mode, ByteVie
         for (auto& raw : bundle.certificates) {
             ParsedCertificate& cert = issuers.emplace_back(parseCertificate(std::move(raw)));
             if (!pki::issuedBy(previous, cert.cert.get()))
-                throw Error(ErrorCode::InvalidCertificate, "pem: '" + cert.info.subject + "' did not issue '" +
-                                                               previousInfo->subject +
+                throw Error(ErrorCode::InvalidCertificate, "pem: '" + cert.info.subject +
+                                                               "' did not issue '" + previousInfo->subject +
                                                                "'; list issuers leaf-first");
             if (!tx.state().certificates.count(cert.id)) {
                 tx.putCertificate(cert.id, pki::certificateDer(cert.cert.get()));
-                tx.state().certificates[cert.id] = StoredCertificate{cert.info.issuedTo, ChainMode::Automatic, {}, now()};
+                tx.state().certificates[cert.id] =
+                    StoredCertificate{cert.info.issuedTo, ChainMode::Automatic, {}, now()};
                 changes.certificatesAdded.insert(cert.id);
             }
             stored.manualChain.push_back(cert.id);

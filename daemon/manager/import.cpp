@@ -18,24 +18,25 @@ void Manager::refuseForeignKeys(const std::vector<ParsedCertificate>& certificat
     for (const auto& key : keys) {
         const auto sameKey = [&](const auto& c) { return c.info.spkiSha256 == key.spkiSha256; };
         const bool inFile = std::any_of(certificates.begin(), certificates.end(), sameKey);
-        const bool stored =
-            std::any_of(certificates_.begin(), certificates_.end(),
-                        [&](const auto& c) { return sameKey(c.second); }) ||
-            !requestsOfKey(key.id).empty();
+        const bool stored = std::any_of(certificates_.begin(), certificates_.end(),
+                                        [&](const auto& c) { return sameKey(c.second); }) ||
+                            !requestsOfKey(key.id).empty();
         if (inFile || stored)
             continue;
         std::string names;
         for (const auto& c : certificates)
             names += (names.empty() ? "'" : ", '") + c.info.issuedTo + "'";
-        throw Error(ErrorCode::KeyMismatch,
-                    "the private key " + key.id.substr(0, 12) + "… (" + pki::publicKeyDescription(key.key.get()) +
-                        ") in this file belongs to none of its certificates (" + names +
-                        ") nor to any certificate or request stored here; nothing was imported. Was the wrong "
-                        "key file combined with the certificate?");
+        throw Error(
+            ErrorCode::KeyMismatch,
+            "the private key " + key.id.substr(0, 12) + "… (" + pki::publicKeyDescription(key.key.get()) +
+                ") in this file belongs to none of its certificates (" + names +
+                ") nor to any certificate or request stored here; nothing was imported. Was the wrong "
+                "key file combined with the certificate?");
     }
 }
 
-Manager::Imported Manager::importData(ByteView data, const Secret& passphrase, const std::string& friendlyName)
+Manager::Imported Manager::importData(ByteView data, const Secret& passphrase,
+                                      const std::string& friendlyName)
 {
     auto bundle = pki::parseImport(data, passphrase);
     // Each object parsed once: ids, SPKI hashes, descriptions and kinds from here on.
@@ -116,9 +117,10 @@ Manager::Imported Manager::importData(ByteView data, const Secret& passphrase, c
             return c.second.info.spkiSha256 == key->spkiSha256;
         });
         if (!keysLinked.count(key->id) && !usedByRequest && !usedByStored)
-            result.warnings.push_back({"key-unmatched", "the imported key " + key->id.substr(0, 12) +
-                                                            "… matches no certificate or request yet; import its "
-                                                            "certificate to use it"});
+            result.warnings.push_back(
+                {"key-unmatched", "the imported key " + key->id.substr(0, 12) +
+                                      "… matches no certificate or request yet; import its "
+                                      "certificate to use it"});
     }
     store_.commit(std::move(tx));
 
@@ -173,7 +175,8 @@ std::vector<std::string> Manager::fetchIssuers(const std::string& id)
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0)
-            throw Error(ErrorCode::FetchFailed, "fetching issuers took too long; stopped before '" + url + "'");
+            throw Error(ErrorCode::FetchFailed,
+                        "fetching issuers took too long; stopped before '" + url + "'");
         FetchLimits limits;
         limits.timeoutMs = std::min<long>(limits.timeoutMs, static_cast<long>(left.count()));
         const Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url, limits);
@@ -181,7 +184,8 @@ std::vector<std::string> Manager::fetchIssuers(const std::string& id)
         try {
             bundle = pki::parseImport(data, Secret());
         } catch (const Error& e) {
-            throw Error(ErrorCode::InvalidCertificate, "issuer from '" + url + "' is not a certificate: " + e.what());
+            throw Error(ErrorCode::InvalidCertificate,
+                        "issuer from '" + url + "' is not a certificate: " + e.what());
         }
         if (!bundle.keys.empty() || bundle.certificates.empty())
             throw Error(ErrorCode::InvalidCertificate, "issuer from '" + url + "' holds no certificate");

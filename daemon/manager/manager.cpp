@@ -68,7 +68,8 @@ Manager::Manager(Store& store, ManagerOptions options) : store_(store), options_
         const auto canonical = canonicalIp(text, Brackets::Accept);
         if (!canonical)
             throw Error(ErrorCode::InvalidArgument, "addresses: '" + text + "' is not an IP address");
-        addresses_[*canonical] = AddressEntry{*canonical, AddressOrigin::Configured, tls::ListenerState::Listening, {}};
+        addresses_[*canonical] =
+            AddressEntry{*canonical, AddressOrigin::Configured, tls::ListenerState::Listening, {}};
     }
     loadFromStore();
 }

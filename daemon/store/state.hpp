@@ -41,7 +41,7 @@ struct StoredRequest {
     std::string friendlyName;
     std::string keyId;
     RequestState state = RequestState::Pending;
-    std::string certificateId;     // set when completed
+    std::string certificateId; // set when completed
     std::uint64_t createdUSec = 0;
     bool operator==(const StoredRequest&) const = default;
 };

@@ -72,7 +72,6 @@ void requireUtf8(const std::string& text, const char* what, const std::string& o
                     std::string("the ") + what + " of " + owner + " is not valid UTF-8");
 }
 
-
 // Reads one state.yaml; every complaint names the file and line.
 class StateParser {
 public:

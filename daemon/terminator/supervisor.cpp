@@ -279,8 +279,8 @@ bool Supervisor::send(std::uint64_t generation, const tls::wire::Deadline& deadl
         const auto flush = [&] {
             if (names.empty())
                 return;
-            tls::wire::sendFrame(control_.get(), tls::wire::MessageType::Sockets, tls::wire::encodeSockets(names), fds,
-                            deadline);
+            tls::wire::sendFrame(control_.get(), tls::wire::MessageType::Sockets,
+                                 tls::wire::encodeSockets(names), fds, deadline);
             for (auto* s : batch)
                 s->sentToChild = true;
             names.clear();
@@ -320,7 +320,8 @@ bool Supervisor::readMessages()
                     ready_ = true;
                     loggedError_.clear();
                     if (!error_.empty()) {
-                        log::info("certd-tls: running (pid " + std::to_string(pid_) + ") after failing: " + error_);
+                        log::info("certd-tls: running (pid " + std::to_string(pid_) +
+                                  ") after failing: " + error_);
                         error_.clear();
                         if (onStateChanged)
                             onStateChanged();
@@ -365,7 +366,8 @@ void Supervisor::handleAck(const tls::wire::Ack& ack)
     setState(TerminatorState::Running);
 }
 
-std::vector<tls::ListenerStatus> Supervisor::composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const
+std::vector<tls::ListenerStatus>
+Supervisor::composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const
 {
     std::vector<tls::ListenerStatus> out;
     for (const auto& l : listeners) {
@@ -506,7 +508,8 @@ void Supervisor::startFailed(const std::string& why)
     if (loggedError_ != why) {
         loggedError_ = why;
         log::error("certd-tls: " + why + "; retrying with backoff, up to every " +
-                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.maxBackoff).count()) +
+                       std::to_string(
+                           std::chrono::duration_cast<std::chrono::seconds>(options_.maxBackoff).count()) +
                        " s",
                    {{"CERTD_TERMINATOR_ERROR", why}});
     }
@@ -552,8 +555,8 @@ void Supervisor::reap()
 
 void Supervisor::scheduleRestart()
 {
-    const int r = sd_event_add_time_relative(event_, adopt(restartTimer_), CLOCK_MONOTONIC, toUsec(backoff_), 1000,
-                                             onRestartTimer, this);
+    const int r = sd_event_add_time_relative(event_, adopt(restartTimer_), CLOCK_MONOTONIC, toUsec(backoff_),
+                                             1000, onRestartTimer, this);
     if (r < 0)
         log::error(std::string("certd-tls: cannot schedule restart: ") + std::strerror(-r));
     backoff_ = std::min(backoff_ * 2, options_.maxBackoff);
@@ -563,8 +566,8 @@ void Supervisor::armAckWatchdog()
 {
     // Twice the apply() wait: a terminator that answers late is tolerated once, a hung one is
     // killed and restarted so that the state reaches the clients eventually.
-    sd_event_add_time_relative(event_, adopt(ackWatchdog_), CLOCK_MONOTONIC, 2 * toUsec(options_.ackTimeout), 1000,
-                               onAckWatchdog, this);
+    sd_event_add_time_relative(event_, adopt(ackWatchdog_), CLOCK_MONOTONIC, 2 * toUsec(options_.ackTimeout),
+                               1000, onAckWatchdog, this);
 }
 
 int Supervisor::onControl(sd_event_source* /*s*/, int /*fd*/, std::uint32_t /*revents*/, void* userdata)

@@ -103,10 +103,10 @@ private:
     pid_t pid_ = 0;
     UniqueFd control_;
     UniqueFd pidfd_;
-    UniqueFd startReport_;  // read end of the child's close-on-exec report pipe
-    bool ready_ = false;     // the current child said Hello
-    std::string goneWhy_;    // why certd gave up on a child that was not ready yet
-    std::string error_;      // why no terminator runs, for the bus
+    UniqueFd startReport_;    // read end of the child's close-on-exec report pipe
+    bool ready_ = false;      // the current child said Hello
+    std::string goneWhy_;     // why certd gave up on a child that was not ready yet
+    std::string error_;       // why no terminator runs, for the bus
     std::string loggedError_; // the last start failure logged, to log each reason once
     EventSourcePtr controlSource_;
     EventSourcePtr pidSource_;
@@ -122,8 +122,8 @@ private:
     std::map<std::string, std::string> bindErrors_;
     std::vector<tls::ListenerSpec> allListeners_; // as the last apply() listed them
     std::optional<tls::DesiredState> desired_;    // what the terminator must serve (flush cleared once sent)
-    std::uint64_t generation_ = 0;           // last sent
-    std::uint64_t acked_ = 0;                // last acknowledged by the current child
+    std::uint64_t generation_ = 0;                // last sent
+    std::uint64_t acked_ = 0;                     // last acknowledged by the current child
     std::vector<tls::ListenerStatus> statuses_;   // as of the last ack (or pending)
     std::map<std::string, tls::ListenerStatus> terminatorStatus_; // by endpoint, from the last ack
     bool inApply_ = false;

@@ -44,7 +44,7 @@ struct ListenerSpec {
 // A certificate some listener serves, with its private key.
 struct CertificateMaterial {
     std::string id;
-    std::string chainPem;      // leaf first, then its issuers: all of it is sent to clients
+    std::string chainPem; // leaf first, then its issuers: all of it is sent to clients
     SecureBytes keyPkcs8; // unencrypted PKCS#8 DER
 };
 

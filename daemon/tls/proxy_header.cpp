@@ -32,7 +32,7 @@ void appendTlv(Bytes& out, std::uint8_t type, std::string_view value)
 } // namespace
 
 Bytes proxyV2Header(const sockaddr* client, const sockaddr* local, std::string_view alpn,
-                         std::string_view serverName)
+                    std::string_view serverName)
 {
     Bytes out(std::begin(kSignature), std::end(kSignature));
     Bytes body;

@@ -19,6 +19,6 @@ inline constexpr std::uint8_t kPp2TypeAuthority = 0x02;
 // anything else gives the LOCAL command with family UNSPEC), with ALPN and SNI (authority)
 // TLVs when non-empty and they fit the header's 64 KiB.
 Bytes proxyV2Header(const sockaddr* client, const sockaddr* local, std::string_view alpn,
-                         std::string_view serverName);
+                    std::string_view serverName);
 
 } // namespace certd::tls

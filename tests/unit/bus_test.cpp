@@ -39,12 +39,13 @@ bool invalidArgumentNaming(const std::function<void()>& f, const std::string& ke
 
 TEST_CASE("create specs: every field, defaults, and named refusals")
 {
-    VariantMap map{{"friendly_name", sdbus::Variant(std::string("web"))},
-                   {"key_type", sdbus::Variant(std::string("ec-p384"))},
-                   {"common_name", sdbus::Variant(std::string("www.example.com"))},
-                   {"country", sdbus::Variant(std::string("DE"))},
-                   {"subject_alt_names", sdbus::Variant(std::vector<std::string>{"DNS:a.example.com", "IP:::1"})},
-                   {"days", sdbus::Variant(std::uint16_t{30})}};
+    VariantMap map{
+        {"friendly_name", sdbus::Variant(std::string("web"))},
+        {"key_type", sdbus::Variant(std::string("ec-p384"))},
+        {"common_name", sdbus::Variant(std::string("www.example.com"))},
+        {"country", sdbus::Variant(std::string("DE"))},
+        {"subject_alt_names", sdbus::Variant(std::vector<std::string>{"DNS:a.example.com", "IP:::1"})},
+        {"days", sdbus::Variant(std::uint16_t{30})}};
     const auto spec = parseCreateSpec(map, true);
     CHECK(spec.spec.friendlyName == "web");
     CHECK(spec.spec.keyType == pki::KeyType::EcP384);
@@ -56,18 +57,37 @@ TEST_CASE("create specs: every field, defaults, and named refusals")
     CHECK_FALSE(spec.keyId);
     CHECK(parseCreateSpec({}, true).spec.days == 365);
 
-    CHECK(invalidArgumentNaming([&] { parseCreateSpec({{"days", sdbus::Variant(std::int32_t{0})}}, true); }, "days"));
-    CHECK(invalidArgumentNaming([&] { parseCreateSpec({{"days", sdbus::Variant(std::uint64_t{1} << 40)}}, true); },
-                                "days"));
+    CHECK(invalidArgumentNaming(
+        [&] {
+            parseCreateSpec({{"days", sdbus::Variant(std::int32_t{0})}}, true);
+        },
+        "days"));
+    CHECK(invalidArgumentNaming(
+        [&] {
+            parseCreateSpec({{"days", sdbus::Variant(std::uint64_t{1} << 40)}}, true);
+        },
+        "days"));
     // days is for self-signed certificates only.
-    CHECK(invalidArgumentNaming([&] { parseCreateSpec({{"days", sdbus::Variant(std::int32_t{30})}}, false); },
-                                "spec: unknown key 'days'"));
-    CHECK(invalidArgumentNaming([&] { parseCreateSpec({{"comon_name", sdbus::Variant(std::string("x"))}}, true); },
-                                "spec: unknown key 'comon_name'"));
-    CHECK(invalidArgumentNaming([&] { parseCreateSpec({{"common_name", sdbus::Variant(std::int32_t{1})}}, true); },
-                                "common_name: expected type 's'"));
-    CHECK(invalidArgumentNaming([&] { parseCreateSpec({{"key_type", sdbus::Variant(std::string("dsa"))}}, true); },
-                                "key_type"));
+    CHECK(invalidArgumentNaming(
+        [&] {
+            parseCreateSpec({{"days", sdbus::Variant(std::int32_t{30})}}, false);
+        },
+        "spec: unknown key 'days'"));
+    CHECK(invalidArgumentNaming(
+        [&] {
+            parseCreateSpec({{"comon_name", sdbus::Variant(std::string("x"))}}, true);
+        },
+        "spec: unknown key 'comon_name'"));
+    CHECK(invalidArgumentNaming(
+        [&] {
+            parseCreateSpec({{"common_name", sdbus::Variant(std::int32_t{1})}}, true);
+        },
+        "common_name: expected type 's'"));
+    CHECK(invalidArgumentNaming(
+        [&] {
+            parseCreateSpec({{"key_type", sdbus::Variant(std::string("dsa"))}}, true);
+        },
+        "key_type"));
     const VariantMap both{{"key_type", sdbus::Variant(std::string("rsa2048"))},
                           {"key", sdbus::Variant(sdbus::ObjectPath("/org/certd1/key/ab"))}};
     CHECK(invalidArgumentNaming([&] { parseCreateSpec(both, false); }, "key:"));
@@ -75,10 +95,12 @@ TEST_CASE("create specs: every field, defaults, and named refusals")
 
 TEST_CASE("create specs: key and copy_from are object paths of the right kind")
 {
-    const auto withKey = parseCreateSpec({{"key", sdbus::Variant(sdbus::ObjectPath("/org/certd1/key/ab12"))}}, false);
+    const auto withKey =
+        parseCreateSpec({{"key", sdbus::Variant(sdbus::ObjectPath("/org/certd1/key/ab12"))}}, false);
     CHECK(withKey.keyId == "ab12");
     CHECK(errorOf([] {
-              parseCreateSpec({{"key", sdbus::Variant(sdbus::ObjectPath("/org/certd1/certificate/ab12"))}}, false);
+              parseCreateSpec({{"key", sdbus::Variant(sdbus::ObjectPath("/org/certd1/certificate/ab12"))}},
+                              false);
           }).first == ErrorCode::NotFound);
     const auto rekey =
         parseCreateSpec({{"copy_from", sdbus::Variant(sdbus::ObjectPath("/org/certd1/certificate/cd34"))},
@@ -116,22 +138,37 @@ TEST_CASE("export, import, binding and chain-mode options")
     CHECK(p12.format == pki::ExportFormat::Pkcs12);
     CHECK(p12.includePrivateKey);
     CHECK(p12.passphrase.view() == "s3cret");
-    CHECK(invalidArgumentNaming([] { parseExportOptions({{"format", sdbus::Variant(std::string("jks"))}}); },
-                                "format"));
-    CHECK(invalidArgumentNaming([] { parseExportOptions({{"passphrase", sdbus::Variant(std::int32_t{1})}}); },
-                                "passphrase"));
-    CHECK(invalidArgumentNaming([] { parseExportOptions({{"include_key", sdbus::Variant(true)}}); },
-                                "options: unknown key 'include_key'"));
+    CHECK(invalidArgumentNaming(
+        [] {
+            parseExportOptions({{"format", sdbus::Variant(std::string("jks"))}});
+        },
+        "format"));
+    CHECK(invalidArgumentNaming(
+        [] {
+            parseExportOptions({{"passphrase", sdbus::Variant(std::int32_t{1})}});
+        },
+        "passphrase"));
+    CHECK(invalidArgumentNaming(
+        [] {
+            parseExportOptions({{"include_key", sdbus::Variant(true)}});
+        },
+        "options: unknown key 'include_key'"));
 
     CHECK(parseImportOptions({{"friendly_name", sdbus::Variant(std::string("shop"))}}) == "shop");
-    CHECK(invalidArgumentNaming([] { parseImportOptions({{"name", sdbus::Variant(std::string("x"))}}); },
-                                "options: unknown key 'name'"));
+    CHECK(invalidArgumentNaming(
+        [] {
+            parseImportOptions({{"name", sdbus::Variant(std::string("x"))}});
+        },
+        "options: unknown key 'name'"));
 
     const auto binding = parseBindingOptions({{"force", sdbus::Variant(true)}});
     CHECK(binding.force);
     CHECK_FALSE(binding.flush);
-    CHECK(invalidArgumentNaming([] { parseBindingOptions({{"force", sdbus::Variant(std::string("yes"))}}); },
-                                "force: expected type 'b'"));
+    CHECK(invalidArgumentNaming(
+        [] {
+            parseBindingOptions({{"force", sdbus::Variant(std::string("yes"))}});
+        },
+        "force: expected type 'b'"));
 
     CHECK(parseChainModeArgument("manual") == ChainMode::Manual);
     CHECK(parseChainModeArgument("automatic") == ChainMode::Automatic);
@@ -150,7 +187,8 @@ TEST_CASE("authorisation: reading is open, mutations need root or the admin grou
     CHECK_NOTHROW(authorize(user, Right::Read, rootOnly));
     const auto denied = errorOf([&] { authorize(user, Right::Manage, rootOnly); });
     CHECK(denied.first == ErrorCode::AccessDenied);
-    CHECK(errorOf([&] { authorize(user, Right::ExportPrivateKey, rootOnly); }).first == ErrorCode::AccessDenied);
+    CHECK(errorOf([&] { authorize(user, Right::ExportPrivateKey, rootOnly); }).first ==
+          ErrorCode::AccessDenied);
 
     // nobody's primary group admits it to whatever that group is given, and to nothing else.
     const group* primary = ::getgrgid(nobody->pw_gid);
@@ -160,7 +198,8 @@ TEST_CASE("authorisation: reading is open, mutations need root or the admin grou
     CHECK_FALSE(userInGroup(nobody->pw_uid, "root"));
     const AuthPolicy admins{groupName, ""};
     CHECK_NOTHROW(authorize(user, Right::Manage, admins));
-    CHECK(errorOf([&] { authorize(user, Right::ExportPrivateKey, admins); }).first == ErrorCode::AccessDenied);
+    CHECK(errorOf([&] { authorize(user, Right::ExportPrivateKey, admins); }).first ==
+          ErrorCode::AccessDenied);
     const AuthPolicy exporters{"", groupName};
     CHECK_NOTHROW(authorize(user, Right::ExportPrivateKey, exporters));
     CHECK(errorOf([&] { authorize(user, Right::Manage, exporters); }).first == ErrorCode::AccessDenied);

@@ -1,4 +1,6 @@
-#include "certctl_format.hpp"
+#include "certctl/args.hpp"
+#include "certctl/objects.hpp"
+#include "certctl/resolve.hpp"
 
 #include <doctest/doctest.h>
 

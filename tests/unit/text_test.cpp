@@ -14,7 +14,8 @@ TEST_CASE("IP literals are canonicalised; brackets only where asked")
     CHECK_FALSE(canonicalIp("[::1]").has_value());
     CHECK(canonicalIp("[::1]", Brackets::Accept) == "::1");
     CHECK(canonicalIp("[127.0.0.2]", Brackets::Accept) == "127.0.0.2");
-    for (const char* bad : {"", "localhost", "127.0.0.256", "1.2.3", "::1%lo", "[::1", "127.0.0.1:80", " 127.0.0.1"})
+    for (const char* bad :
+         {"", "localhost", "127.0.0.256", "1.2.3", "::1%lo", "[::1", "127.0.0.1:80", " 127.0.0.1"})
         CHECK_MESSAGE(!canonicalIp(bad, Brackets::Accept).has_value(), bad);
     CHECK_FALSE(canonicalIp(std::string_view("127.0.0.1\0x", 11)).has_value());
 }
