@@ -27,17 +27,20 @@ a=$(find_object address org.certd1.Address Address '"10.77.0.1"')
 [ "$(prop "$a" org.certd1.Address Certificate)" = "$factory" ] || fail "new address not on the factory certificate"
 ip -n "$NS" addr add 10.77.0.2/24 dev v0
 ip -n "$NS" addr add fd00:77::2/64 dev v0 nodad
-for _ in $(seq 100); do [ -n "$(find_object address org.certd1.Address Address '"fd00:77::2"')" ] && break; sleep 0.05; done
+wait_until 60 '[ -n "$(find_object address org.certd1.Address Address "\"fd00:77::2\"")" ]' || true # checked below
 b=$(find_object address org.certd1.Address Address '"10.77.0.2"')
 [ -n "$b" ] || fail "added IPv4 address did not appear"
 [ -n "$(find_object address org.certd1.Address Address '"fd00:77::2"')" ] || fail "added IPv6 address did not appear"
 [ -z "$(find_object address org.certd1.Address Address '"10.77.0.255"')" ] || fail "unexpected address"
 ip -n "$NS" addr del 10.77.0.2/24 dev v0
-for _ in $(seq 100); do [ -z "$(find_object address org.certd1.Address Address '"10.77.0.2"')" ] && break; sleep 0.05; done
+wait_until 60 '[ -z "$(find_object address org.certd1.Address Address "\"10.77.0.2\"")" ]' || true # checked below
 [ -z "$(find_object address org.certd1.Address Address '"10.77.0.2"')" ] || fail "removed address still on the bus"
 [ -n "$(find_object address org.certd1.Address Address '"127.0.0.2"')" ] || fail "configured address vanished"
-# An address on an interface that is not listed is ignored.
+# An address on an interface that is not listed is ignored. certd reads address events in order:
+# once an address added after it to a listed interface is on the bus, it has seen this one too.
 ip -n "$NS" addr add 10.88.0.1/32 dev lo
-sleep 0.3
+ip -n "$NS" addr add 10.77.0.3/24 dev v0
+wait_until 60 '[ -n "$(find_object address org.certd1.Address Address "\"10.77.0.3\"")" ]' \
+  || fail "an address added to v0 after the one on lo did not appear"
 [ -z "$(find_object address org.certd1.Address Address '"10.88.0.1"')" ] || fail "address on an unlisted interface appeared"
 pass "discovery follows addresses live; new ones serve the factory certificate"

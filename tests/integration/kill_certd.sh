@@ -21,6 +21,7 @@ writer() {   # mutations until killed; a name is written to "acked" only after i
 for k in $(seq "$KILLS"); do
   writer "$k" &
   W=$!
+  # The random instant of the kill is what this test is about, not a wait for an event.
   sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
   kill -KILL "$CERTD_PID"; wait "$CERTD_PID" 2>/dev/null || true; CERTD_PID=
   wait "$W" 2>/dev/null || true

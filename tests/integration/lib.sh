@@ -3,6 +3,7 @@
 #   CERTD       path of the certd binary (meson passes it)
 #   CERTCTL     path of certctl
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/wait_lib.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/certd-it-XXXXXX")
 BUS_PID=
@@ -40,7 +41,7 @@ CONF
   chmod 755 "$WORK"
   dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-address > "$WORK/bus.addr" 2> "$WORK/bus.log" &
   BUS_PID=$!
-  for _ in $(seq 100); do [ -S "$WORK/bus.sock" ] && break; sleep 0.05; done
+  wait_until 60 '[ -S "$WORK/bus.sock" ]' || fail "dbus-daemon did not create $WORK/bus.sock: $(cat "$WORK/bus.log")"
   export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus.sock"
 }
 
@@ -64,12 +65,13 @@ start_certd() {
   } > "$WORK/certd.yaml"
   CERTD_LOG_STDERR=1 "${CERTD_PREFIX[@]}" "$CERTD" --config "$WORK/certd.yaml" >> "$WORK/certd.log" 2>&1 &
   CERTD_PID=$!
-  for _ in $(seq 200); do
-    busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1 && return 0
-    kill -0 "$CERTD_PID" 2>/dev/null || fail "certd exited during start-up"
-    sleep 0.05
-  done
-  fail "certd did not take org.certd1"
+  wait_until 120 certd_answers || fail "certd did not take org.certd1 within 120 s"
+}
+# Succeeds once certd answers on the bus; fails the test if certd has exited.
+certd_answers() {
+  busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1 && return 0
+  kill -0 "$CERTD_PID" 2>/dev/null || fail "certd exited during start-up"
+  return 1
 }
 
 stop_certd() {

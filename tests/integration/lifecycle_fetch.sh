@@ -150,9 +150,7 @@ python3 -u "$WORK/limits.py" "$WORK/limits.mode" "$WORK/delta.der" > "$WORK/limi
 LIMITS_PID=$!
 trap 'kill "$LIMITS_PID" 2>/dev/null || true; lifecycle_cleanup' EXIT
 lport=
-for _ in $(seq 100); do
-  lport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$WORK/limits.log"); [ -n "$lport" ] && break; sleep 0.05
-done
+wait_until 60 'lport=$(sed -n "s/^port \([0-9]*\)$/\1/p" "$WORK/limits.log"); [ -n "$lport" ]' || true # checked below
 [ -n "$lport" ] || fail "the limits server did not start: $(cat "$WORK/limits.log")"
 "$MAKE_TEST_PKI" "$WORK/delta" delta "http://127.0.0.1:$lport/start" ""
 der "$WORK/delta/intermediate.pem" "$WORK/delta.der"

@@ -80,16 +80,18 @@ start_http() {
   mkdir -p "$HTTP_ROOT"
   python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$HTTP_ROOT" > "$WORK/http.log" 2>&1 &
   HTTP_PID=$!
-  for _ in $(seq 100); do
-    HTTP_PORT=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9]*\).*/\1/p' "$WORK/http.log")
-    [ -n "$HTTP_PORT" ] && break
-    kill -0 "$HTTP_PID" 2>/dev/null || fail "the HTTP server exited: $(cat "$WORK/http.log")"
-    sleep 0.05
-  done
-  [ -n "$HTTP_PORT" ] || fail "the HTTP server did not start: $(cat "$WORK/http.log")"
+  wait_until 60 http_port_known || fail "the HTTP server did not start: $(cat "$WORK/http.log")"
   # Up and serving: a probe file must come back whole.
   echo probe > "$HTTP_ROOT/probe"
-  curl -fsS --max-time 5 "http://127.0.0.1:$HTTP_PORT/probe" | grep -q probe || fail "HTTP server not answering"
+  curl -fsS --max-time 60 "http://127.0.0.1:$HTTP_PORT/probe" | grep -q probe || fail "HTTP server not answering"
+}
+
+# Succeeds once the HTTP server has said which port it got (sets HTTP_PORT); fails the test if it exited.
+http_port_known() {
+  HTTP_PORT=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9]*\).*/\1/p' "$WORK/http.log")
+  [ -n "$HTTP_PORT" ] && return 0
+  kill -0 "$HTTP_PID" 2>/dev/null || fail "the HTTP server exited: $(cat "$WORK/http.log")"
+  return 1
 }
 
 # The certificate's property, busctl form without the type (as lib.sh's prop).

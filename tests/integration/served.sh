@@ -56,17 +56,22 @@ old=$(cert_path "$WORK/old.pem"); new=$(cert_path "$WORK/new.pem")
 [ "$(cprop "$old" Key)" = "$(cprop "$new" Key)" ] || fail "renewed certificate not linked to the same key"
 busctl --system call "${M[@]}" Assign 'soa{sv}' 127.0.0.3 "$old" 0 >/dev/null
 [ "$(served_fp 127.0.0.3)" = "$(fp_of "$old")" ] || fail "127.0.0.3 does not serve the old certificate"
-# A bounded client loop: at most 400 handshakes or 60 s, each must succeed.
-python3 - "$PORT" "$WORK/ca.pem" > "$WORK/loop.out" 2>&1 <<'PY' &
-import hashlib, socket, ssl, sys, time
-port, ca = int(sys.argv[1]), sys.argv[2]
+# A client loop, each handshake must succeed: it runs until the test creates STOP (bounded: at
+# most 100,000 handshakes or 240 s), then makes one last handshake, which starts after
+# ReplaceCertificate has replied.
+STOP="$WORK/stop-loop"
+python3 - "$PORT" "$WORK/ca.pem" "$STOP" > "$WORK/loop.out" 2>&1 <<'PY' &
+import hashlib, os, socket, ssl, sys, time
+port, ca, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=ca)
 ok = failed = 0
 seen = []
-end = time.monotonic() + 60
-while ok + failed < 600 and time.monotonic() < end:
+end = time.monotonic() + 240
+last = False
+while not last and ok + failed < 100000 and time.monotonic() < end:
+    last = os.path.exists(stop)
     try:
-        with socket.create_connection(("127.0.0.3", port), timeout=5) as s:
+        with socket.create_connection(("127.0.0.3", port), timeout=60) as s:
             with ctx.wrap_socket(s, server_hostname="renew.example.com") as t:
                 fp = hashlib.sha256(t.getpeercert(True)).hexdigest()
                 if not seen or seen[-1] != fp:
@@ -83,11 +88,12 @@ sys.exit(1 if failed else 0)
 PY
 LOOP=$!
 # Replace only once the loop has had the old certificate (python may start slowly on a busy machine).
-for _ in $(seq 200); do grep -q "first handshake done" "$WORK/loop.out" && break; sleep 0.05; done
-grep -q "first handshake done" "$WORK/loop.out" || fail "the client loop made no handshake in 10 s: $(cat "$WORK/loop.out")"
+wait_until 60 'grep -q "first handshake done" "$WORK/loop.out" || ! kill -0 $LOOP 2>/dev/null'
+grep -q "first handshake done" "$WORK/loop.out" || fail "the client loop made no handshake: $(cat "$WORK/loop.out")"
 out=$(busctl --system call "${M[@]}" ReplaceCertificate 'ooa{sv}' "$old" "$new" 0)
 echo "$out" | grep -q '"127.0.0.3"' || fail "ReplaceCertificate did not report 127.0.0.3: $out"
 [ "$(served_fp 127.0.0.3)" = "$(fp_of "$new")" ] || fail "the handshake after ReplaceCertificate did not get the renewed certificate"
+touch "$STOP"
 wait $LOOP || fail "handshakes failed during the renewal: $(tail -3 "$WORK/loop.out")"
 grep -q "failed=0" "$WORK/loop.out" || fail "loop: $(cat "$WORK/loop.out")"
 # The loop ran across the swap: it saw the old certificate, then the renewed one.
@@ -100,11 +106,11 @@ tls_pid=$(pgrep -P "$CERTD_PID" certd-tls | head -1)
 [ -n "$tls_pid" ] || fail "no certd-tls child of certd"
 [ "$(ps -o uid= -p "$tls_pid" | tr -d ' ')" != 0 ] || fail "the terminator runs as root"
 kill -KILL "$tls_pid"
-for _ in $(seq 200); do
+serves_again() {
   new_pid=$(pgrep -P "$CERTD_PID" certd-tls | head -1 || true)
-  [ -n "$new_pid" ] && [ "$new_pid" != "$tls_pid" ] && [ "$(served_fp 127.0.0.3)" = "$(fp_of "$new")" ] && break
-  sleep 0.05
-done
+  [ -n "$new_pid" ] && [ "$new_pid" != "$tls_pid" ] && [ "$(served_fp 127.0.0.3)" = "$(fp_of "$new")" ]
+}
+wait_until 60 serves_again || true # the checks below say what is missing
 [ "$(served_fp 127.0.0.3)" = "$(fp_of "$new")" ] || fail "127.0.0.3 does not serve again after the terminator died"
 [ "$(served_count 127.0.0.2)" = 3 ] || fail "127.0.0.2 lost its chain after the restart"
 [ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = '"running"' ] || fail "TerminatorState not running"

@@ -41,11 +41,7 @@ pass "certd runs as $ACCOUNT with only CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SET
 
 # certd-tls: another account, every capability set empty, NO_NEW_PRIVS.
 tls_pid=
-for _ in $(seq 100); do
-  tls_pid=$(pgrep -P "$CERTD_PID" -x certd-tls || true)
-  [ -n "$tls_pid" ] && break
-  sleep 0.05
-done
+wait_until 60 'tls_pid=$(pgrep -P "$CERTD_PID" -x certd-tls || true); [ -n "$tls_pid" ]' || true # checked below
 [ -n "$tls_pid" ] || fail "certd did not start certd-tls"
 nobody_uid=$(id -u nobody)
 [ "$(uids "$tls_pid")" = "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ] \
@@ -60,10 +56,7 @@ pass "certd-tls runs as nobody with no capability in any set"
 served_subject() {
   openssl s_client -connect "127.0.0.2:$PORT" </dev/null 2>/dev/null | openssl x509 -noout -subject 2>/dev/null || true
 }
-for _ in $(seq 100); do
-  [ -n "$(served_subject)" ] && break
-  sleep 0.1
-done
+wait_until 60 '[ -n "$(served_subject)" ]' || true # checked below
 [ -n "$(served_subject)" ] || fail "nothing served on 127.0.0.2:$PORT"
 "$CERTCTL" create-self-signed --name web --key-type ec-p256 --cn web.example.com >/dev/null
 "$CERTCTL" assign 127.0.0.2 web >/dev/null

@@ -17,8 +17,8 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$WORK/private/cer
 
 state() { prop /org/certd1 org.certd1.Manager TerminatorState; }
 wait_state() { # STATE: bounded wait (backoff is at most 5 s between attempts)
-  for _ in $(seq 400); do [ "$(state)" = "\"$1\"" ] && return 0; sleep 0.1; done
-  fail "TerminatorState is $(state), expected \"$1\""
+  local wanted_state=$1
+  wait_until 120 '[ "$(state)" = "\"$wanted_state\"" ]' || fail "TerminatorState is $(state), expected \"$wanted_state\""
 }
 # certd binds the sockets itself: without a terminator a client connects and waits forever.
 served_subject() {
@@ -28,7 +28,7 @@ served_subject() {
 start_certd "terminator:" "  user: nobody" "  binary: $WORK/private/certd-tls"
 wait_state running
 [ "$(prop /org/certd1 org.certd1.Manager TerminatorError)" = '""' ] || fail "TerminatorError set while running"
-[ -n "$(served_subject)" ] || fail "nothing served on 127.0.0.2:$PORT"
+wait_until 60 '[ -n "$(served_subject)" ]' || fail "nothing served on 127.0.0.2:$PORT"
 pass "certd-tls runs as nobody from a 0700 folder and serves 127.0.0.2:$PORT"
 stop_certd
 
@@ -50,10 +50,7 @@ assert "Permission denied" in s["TerminatorError"], s' || fail "certctl status -
 busctl --system call org.certd1 /org/certd1 org.certd1.Manager GetStatus | grep -qF "\"TerminatorError\" s \"$want" \
   || fail "GetStatus lacks TerminatorError"
 # Several attempts later, the reason is still logged once and no broken-pipe noise appears.
-for _ in $(seq 600); do
-  [ "$(grep -c 'certd-tls: started as pid' "$WORK/certd.log")" -ge 4 ] && break
-  sleep 0.05
-done
+wait_until 120 '[ "$(grep -c "certd-tls: started as pid" "$WORK/certd.log")" -ge 4 ]' || true # checked below
 attempts=$(grep -c 'certd-tls: started as pid' "$WORK/certd.log")
 [ "$attempts" -ge 4 ] || fail "certd tried to start certd-tls $attempts times, expected it to keep trying"
 [ "$(grep -c "$want" "$WORK/certd.log")" = 1 ] || fail "the reason was not logged exactly once in $attempts attempts"
@@ -65,8 +62,7 @@ pass "'$want': TerminatorState failed, TerminatorError, certctl status, GetStatu
 chmod 755 "$WORK/private/certd-tls"
 wait_state running
 [ "$(prop /org/certd1 org.certd1.Manager TerminatorError)" = '""' ] || fail "TerminatorError not cleared"
-for _ in $(seq 100); do [ -n "$(served_subject)" ] && break; sleep 0.1; done
-[ -n "$(served_subject)" ] || fail "nothing served on 127.0.0.2:$PORT after the fix"
+wait_until 60 '[ -n "$(served_subject)" ]' || fail "nothing served on 127.0.0.2:$PORT after the fix"
 pass "after chmod 755, certd-tls runs again by itself, TerminatorError cleared, 127.0.0.2:$PORT served"
 
 # A binary that does not exist: the path and the errno.

@@ -4,7 +4,8 @@
   tls_client.py keepalive|new HOST PORT CAFILE STOPFILE MAX
 keepalive: one connection for every request; a reconnect counts as a failure of the test.
 new: a new TLS connection (full handshake) per request.
-Prints "requests N failures F reconnects R certs K" (K distinct leaf certificates seen).
+Prints "first request done" once its first request has finished (the test starts swapping only
+then), and at the end "requests N failures F reconnects R certs K" (K distinct leaf certificates seen).
 """
 import hashlib
 import http.client
@@ -24,7 +25,7 @@ while requests < int(limit) and not os.path.exists(stopfile):
         if conn is None or mode == "new":
             if conn is not None:
                 conn.close()
-            conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=10)
+            conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=60)
             conn.connect()
             sock = conn.sock
             certs.add(hashlib.sha256(conn.sock.getpeercert(binary_form=True)).hexdigest())
@@ -42,4 +43,6 @@ while requests < int(limit) and not os.path.exists(stopfile):
         if mode == "keepalive":
             reconnects += 1
     requests += 1
+    if requests == 1:
+        print("first request done", flush=True)
 print("requests %d failures %d reconnects %d certs %d" % (requests, failures, reconnects, len(certs)))

@@ -10,7 +10,7 @@
 //   flush                        the next apply rotates ticket keys and drops the session cache
 //   apply                        prints "status ADDR PORT STATE SERVING ERRORNAME ERROR..." lines, then
 //   "applied" swap ADDR PORT ID1 ID2 N     N applies alternating the listener between two certificates;
-//   "swapped N" state | pid | wait-running   "state S" | "pid N" | "running" or "timeout" (waits up to 20 s)
+//   "swapped N" state | pid | wait-running   "state S" | "pid N" | "running" or "timeout" (waits up to 60 s)
 //   quit
 // Usage: tls-driver --binary PATH [--user NAME] [--freebind]
 
@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -34,6 +35,10 @@ using namespace certd::terminator;
 using namespace certd::tls;
 
 namespace {
+
+// How long wait-running and wait-restart wait: a bound generous enough for a loaded machine and
+// a sanitizer build (the loop ends as soon as the terminator runs).
+constexpr auto kWaitLimit = std::chrono::seconds(60);
 
 std::string readFile(const std::string& path)
 {
@@ -199,15 +204,18 @@ int main(int argc, char** argv)
                     } else if (cmd == "pid") {
                         std::cout << "pid " << supervisor.pid() << '\n';
                     } else if (cmd == "wait-running") {
-                        for (int i = 0; i < 200 && supervisor.state() != TerminatorState::Running; ++i)
+                        const auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
+                        while (supervisor.state() != TerminatorState::Running &&
+                               std::chrono::steady_clock::now() < deadline)
                             sd_event_run(event, 100'000);
                         std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout") << '\n';
                     } else if (cmd == "wait-restart") {
                         pid_t old = 0;
                         in >> old;
-                        for (int i = 0; i < 200 && (supervisor.pid() == old || supervisor.pid() == 0 ||
-                                                    supervisor.state() != TerminatorState::Running);
-                             ++i)
+                        const auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
+                        while ((supervisor.pid() == old || supervisor.pid() == 0 ||
+                                supervisor.state() != TerminatorState::Running) &&
+                               std::chrono::steady_clock::now() < deadline)
                             sd_event_run(event, 100'000);
                         std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout") << '\n';
                     } else if (cmd == "statuses") {

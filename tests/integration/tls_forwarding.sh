@@ -13,7 +13,7 @@ python3 "$HERE/tls_backend.py" echo "unix:$WORK/echo.sock" &
 PIDS+=($!)
 wait_port 127.0.0.1 "$ECHO_PORT"
 # The terminator runs unprivileged (nobody when the tests run as root): it must be able to connect.
-for _ in $(seq 100); do [ -S "$WORK/echo.sock" ] && break; sleep 0.05; done
+wait_until 60 '[ -S "$WORK/echo.sock" ]' || fail "the UNIX echo backend did not bind $WORK/echo.sock"
 chmod 666 "$WORK/echo.sock"
 start_driver
 drv backend "tcp:127.0.0.1:$ECHO_PORT"

@@ -72,7 +72,7 @@ done
 pass "restarts back off under rapid kills and start quick again after a stable run"
 
 # After it all: the address serves, the state is running, Assign works.
-for _ in $(seq 100); do [ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = '"running"' ] && break; sleep 0.1; done
+wait_until 60 '[ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = "\"running\"" ]' || true # checked below
 [ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = '"running"' ] || fail "TerminatorState not running at the end"
 [ "$(served_hex)" = "$FP_A" ] || fail "127.0.0.2 does not serve the assigned certificate at the end"
 busctl --system call "${M[@]}" Assign 'soa{sv}' 127.0.0.2 "$B" 0 >/dev/null

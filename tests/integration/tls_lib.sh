@@ -5,6 +5,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/wait_lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/certd-tls-it-XXXXXX")
 chmod 755 "$WORK"
 PIDS=()
@@ -58,11 +59,8 @@ start_http_backend() {
 }
 
 wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('$1',$2),1)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "nothing listens on $1:$2"
+  wait_until 60 "python3 -c \"import socket; socket.create_connection(('$1', $2), 5)\" 2>/dev/null" \
+    || fail "nothing listens on $1:$2"
 }
 
 # start_driver: tls-driver (and so certd-tls) as a coprocess; as root the terminator runs as

@@ -392,22 +392,39 @@ TEST_CASE("bus signals announce changes: InterfacesAdded, PropertiesChanged, Int
     TempDir t;
     // busctl monitor (BecomeMonitor) records everything certd sends while the client works.
     const std::string monitorLog = (t / "monitor.txt").string();
+    const std::string monitorErr = (t / "monitor.err").string();
     std::fflush(stdout);
     std::fflush(stderr);
     const pid_t monitor = ::fork();
     if (monitor == 0) {
         std::freopen(monitorLog.c_str(), "w", stdout);
-        ::execlp("timeout", "timeout", "20", "busctl", "--system", "monitor", "org.certd1", nullptr);
+        std::freopen(monitorErr.c_str(), "w", stderr);
+        ::execlp("timeout", "timeout", "120", "busctl", "--system", "monitor", "org.certd1", nullptr);
         ::_exit(127);
     }
-    ::usleep(500000);
+    const auto logged = [](const std::string& file, const std::string& text) {
+        return [=] {
+            try {
+                return readTestFile(file).find(text) != std::string::npos;
+            } catch (const std::exception&) {
+                return false;
+            }
+        };
+    };
+    // busctl says so once the bus has made it a monitor: from then on it sees every message.
+    REQUIRE(waitUntil(logged(monitorErr, "Monitoring bus message stream."), std::chrono::seconds(60)));
     client::Client c;
     const auto path = c.createSelfSigned(webSpec("sig", "sig.example.com")).path;
     c.assign("127.0.0.2", path);
     c.assign("127.0.0.2", c.factoryCertificate());
     c.deleteCertificate(path);
     c.version(); // a round trip, so the signals above have been routed
-    ::usleep(500000);
+    // A later message the bus routes after them (a Ping to a path of our own): once the monitor
+    // has written it, it has written every signal above.
+    REQUIRE(runProcess({"busctl", "--system", "call", "org.certd1", "/org/certd1/test/signals_done",
+                        "org.freedesktop.DBus.Peer", "Ping"})
+                .exitCode == 0);
+    REQUIRE(waitUntil(logged(monitorLog, "Path=/org/certd1/test/signals_done"), std::chrono::seconds(60)));
     ::kill(monitor, SIGTERM);
     ::waitpid(monitor, nullptr, 0);
     const auto log = readTestFile(monitorLog);

@@ -13,7 +13,6 @@
 #include <ctime>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
 namespace certd::test {
 namespace {
@@ -85,9 +84,7 @@ PrivateBus::PrivateBus()
                       "<allow send_destination=\"*\"/><allow receive_sender=\"*\"/></policy></busconfig>\n");
     pid_ = spawn({"dbus-daemon", "--nofork", "--config-file=" + (dir_ / "bus.conf").string()},
                  (dir_ / "bus.log").string());
-    for (int i = 0; i < 200 && !std::filesystem::exists(socket); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!std::filesystem::exists(socket))
+    if (!waitUntil([&] { return std::filesystem::exists(socket); }, std::chrono::seconds(60)))
         throw std::runtime_error("dbus-daemon did not start");
     use();
 }
@@ -133,19 +130,20 @@ void CertdProcess::start()
     bus_.use();
     ::setenv("CERTD_LOG_STDERR", "1", 1);
     pid_ = spawn({certdBinary(), "--config", (dir_ / "certd.yaml").string()}, (dir_ / "certd.log").string());
-    for (int i = 0; i < 400; ++i) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            throw std::runtime_error("certd exited during start-up:\n" + log());
-        }
-        const auto r = runProcess({"busctl", "--system", "get-property", "org.certd1", "/org/certd1",
-                                   "org.certd1.Manager", "Version"});
-        if (r.exitCode == 0)
-            return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    throw std::runtime_error("certd did not take org.certd1:\n" + log());
+    const bool answers = waitUntil(
+        [&] {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                throw std::runtime_error("certd exited during start-up:\n" + log());
+            }
+            return runProcess({"busctl", "--system", "get-property", "org.certd1", "/org/certd1",
+                               "org.certd1.Manager", "Version"})
+                       .exitCode == 0;
+        },
+        std::chrono::seconds(120));
+    if (!answers)
+        throw std::runtime_error("certd did not take org.certd1 within 120 s:\n" + log());
 }
 
 void CertdProcess::stop()

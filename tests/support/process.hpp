@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,11 @@ struct ProcessResult {
 // timeoutSeconds (then SIGKILL). Never throws for a non-zero exit.
 ProcessResult runProcess(const std::vector<std::string>& argv, const std::string& input = {},
                          int timeoutSeconds = 60);
+
+// Polls `condition` until it returns true (then true) or `limit` passes (then false): how a test
+// waits for an event (a socket, a line in a file, an answer on the bus), never a fixed sleep.
+// `limit` is a generous bound that only decides how long a broken run takes to fail.
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit);
 
 // Writes a file (for handing data to the openssl CLI in tests).
 void writeTestFile(const std::string& path, const std::string& data);

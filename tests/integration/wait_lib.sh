@@ -1,0 +1,18 @@
+# Sourced by lib.sh and tls_lib.sh: the one way the shell integration tests wait for something.
+#
+# wait_until SECONDS CONDITION: evaluates CONDITION (shell code: single-quote it, so that it is
+# evaluated afresh on each try) until it succeeds, and returns 1 if SECONDS pass first. A test
+# waits for an event this way (a socket, a line in a log, a property), never for a fixed time.
+# SECONDS is a generous upper bound: it only decides how long a broken run takes to fail, not
+# whether a correct one passes, so it must hold on a loaded machine and under a sanitizer.
+# CONDITION sees the caller's variables (but not its positional parameters: copy $1 to a local).
+wait_until() {
+  local wait_until_end wait_until_now
+  wait_until_now=${EPOCHREALTIME//[!0-9]/}
+  wait_until_end=$((wait_until_now + $1 * 1000000))
+  until eval "$2"; do
+    wait_until_now=${EPOCHREALTIME//[!0-9]/}
+    [ "$wait_until_now" -lt "$wait_until_end" ] || return 1
+    sleep 0.05 # the polling interval of the condition above, not a wait for an event
+  done
+}
