@@ -1,0 +1,32 @@
+// Bundles the page with esbuild: src/index.jsx -> OUTDIR/index.js + OUTDIR/index.css.
+// Fonts and images PatternFly's CSS refers to are inlined (Cockpit's policy allows data:
+// fonts and images), so the bundle is exactly these two files.
+//   node build.mjs OUTDIR NODE_MODULES
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const [outdir, nodeModules] = process.argv.slice(2);
+if (!outdir || !nodeModules) {
+    console.error("usage: node build.mjs OUTDIR NODE_MODULES");
+    process.exit(2);
+}
+const here = path.dirname(fileURLToPath(import.meta.url));
+// The packages live in the build directory (build.sh), not beside the sources.
+const esbuild = createRequire(path.join(path.resolve(nodeModules), "_"))("esbuild");
+
+await esbuild.build({
+    entryPoints: { index: path.join(here, "src", "index.jsx") },
+    outdir,
+    bundle: true,
+    minify: true,
+    sourcemap: false,
+    format: "iife",
+    target: ["es2020"],
+    jsx: "automatic",
+    nodePaths: [nodeModules],
+    define: { "process.env.NODE_ENV": '"production"' },
+    loader: { ".woff2": "dataurl", ".woff": "dataurl", ".svg": "dataurl", ".png": "dataurl", ".jpg": "dataurl" },
+    legalComments: "none",
+    logLevel: "warning",
+});
