@@ -50,7 +50,7 @@ grep -q "^Terminator: *running" "$WORK/demo.log" || fail ".ci/demo's certctl sta
 pass ".ci/demo runs certd and certd-tls ($(grep -c . "$WORK/demo.log") lines of output)"
 
 # With the web page built, the demo serves it through Cockpit at the URL it prints.
-if [ -f "$BUILD_DIR/web/index.js" ]; then
+if [ -f "$BUILD_DIR/web/index.js.gz" ]; then
   url=$(sed -n 's/^Open \(http:[^ ]*\) in a browser.*/\1/p' "$WORK/demo.log")
   [ "$url" = "http://127.0.0.1:9090/certd" ] || fail ".ci/demo printed no Cockpit URL (got '$url')"
   curl -fsS http://127.0.0.1:9090/cockpit/@localhost/certd/manifest.json | grep -q '"certd"' \

@@ -66,8 +66,6 @@ class Session {
         });
         s.page = await s.browser.newPage();
         s.page.setDefaultTimeout(TIMEOUT);
-        // Screenshots show the settled page: no transitions half-way.
-        await s.page.emulateMediaFeatures([{ name: "prefers-reduced-motion", value: "reduce" }]);
         s.page.on("pageerror", e => console.log(`page error: ${e.message}`));
         s.page.on("console", m => { if (m.type() === "error" || m.type() === "warn") console.log(`console ${m.type()}: ${m.text()}`) });
         // Downloads land in s.downloads; the browser reports each one's progress.
@@ -115,7 +113,13 @@ class Session {
         await this.$(selector).fill(value);
     }
 
+    // Once the page's finite CSS transitions and animations have finished (a button that was
+    // just enabled fades to its colour).
     async screenshot(name) {
+        const settled = () => Promise.all(document.getAnimations()
+                .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+                .map(a => a.finished.catch(() => {})));
+        await this.frame.evaluate(settled);
         await this.page.screenshot({ path: path.join(env.SCREENSHOTS, `${this.scenario}-${name}.png`) });
     }
 
@@ -282,12 +286,14 @@ scenarios.csr_workflow = async () => {
         check(out.includes("Verify return code: 0 (ok)"), `the chain does not verify:\n${out}`);
     });
 
-    await step("Status > Basics shows the binding and the terminator running", async () => {
+    await step("the table shows shop on 127.0.0.2; Status > Basics shows the binding", async () => {
         await s.$("#details-back").click();
+        await s.waitText('tr[data-name="shop"] td.certd-col-addresses', "127.0.0.2");
+        await s.screenshot("7-certificates");
         await s.tab("status");
         await s.waitText('#status-addresses tr[data-address="127.0.0.2"]', "shop");
         await s.waitText("#status-terminator", "running");
-        await s.screenshot("7-status");
+        await s.screenshot("8-status");
     });
     await s.close();
 };
@@ -355,12 +361,32 @@ scenarios.import_export = async () => {
         await s.screenshot("3-expiring");
     });
 
+    await step("an expired certificate: the pre-flight error holds Save until force is chosen", async () => {
+        run(env.MAKE_TEST_CERT, ["expired.example.com", "-60", file("expired.pem"), "-7200"]);
+        await s.$("#import-button").click();
+        await s.uploadFile("#import-form", file("expired.pem"));
+        await s.$("#import-submit:not([disabled])").click();
+        await s.wait("#import-result");
+        await s.$("#import-done").click();
+        await s.openCertificate("expired.example.com");
+        await s.$('[id="address-127.0.0.3"]').click();
+        await s.wait('#preflight .certd-finding[data-severity="error"][data-code="expired"]');
+        await s.wait("#addresses-save[disabled]");
+        await s.$("#preflight-force").click();
+        await s.screenshot("4-force");
+        await s.$("#addresses-save:not([disabled])").click();
+        await s.waitText("#addresses-saved ~ .certd-call-warnings", "expired");
+        const expired = JSON.parse(certctl("--json", "list")).find(c => c.FriendlyName === "expired.example.com");
+        check(expired.Addresses.includes("127.0.0.3"), `certctl list: ${JSON.stringify(expired)}`);
+        await s.$("#details-back").click();
+    });
+
     await step("deleting the factory certificate: certd's InUse next to the Delete button", async () => {
         await s.openCertificate("Appliance");
         await s.$("#details-delete").click();
         await s.$("#delete-confirm").click();
         await s.waitText("#delete-error", "InUse");
-        await s.screenshot("4-delete-refused");
+        await s.screenshot("5-delete-refused");
     });
     await s.close();
 };

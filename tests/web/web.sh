@@ -34,6 +34,7 @@ read -r -t 60 -u "$cockpit_out" line || fail "cockpit-local did not start: $(cat
 url=$(echo "$line" | grep -o 'http://[^ ]*') || fail "cockpit-local said: $line"
 
 mkdir -p "$BUILD_DIR/web-screenshots"
+rm -f "$BUILD_DIR/web-screenshots/$scenario"-*.png
 export COCKPIT_URL=$url TLS_PORT=$PORT WORK SCREENSHOTS=$BUILD_DIR/web-screenshots
 NODE_PATH=$WEB_NODE_MODULES node "$(dirname "$0")/browser.cjs" "$scenario" \
   || { sed 's/^/  cockpit: /' "$WORK/cockpit.log" >&2; fail "browser scenario $scenario"; }
