@@ -2,8 +2,9 @@
 // DevTools protocol by puppeteer-core) against the real cockpit-ws, cockpit-bridge and
 // certd that web.sh started. Each scenario is one meson test:
 //   csr_workflow   create a CSR (a validation error first), take its request data, sign it
-//                  with an openssl CA, upload the signed file, tick 127.0.0.2, save;
-//                  openssl s_client then sees the new certificate on 127.0.0.2
+//                  with an openssl CA, upload the signed file, tick 127.0.0.2, save; a
+//                  manual chain (a wrong one first); openssl s_client then sees the new
+//                  certificate on 127.0.0.2
 //   import_export  PKCS#12 upload (no passphrase, a wrong one, the right one); export with
 //                  the key that openssl pkcs12 reads; CertificateExpiring on the page;
 //                  certd's InUse next to Delete
@@ -278,6 +279,19 @@ scenarios.csr_workflow = async () => {
         await s.wait("#addresses-saved");
         await s.waitText('[data-term="IP addresses"]', "127.0.0.2");
         await s.screenshot("6-details-saved");
+    });
+
+    await step("a manually specified chain: a foreign PEM gets certd's error, the CA's PEM is applied", async () => {
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", file("other.key"),
+                "-out", file("other.pem"), "-days", "30", "-subj", "/CN=Some Other CA");
+        await s.$("#chain-manual").click();
+        await s.uploadFile("#chain-form", file("other.pem"));
+        await s.$("#chain-apply:not([disabled])").click();
+        await s.waitText("#chain-error", "InvalidCertificate");
+        await s.uploadFile("#chain-form", file("ca.pem"));
+        await s.$("#chain-apply:not([disabled])").click();
+        await s.waitText("#details-chain-mode", "manually specified");
+        await s.waitText("#details-chain", "Web Test CA");
     });
 
     await step("openssl s_client on 127.0.0.2 gets the new certificate, verified up to the CA", async () => {
