@@ -3,7 +3,7 @@
 // The route lives in cockpit.location (#/requests, #/certificate/<id>), so the shell's
 // URL, back button and reload keep the view.
 
-import React, { useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import {
     Alert, AlertActionCloseButton, AlertGroup, EmptyState, EmptyStateBody, Label, Page, PageSection, Spinner, Tab,
     TabTitleText, Tabs, Title,

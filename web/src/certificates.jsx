@@ -1,6 +1,5 @@
 // Security > Certificates: the table, live, with Create / Import / Export / Assign IP.
 
-import React from "react";
 import {
     Button, EmptyState, EmptyStateBody, Label, Toolbar, ToolbarContent, ToolbarItem,
 } from "@patternfly/react-core";

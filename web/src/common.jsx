@@ -1,6 +1,6 @@
 // Small pieces every view uses.
 
-import React, { useState, useSyncExternalStore } from "react";
+import { useState, useSyncExternalStore } from "react";
 import {
     Alert, Button, FormHelperText, HelperText, HelperTextItem, Label, LabelGroup, List, ListItem, Tooltip,
 } from "@patternfly/react-core";

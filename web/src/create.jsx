@@ -1,7 +1,7 @@
 // Create: the self-signed form and the CSR form (one form, two kinds), and after a
 // CSR its request data with a copy button and a download.
 
-import React, { useState } from "react";
+import { useState } from "react";
 import {
     ActionGroup, Alert, Button, Form, FormGroup, FormSelect, FormSelectOption, FormSelectOptionGroup,
     Label, LabelGroup, Modal, ModalBody, ModalFooter, ModalHeader, Radio, TextInput, InputGroup, InputGroupItem,

@@ -3,7 +3,7 @@
 // "currently assigned to …", the pre-flight findings before saving (with an explicit
 // force choice), export and delete. A viewer sees the same page without controls.
 
-import React, { useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import {
     Alert, Breadcrumb, BreadcrumbItem, Button, Card, CardBody, CardTitle, Checkbox, DescriptionList,
     DescriptionListDescription, DescriptionListGroup, DescriptionListTerm, EmptyState, FileUpload, Flex, FlexItem,

@@ -2,7 +2,7 @@
 // downloads in the browser. "Include private key" is offered only to a caller that
 // holds the key-export right (Manager.GetCallerRights), and only when certd has the key.
 
-import React, { useState } from "react";
+import { useState } from "react";
 import {
     Button, Checkbox, Form, FormGroup, FormSelect, FormSelectOption, Modal, ModalBody, ModalFooter, ModalHeader,
     TextInput,

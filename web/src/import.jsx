@@ -2,7 +2,7 @@
 // format. An encrypted file gets a passphrase prompt when certd answers
 // PassphraseRequired or BadPassphrase; the imported objects and warnings are shown.
 
-import React, { useState } from "react";
+import { useState } from "react";
 import {
     Button, FileUpload, Form, FormGroup, List, ListItem, Modal, ModalBody, ModalFooter, ModalHeader, TextInput,
 } from "@patternfly/react-core";

@@ -1,7 +1,6 @@
 import "@patternfly/react-core/dist/styles/base.css";
 import "./app.css";
 
-import React from "react";
 import { createRoot } from "react-dom/client";
 
 import { App } from "./app.jsx";

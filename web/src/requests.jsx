@@ -1,7 +1,7 @@
 // Requests: every certificate signing request, its request data (PEM) with a copy
 // button and a download, and whether its signed certificate has come back.
 
-import React, { useState } from "react";
+import { useState } from "react";
 import {
     Button, EmptyState, EmptyStateBody, Flex, FlexItem, Modal, ModalBody, ModalFooter, ModalHeader, TextArea,
 } from "@patternfly/react-core";

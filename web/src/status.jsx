@@ -2,7 +2,7 @@
 // GetStatus is fetched again when certd announces a change (no polling); the uptime
 // counts on in the browser between fetches.
 
-import React, { useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import {
     Button, Card, CardBody, CardTitle, DescriptionList, DescriptionListDescription, DescriptionListGroup,
     DescriptionListTerm, Label,
