@@ -49,13 +49,18 @@ bool userInGroup(uid_t uid, const std::string& group)
     return std::find(groups.begin(), groups.end(), gr.gr_gid) != groups.end();
 }
 
-void authorize(const Caller& caller, Right right, const AuthPolicy& policy)
+bool isAuthorized(const Caller& caller, Right right, const AuthPolicy& policy)
 {
     if (right == Right::Read || caller.uid == 0)
-        return;
-    if (right == Right::Manage && userInGroup(caller.uid, policy.adminGroup))
-        return;
-    if (right == Right::ExportPrivateKey && userInGroup(caller.uid, policy.keyExportGroup))
+        return true;
+    if (right == Right::Manage)
+        return userInGroup(caller.uid, policy.adminGroup);
+    return userInGroup(caller.uid, policy.keyExportGroup);
+}
+
+void authorize(const Caller& caller, Right right, const AuthPolicy& policy)
+{
+    if (isAuthorized(caller, right, policy))
         return;
     throw Error(ErrorCode::AccessDenied, right == Right::Manage
                                              ? "changing certd's state needs root or membership of the '" +

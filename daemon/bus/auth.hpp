@@ -29,6 +29,8 @@ struct AuthPolicy {
 };
 
 Caller callerOf(const sdbus::Message& message);
+// Whether the caller holds the right (what authorize() enforces; GetCallerRights reports it).
+bool isAuthorized(const Caller& caller, Right right, const AuthPolicy& policy);
 // Throws certd::Error(AccessDenied) naming the right.
 void authorize(const Caller& caller, Right right, const AuthPolicy& policy);
 // True when the user with `uid` belongs to the group named `group` (primary or supplementary).

@@ -140,6 +140,19 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
     });
 }
 
+std::map<std::string, sdbus::Variant> ManagerObject::GetCallerRights()
+{
+    return handleErrors([&] {
+        const Caller caller = callerOf(*getObject().getCurrentlyProcessedMessage());
+        const auto& policy = service_.info().auth;
+        std::map<std::string, sdbus::Variant> rights;
+        rights["Manage"] = sdbus::Variant(isAuthorized(caller, Right::Manage, policy));
+        rights["ExportPrivateKey"] = sdbus::Variant(isAuthorized(caller, Right::ExportPrivateKey, policy));
+        rights["UnixUser"] = sdbus::Variant(static_cast<uint32_t>(caller.uid));
+        return rights;
+    });
+}
+
 std::string ManagerObject::Version()
 {
     return service_.info().version;

@@ -38,6 +38,7 @@ private:
     ReplaceCertificate(const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
                        const std::map<std::string, sdbus::Variant>& options) override;
     std::map<std::string, sdbus::Variant> GetStatus() override;
+    std::map<std::string, sdbus::Variant> GetCallerRights() override;
     std::string Version() override;
     sdbus::ObjectPath FactoryCertificate() override;
     std::string TerminatorState() override;

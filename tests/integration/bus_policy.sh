@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shipped bus policy (dbus/org.certd1.conf) agrees with certd's own rules:
 # on a system bus that enforces it, root owns org.certd1 and may call anything;
-# any local user may read (properties, GetManagedObjects, GetStatus, Check,
+# any local user may read (properties, GetManagedObjects, GetStatus, GetCallerRights, Check,
 # certificate Export, introspection) but the bus itself refuses their mutations.
 . "$(dirname "$0")/lib.sh"
 POLICY=$(cd "$(dirname "$0")/../../dbus" && pwd)/org.certd1.conf
@@ -34,6 +34,8 @@ nobody busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Ve
 nobody busctl --system call org.certd1 /org/certd1 org.freedesktop.DBus.ObjectManager GetManagedObjects >/dev/null \
   || fail "nobody cannot list objects"
 nobody busctl --system call org.certd1 /org/certd1 org.certd1.Manager GetStatus >/dev/null || fail "nobody cannot GetStatus"
+nobody busctl --system call org.certd1 /org/certd1 org.certd1.Manager GetCallerRights | grep -q '"Manage" b false' \
+  || fail "nobody cannot learn its rights (GetCallerRights)"
 nobody busctl --system call org.certd1 "$cert" org.certd1.Certificate Check as 1 root.example.com >/dev/null \
   || fail "nobody cannot Check"
 nobody busctl --system call org.certd1 "$cert" org.certd1.Certificate Export 'a{sv}' 0 >/dev/null \

@@ -4,7 +4,8 @@
 # at the top of the clone, works: request -> CA-signed certificate -> import (named after the
 # request) -> assign -> curl through certd-tls -> PKCS#12 export that openssl reads back.
 # The clone here is a copy of .ci/ and config/ with the build folder linked in; the demo uses
-# its fixed ports (8443, backend 8080), so it cannot run beside a developer's own .ci/demo.
+# its fixed ports (8443, backend 8080, Cockpit 9090), so it cannot run beside a developer's
+# own .ci/demo.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/certd-readme-XXXXXX")
@@ -26,7 +27,7 @@ fail() {
 pass() { echo "ok: $*"; }
 
 in_use() { python3 -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('$1', $2))" 2>/dev/null && return 1 || return 0; }
-for endpoint in "127.0.0.2 8443" "127.0.0.1 8080"; do
+for endpoint in "127.0.0.2 8443" "127.0.0.1 8080" "127.0.0.1 9090"; do
   # shellcheck disable=SC2086
   in_use $endpoint && fail "${endpoint/ /:} is in use (is a .ci/demo running?); the README's demo needs it"
 done
@@ -47,6 +48,15 @@ done
 grep -q "Ctrl-C stops certd" "$WORK/demo.log" || fail ".ci/demo did not print its instructions"
 grep -q "^Terminator: *running" "$WORK/demo.log" || fail ".ci/demo's certctl status does not show a running terminator"
 pass ".ci/demo runs certd and certd-tls ($(grep -c . "$WORK/demo.log") lines of output)"
+
+# With the web page built, the demo serves it through Cockpit at the URL it prints.
+if [ -f "$BUILD_DIR/web/index.js.gz" ]; then
+  url=$(sed -n 's/^Open \(http:[^ ]*\) in a browser.*/\1/p' "$WORK/demo.log")
+  [ "$url" = "http://127.0.0.1:9090/certd" ] || fail ".ci/demo printed no Cockpit URL (got '$url')"
+  curl -fsS http://127.0.0.1:9090/cockpit/@localhost/certd/manifest.json | grep -q '"certd"' \
+    || fail "Cockpit at 127.0.0.1:9090 does not serve the certd page"
+  pass ".ci/demo serves the web page at $url"
+fi
 
 # The "Using it" block, exactly as the README has it.
 awk '/^## Using it/ { on = 1 } on && /^```sh$/ { code = 1; next } code && /^```$/ { exit } code { print }' \
