@@ -409,11 +409,12 @@ pki::EvpPkeyPtr Manager::prepareCreate(CreateSpec& cs, Created& created) const
             cs.spec.friendlyName = friendlyName(source.id) + " (re-key)";
     }
     created.warnings = pki::validateSpec(cs.spec);
-    if (cs.keyId)
-        return loadPrivateKey(*cs.keyId);
-    if (!cs.spec.keyType)
+    if (!cs.keyId && !cs.spec.keyType)
         throw Error(ErrorCode::InvalidArgument, "key_type: give key_type (e.g. rsa2048), key or copy_from");
-    return pki::generateKey(*cs.spec.keyType);
+    auto key = cs.keyId ? loadPrivateKey(*cs.keyId) : pki::generateKey(*cs.spec.keyType);
+    if (auto limited = pki::limitedClientsWarning(key.get()))
+        created.warnings.push_back(std::move(*limited));
+    return key;
 }
 
 void Manager::stageKey(Store::Transaction& tx, const std::string& keyId, EVP_PKEY* key,
