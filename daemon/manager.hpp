@@ -32,7 +32,7 @@ struct CertificateEntry {
 
 struct KeyEntry {
     std::string id;
-    std::string algorithm; // "RSA", "EC", "Ed25519", "Ed448" (pki::keyAlgorithm)
+    std::string algorithm; // "RSA" / "EC"
     unsigned bits = 0;
     std::string spkiSha256;
 };
