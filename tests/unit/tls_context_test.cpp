@@ -98,9 +98,9 @@ struct Handshake {
     bool done = false;
     std::string version;    // "TLSv1.3"
     std::string cipher;     // "ECDHE-ECDSA-AES128-GCM-SHA256"
-    std::string peerSha256; // hex fingerprint of the certificate the client got
+    pki::X509Ptr peer;      // the certificate the client got
     long verifyResult = -1;
-    std::string error; // the client's OpenSSL error when the handshake failed
+    std::string error; // what OpenSSL said when the handshake failed
 };
 
 // A full handshake in memory: a client offering only `sigalgs` (up to `maxVersion`, trusting
@@ -157,12 +157,7 @@ Handshake handshake(const std::shared_ptr<const CertificateContext>& served, con
     result.version = SSL_get_version(client.get());
     result.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(client.get()));
     result.verifyResult = SSL_get_verify_result(client.get());
-    if (X509* peer = SSL_get0_peer_certificate(client.get())) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int length = 0;
-        X509_digest(peer, EVP_sha256(), md, &length);
-        result.peerSha256 = pki::toHex({md, length});
-    }
+    result.peer.reset(SSL_get1_peer_certificate(client.get()));
     return result;
 }
 
@@ -260,7 +255,8 @@ TEST_CASE("an Ed25519 or Ed448 certificate is served to clients that offer it, o
         const auto tls13 = handshake(served, sigalg.c_str(), TLS1_3_VERSION, root.get());
         REQUIRE_MESSAGE(tls13.done, tls13.error);
         CHECK(tls13.version == "TLSv1.3");
-        CHECK(tls13.peerSha256 == served->leafSha256);
+        REQUIRE(tls13.peer);
+        CHECK(X509_cmp(tls13.peer.get(), leaf.get()) == 0);
         CHECK(tls13.verifyResult == X509_V_OK);
 
         // RFC 8422: TLS 1.2 carries EdDSA certificates in the ECDHE-ECDSA suites.
@@ -268,7 +264,8 @@ TEST_CASE("an Ed25519 or Ed448 certificate is served to clients that offer it, o
         REQUIRE_MESSAGE(tls12.done, tls12.error);
         CHECK(tls12.version == "TLSv1.2");
         CHECK(tls12.cipher.rfind("ECDHE-ECDSA-", 0) == 0);
-        CHECK(tls12.peerSha256 == served->leafSha256);
+        REQUIRE(tls12.peer);
+        CHECK(X509_cmp(tls12.peer.get(), leaf.get()) == 0);
         CHECK(tls12.verifyResult == X509_V_OK);
 
         // The modern profile (TLS 1.3 only) serves it too.
