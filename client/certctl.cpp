@@ -335,7 +335,7 @@ constexpr std::array<OptionSpec, 2> kGlobalOptions{{
 
 constexpr std::array<OptionSpec, 10> kSubjectOptions{{
     {"--name", "", "NAME", "friendly name"},
-    {"--key-type", "", "TYPE", "new key: rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384"},
+    {"--key-type", "", "TYPE", "new key: rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ed25519 or ed448"},
     {"--key", "", "KEY", "use an existing key (id, prefix or path) instead of a new one"},
     {"--cn", "", "CN", "common name (a DNS name becomes the first alternative name)"},
     {"--country", "", "C", "country (ISO 3166 two-letter code)"},

@@ -53,7 +53,7 @@ struct Finding {
 // The spec of CreateSelfSigned / CreateRequest; unset fields are not sent.
 struct CertificateSpec {
     std::optional<std::string> friendlyName;
-    std::optional<std::string> keyType; // rsa2048|rsa3072|rsa4096|ec-p256|ec-p384
+    std::optional<std::string> keyType; // rsa2048|rsa3072|rsa4096|ec-p256|ec-p384|ed25519|ed448
     std::optional<std::string> key;     // object path of an existing key
     std::optional<std::string> country;
     std::optional<std::string> state;

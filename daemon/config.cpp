@@ -290,7 +290,7 @@ pki::KeyType readKeyType(const Value& v)
     const std::string text = readScalar(v, "a key type");
     if (const auto type = pki::parseKeyType(text))
         return *type;
-    v.fail("expected one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, got " + inQuotes(text));
+    v.fail("expected one of " + pki::keyTypeNames() + ", got " + inQuotes(text));
 }
 
 pki::SubjectAltName readSubjectAltName(const Value& v)

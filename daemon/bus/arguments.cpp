@@ -72,8 +72,7 @@ CreateSpec parseCreateSpec(const VariantMap& map, bool selfSigned)
         spec.keyType = pki::parseKeyType(keyType);
         if (!spec.keyType)
             throw Error(ErrorCode::InvalidArgument,
-                        "key_type: '" + keyType +
-                            "' is not one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384");
+                        "key_type: '" + keyType + "' is not one of " + pki::keyTypeNames());
     }
     const auto key = get<sdbus::ObjectPath>(map, "key", sdbus::ObjectPath());
     if (!key.empty()) {

@@ -53,11 +53,12 @@ ParsedKey Manager::prepareCreate(CreateSpec& cs, Created& created) const
             cs.spec.friendlyName = friendlyName(source.id) + " (re-key)";
     }
     created.warnings = pki::validateSpec(cs.spec);
-    if (cs.keyId)
-        return parseKey(loadPrivateKey(*cs.keyId));
-    if (!cs.spec.keyType)
+    if (!cs.keyId && !cs.spec.keyType)
         throw Error(ErrorCode::InvalidArgument, "key_type: give key_type (e.g. rsa2048), key or copy_from");
-    return parseKey(pki::generateKey(*cs.spec.keyType));
+    auto key = cs.keyId ? loadPrivateKey(*cs.keyId) : pki::generateKey(*cs.spec.keyType);
+    if (auto limited = pki::limitedClientsWarning(key.get()))
+        created.warnings.push_back(std::move(*limited));
+    return parseKey(std::move(key));
 }
 
 void Manager::stageKey(Store::Transaction& tx, const ParsedKey& key, Changes& changes) const

@@ -35,7 +35,7 @@ struct ParsedKey {
     pki::EvpPkeyPtr key;
     std::string id;         // keyId(): a prefix of spkiSha256
     std::string spkiSha256; // of the SubjectPublicKeyInfo
-    std::string algorithm;  // "RSA" / "EC"
+    std::string algorithm;  // "RSA", "EC", "Ed25519" or "Ed448"
     unsigned bits = 0;
 };
 ParsedKey parseKey(pki::EvpPkeyPtr key);

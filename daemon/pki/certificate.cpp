@@ -108,8 +108,8 @@ Asn1BitStringPtr keyUsageFor(EVP_PKEY* key)
     Asn1BitStringPtr usage(ASN1_BIT_STRING_new());
     check(usage != nullptr, "cannot allocate key usage");
     check(ASN1_BIT_STRING_set_bit(usage.get(), 0, 1) == 1, "key usage"); // digitalSignature
-    // keyEncipherment only where the key can do it: RSA key transport. An EC
-    // key with keyEncipherment is a policy error some clients reject.
+    // keyEncipherment only where the key can do it: RSA key transport. An EC or
+    // EdDSA key with keyEncipherment is a policy error some clients reject.
     if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA)
         check(ASN1_BIT_STRING_set_bit(usage.get(), 2, 1) == 1, "key usage");
     return usage;
@@ -308,7 +308,7 @@ X509Ptr createSelfSigned(const CertificateSpec& spec, EVP_PKEY* key)
     check(X509_add1_ext_i2d(cert.get(), NID_authority_key_identifier, akid.get(), 0, X509V3_ADD_DEFAULT) == 1,
           "cannot add the authority key identifier");
 
-    if (X509_sign(cert.get(), key, EVP_sha256()) <= 0)
+    if (X509_sign(cert.get(), key, signingDigest(key)) <= 0)
         throwOpenSsl(ErrorCode::Internal, "cannot sign the certificate");
     return cert;
 }
@@ -325,7 +325,7 @@ X509ReqPtr createRequest(const CertificateSpec& spec, EVP_PKEY* key)
     check(X509_REQ_set_pubkey(req.get(), key) == 1, "cannot set the public key");
     const ExtensionStackPtr exts = commonExtensions(spec, key);
     check(X509_REQ_add_extensions(req.get(), exts.get()) == 1, "cannot add the extension request");
-    if (X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0)
+    if (X509_REQ_sign(req.get(), key, signingDigest(key)) <= 0)
         throwOpenSsl(ErrorCode::Internal, "cannot sign the request");
     return req;
 }

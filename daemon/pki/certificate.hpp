@@ -9,11 +9,12 @@
 
 namespace certd::pki {
 
-// X.509 v3, random positive 128-bit serial, SHA-256, SAN, basicConstraints
+// X.509 v3, random positive 128-bit serial, SHA-256 (Ed25519/Ed448: the
+// algorithm alone, no digest), SAN, basicConstraints
 // CA:FALSE (critical), keyUsage for the key type, EKU serverAuth, SKI/AKI.
 // The spec must have passed validateSpec().
 X509Ptr createSelfSigned(const CertificateSpec& spec, EVP_PKEY* key);
-// PKCS#10 with the SANs (and EKU/keyUsage) in the extension request.
+// PKCS#10 with the SANs (and EKU/keyUsage) in the extension request, signed as above.
 X509ReqPtr createRequest(const CertificateSpec& spec, EVP_PKEY* key);
 
 // What the bus shows of a certificate.

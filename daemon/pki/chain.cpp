@@ -96,10 +96,28 @@ std::optional<std::string> weakKeyText(X509* cert)
             return publicKeyDescription(key);
         break;
     default:
-        break;
+        break; // Ed25519 and Ed448 have one size each, both sound
     }
     return std::nullopt;
 }
+
+// "Ed25519" / "Ed448" when the signature on `cert` is EdDSA, nullopt otherwise.
+std::optional<std::string> edDsaSignature(X509* cert)
+{
+    switch (X509_get_signature_nid(cert)) {
+    case NID_ED25519:
+        return std::string("Ed25519");
+    case NID_ED448:
+        return std::string("Ed448");
+    default:
+        return std::nullopt;
+    }
+}
+
+constexpr std::string_view kEdDsaClients =
+    "most browsers do not accept it in a server certificate: only clients that offer the "
+    "Ed25519/Ed448 signature algorithm (OpenSSL, curl, GnuTLS; TLS 1.3 or 1.2) can connect, "
+    "others fail the handshake";
 
 // The digest name when the signature uses a broken hash (SHA-1, MD5, ...).
 std::optional<std::string> brokenSignatureDigest(X509* cert)
@@ -296,6 +314,22 @@ std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, c
                     (isLeaf ? "have it re-issued with SHA-256" : "import a SHA-256 version of the issuer"));
     }
 
+    // Served only to clients that offer EdDSA: the leaf's key signs the handshake, and a
+    // client must verify every EdDSA signature in the chain but the root's self-signature.
+    if (server || context.hasPrivateKey) {
+        for (X509* cert : all) {
+            const bool isLeaf = cert == leaf;
+            EVP_PKEY* key = X509_get0_pubkey(cert);
+            if (isLeaf && key != nullptr && isEdDsa(key))
+                add(warning::kEdDsaLimitedClients, limitedClientsWarning(key)->text);
+            else if (auto algorithm = edDsaSignature(cert); algorithm && !isSelfSigned(cert))
+                add(warning::kEdDsaLimitedClients, capitalised(who(cert, isLeaf)) + " is signed with " +
+                                                       *algorithm + ", and " + std::string(kEdDsaClients) +
+                                                       "; for browsers use a chain of RSA or ECDSA CAs");
+        }
+        ERR_clear_error();
+    }
+
     if (server) {
         const CertificateInfo info = describeCertificate(leaf);
         bool hasHostSan = false;
@@ -324,6 +358,15 @@ std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, c
         }
     }
     return warnings;
+}
+
+std::optional<Warning> limitedClientsWarning(EVP_PKEY* key)
+{
+    if (key == nullptr || !isEdDsa(key))
+        return std::nullopt;
+    return Warning{std::string(warning::kEdDsaLimitedClients),
+                   "The key is " + keyAlgorithm(key) + ", and " + std::string(kEdDsaClients) +
+                       "; for browsers use ECDSA P-256 or RSA 2048"};
 }
 
 } // namespace certd::pki

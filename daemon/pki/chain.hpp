@@ -3,6 +3,7 @@
 #include "spec.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,7 @@ inline constexpr std::string_view kNoSubjectAltName = "no-subject-alt-name";
 inline constexpr std::string_view kCommonNameNotInSan = "common-name-not-in-san";
 inline constexpr std::string_view kStateAbbreviated = "state-abbreviated";
 inline constexpr std::string_view kIpSubjectAltName = "ip-subject-alt-name";
+inline constexpr std::string_view kEdDsaLimitedClients = "eddsa-limited-clients";
 } // namespace warning
 
 struct WarningContext {
@@ -53,7 +55,13 @@ struct WarningContext {
 // to server certificates only; expiring-soon to `leaf` itself (any kind), not
 // its issuers; validity, weak key and SHA-1 to the leaf and every certificate
 // in its chain, except the SHA-1 self-signature of a root, which clients never
-// check. Texts name the certificate at fault and say what to do.
+// check; eddsa-limited-clients to a certificate that can be served (a server
+// certificate, or any with a key) whose key, or whose chain's signatures, are
+// Ed25519/Ed448. Texts name the certificate at fault and say what to do.
 std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, const WarningContext& context);
+
+// eddsa-limited-clients for a new certificate's or request's key when it is Ed25519 or
+// Ed448 (most browsers refuse such server certificates); nullopt for RSA and ECDSA.
+std::optional<Warning> limitedClientsWarning(EVP_PKEY* key);
 
 } // namespace certd::pki

@@ -23,7 +23,8 @@
 //   PARAMETERS" blocks (written by `openssl ecparam -genkey`) are skipped
 //   silently. A block that is damaged (bad base64, no END line, bad DER) fails
 //   the whole import with Malformed naming the block.
-// - Private keys must be RSA or EC. Any other key fails the import with
+// - Private keys must be RSA, EC, Ed25519 or Ed448 (the signature keys TLS
+//   serves). Any other key (DSA, X25519, ...) fails the import with
 //   Unsupported even beside good content: silently dropping the key the
 //   operator uploaded would be worse than saying so.
 // - A certificate whose public key OpenSSL cannot decode (an unknown
@@ -233,6 +234,16 @@ void chargeKdfRounds(const X509_ALGOR* pbe, const Passwords& passwords)
 // ---------------------------------------------------------------------------
 // What was found
 
+constexpr const char* kSupportedKeys = "only RSA, ECDSA, Ed25519 and Ed448 keys are supported";
+
+bool isSupportedKey(EVP_PKEY* key)
+{
+    for (const char* name : {"RSA", "EC", "ED25519", "ED448"})
+        if (EVP_PKEY_is_a(key, name) == 1)
+            return true;
+    return false;
+}
+
 class Collector {
 public:
     void addCertificate(X509Ptr cert)
@@ -252,11 +263,10 @@ public:
 
     void addKey(EvpPkeyPtr key)
     {
-        if (EVP_PKEY_is_a(key.get(), "RSA") != 1 && EVP_PKEY_is_a(key.get(), "EC") != 1) {
+        if (!isSupportedKey(key.get())) {
             const char* type = EVP_PKEY_get0_type_name(key.get());
-            throw Error(ErrorCode::Unsupported,
-                        std::string("only RSA and ECDSA keys are supported; this key is ") +
-                            (type != nullptr ? type : "of an unknown type"));
+            throw Error(ErrorCode::Unsupported, std::string(kSupportedKeys) + "; this key is " +
+                                                    (type != nullptr ? type : "of an unknown type"));
         }
         for (const auto& have : bundle_.keys)
             if (EVP_PKEY_eq(have.get(), key.get()) == 1)
@@ -313,8 +323,8 @@ EvpPkeyPtr keyFromPkcs8(const PKCS8_PRIV_KEY_INFO* p8)
     EvpPkeyPtr key(EVP_PKCS82PKEY(p8));
     if (!key) {
         ERR_clear_error();
-        throw Error(ErrorCode::Unsupported, "the private key's algorithm is not supported; "
-                                            "only RSA and ECDSA keys are supported");
+        throw Error(ErrorCode::Unsupported,
+                    std::string("the private key's algorithm is not supported; ") + kSupportedKeys);
     }
     return key;
 }

@@ -18,6 +18,7 @@ struct ImportedBundle {
 // PRIVATE KEY, RSA/EC PRIVATE KEY incl. DEK-Info encryption), DER X.509, DER
 // PKCS#7, DER PKCS#8 (plain or encrypted), PKCS#12 (incl. legacy RC2/3DES),
 // DER legacy RSA/EC keys. Tolerates CRLF, a UTF-8 BOM and text around blocks.
+// Private keys must be RSA, EC, Ed25519 or Ed448; any other makes it Unsupported.
 // An empty passphrase means "none given" (an empty one is still tried).
 // Throws Error with EmptyInput, Malformed, PassphraseRequired, BadPassphrase
 // or Unsupported.

@@ -14,12 +14,14 @@
 namespace certd::pki {
 namespace {
 
-constexpr std::array<std::pair<KeyType, std::string_view>, 5> kKeyTypeNames{{
+constexpr std::array<std::pair<KeyType, std::string_view>, 7> kKeyTypeNames{{
     {KeyType::Rsa2048, "rsa2048"},
     {KeyType::Rsa3072, "rsa3072"},
     {KeyType::Rsa4096, "rsa4096"},
     {KeyType::EcP256, "ec-p256"},
     {KeyType::EcP384, "ec-p384"},
+    {KeyType::Ed25519, "ed25519"},
+    {KeyType::Ed448, "ed448"},
 }};
 
 EvpPkeyPtr generateRsa(unsigned bits)
@@ -35,6 +37,14 @@ EvpPkeyPtr generateEc(const char* curve)
     EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
     if (!key)
         throwOpenSsl(ErrorCode::Internal, "cannot generate an EC key");
+    return key;
+}
+
+EvpPkeyPtr generateEdDsa(const char* algorithm)
+{
+    EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, algorithm));
+    if (!key)
+        throwOpenSsl(ErrorCode::Internal, std::string("cannot generate an ") + algorithm + " key");
     return key;
 }
 
@@ -74,6 +84,14 @@ std::string_view keyTypeName(KeyType type)
     return "unknown";
 }
 
+std::string keyTypeNames()
+{
+    std::string out;
+    for (const auto& [type, n] : kKeyTypeNames)
+        out.append(out.empty() ? "" : ", ").append(n);
+    return out;
+}
+
 EvpPkeyPtr generateKey(KeyType type)
 {
     switch (type) {
@@ -87,6 +105,10 @@ EvpPkeyPtr generateKey(KeyType type)
         return generateEc("P-256");
     case KeyType::EcP384:
         return generateEc("P-384");
+    case KeyType::Ed25519:
+        return generateEdDsa("ED25519");
+    case KeyType::Ed448:
+        return generateEdDsa("ED448");
     }
     throw Error(ErrorCode::InvalidArgument, "key_type: unknown key type");
 }
@@ -151,6 +173,17 @@ std::string publicKeyDescription(EVP_PKEY* key)
         return "ECDSA " + (curve.empty() ? std::string() : curve + " ") + "(" + bits + " Bits)";
     }
     return algorithm + " (" + bits + " Bits)";
+}
+
+bool isEdDsa(EVP_PKEY* key)
+{
+    const int id = EVP_PKEY_get_base_id(key);
+    return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448;
+}
+
+const EVP_MD* signingDigest(EVP_PKEY* key)
+{
+    return isEdDsa(key) ? nullptr : EVP_sha256();
 }
 
 SecureBytes privateKeyToPkcs8Der(EVP_PKEY* key)

@@ -10,7 +10,10 @@
 namespace certd::tls {
 namespace {
 
-// Mozilla "intermediate" (v5.7) without the DHE suites: ECDHE with AEAD only.
+// Mozilla "intermediate" (v5.7) without the DHE suites: ECDHE with AEAD only. The ECDHE-ECDSA
+// suites also serve Ed25519/Ed448 certificates over TLS 1.2 (RFC 8422) to clients that offer
+// those signature algorithms; OpenSSL's default signature algorithm lists include both, so an
+// EdDSA certificate needs nothing more here (a client that offers neither gets a handshake failure).
 constexpr const char* kTls12Ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                                       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";

@@ -146,7 +146,16 @@ make_import() {
     import_seed pkcs7.der 0 p7.der
     openssl crl2pkcs7 -in crl.pem -certfile int.pem -out p7-crl.pem
     import_seed pkcs7-with-crl.pem 0 p7-crl.pem
-    # What certd does not import: CRL, request, public key, Ed25519, DSA, RSA-PSS, OpenSSH key,
+    # An Ed25519 PKCS#8 key, and an Ed448 self-signed certificate with its key: imported
+    # (issue 11; EdDSA keys used to be refused as Unsupported).
+    openssl genpkey -algorithm ed25519 -out ed25519.pem
+    import_seed key-ed25519.pem 0 ed25519.pem
+    openssl genpkey -algorithm ed448 -out ed448.key
+    openssl req -x509 -key ed448.key -out ed448.pem -days 3650 -subj "/CN=ed448.fuzz.test" \
+        -addext "subjectAltName=DNS:ed448.fuzz.test" 2>/dev/null
+    cat ed448.pem ed448.key >ed448-bundle.pem
+    import_seed ed448-bundle.pem 0 ed448-bundle.pem
+    # What certd does not import: CRL, request, public key, DSA, RSA-PSS, OpenSSH key,
     # an unknown block beside a certificate.
     import_seed crl.pem 0 crl.pem
     openssl crl -in crl.pem -outform DER -out crl.der
@@ -158,8 +167,6 @@ make_import() {
     import_seed public-key.pem 0 pub.pem
     openssl pkey -in ec.key -pubout -outform DER -out pub.der
     import_seed public-key.der 0 pub.der
-    openssl genpkey -algorithm ed25519 -out ed25519.pem
-    import_seed key-ed25519.pem 0 ed25519.pem
     openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:1024 -out dsa-param.pem 2>/dev/null
     openssl genpkey -paramfile dsa-param.pem -out dsa.pem
     openssl pkey -in dsa.pem -traditional -out dsa-trad.pem

@@ -35,7 +35,8 @@ pki::EvpPkeyPtr testRsaKey(int bits);
 
 // A self-signed CA (root) with testKey(type, slot): two roots share a key unless their slots differ.
 TestCert makeRoot(const std::string& commonName, pki::KeyType type = pki::KeyType::EcP256, int slot = 0);
-// A certificate for `subjectKey` (a fresh EC P-256 key when null) signed by `issuer`.
+// A certificate for `subjectKey` (a fresh EC P-256 key when null) signed by `issuer`
+// (with options.digest; an Ed25519/Ed448 issuer ignores it).
 TestCert issue(const TestCert& issuer, const IssueOptions& options, pki::EvpPkeyPtr subjectKey = nullptr);
 // A self-signed non-CA certificate with the options.
 TestCert makeSelfSigned(const IssueOptions& options, pki::EvpPkeyPtr key = nullptr);

@@ -409,6 +409,70 @@ TEST_CASE("openssl req verifies the CSR and shows its requested extensions")
     CHECK(result.out.find("TLS Web Server Authentication") != std::string::npos);
 }
 
+TEST_CASE("Ed25519 and Ed448 self-signed certificates are signed by the key alone and openssl verifies them")
+{
+    struct Expect {
+        KeyType type;
+        int signatureNid;
+        const char* signatureAlgorithm;
+        const char* publicKey;
+    };
+    for (const auto& c : {Expect{KeyType::Ed25519, NID_ED25519, "ED25519", "Ed25519 (256 Bits)"},
+                          Expect{KeyType::Ed448, NID_ED448, "ED448", "Ed448 (456 Bits)"}}) {
+        CAPTURE(c.publicKey);
+        const auto key = testKey(c.type);
+        const auto cert = createSelfSigned(webSpec(), key.get());
+        CHECK(X509_get_signature_nid(cert.get()) == c.signatureNid);
+        CHECK(X509_verify(cert.get(), key.get()) == 1);
+        CHECK(X509_check_private_key(cert.get(), key.get()) == 1);
+        const auto info = describeCertificate(cert.get());
+        CHECK(info.signatureAlgorithm == c.signatureAlgorithm);
+        CHECK(info.publicKey == c.publicKey);
+        CHECK(info.selfSigned);
+        CHECK(info.spkiSha256 == spkiSha256Hex(key.get()));
+        // digitalSignature only: EdDSA keys cannot encipher.
+        CHECK((X509_get_key_usage(cert.get()) & KU_DIGITAL_SIGNATURE) != 0);
+        CHECK((X509_get_key_usage(cert.get()) & KU_KEY_ENCIPHERMENT) == 0);
+        CHECK(X509_check_purpose(cert.get(), X509_PURPOSE_SSL_SERVER, 0) == 1);
+
+        TempDir dir;
+        writeTestFile(dir / "self.pem", certificatePem(cert.get()));
+        const auto verify =
+            runProcess({"openssl", "verify", "-CAfile", dir / "self.pem", "-purpose", "sslserver",
+                        "-verify_hostname", "www.example.com", dir / "self.pem"});
+        INFO(verify.err);
+        CHECK(verify.exitCode == 0);
+        const auto text = runProcess({"openssl", "x509", "-noout", "-text", "-in", dir / "self.pem"});
+        REQUIRE(text.exitCode == 0);
+        CHECK(text.out.find(std::string("Signature Algorithm: ") + c.signatureAlgorithm) !=
+              std::string::npos);
+        CHECK(text.out.find("Digital Signature") != std::string::npos);
+        CHECK(text.out.find("Key Encipherment") == std::string::npos);
+    }
+}
+
+TEST_CASE("Ed25519 and Ed448 CSRs verify, in process and with openssl req -verify")
+{
+    for (const auto type : {KeyType::Ed25519, KeyType::Ed448}) {
+        CAPTURE(keyTypeName(type));
+        const auto key = testKey(type);
+        const auto req = createRequest(webSpec(), key.get());
+        CHECK(X509_REQ_verify(req.get(), key.get()) == 1);
+        CHECK(X509_REQ_get_signature_nid(req.get()) == (type == KeyType::Ed25519 ? NID_ED25519 : NID_ED448));
+        CHECK(describeRequest(req.get()).spkiSha256 == spkiSha256Hex(key.get()));
+        CHECK(describeRequest(req.get()).subjectAltNames == webSpec().subjectAltNames);
+        const std::string pem = requestPem(req.get());
+        const auto result = runProcess({"openssl", "req", "-verify", "-noout", "-text"}, pem);
+        INFO(result.err);
+        REQUIRE(result.exitCode == 0);
+        CHECK((result.err + result.out).find("verify OK") != std::string::npos);
+        CHECK(result.out.find(type == KeyType::Ed25519 ? "ED25519 Public-Key" : "ED448 Public-Key") !=
+              std::string::npos);
+        // The request reads back from its PEM as the same request.
+        CHECK(describeRequest(requestFromPem(pem).get()).spkiSha256 == spkiSha256Hex(key.get()));
+    }
+}
+
 TEST_CASE("a CSR with an existing key has that key's SubjectPublicKeyInfo hash")
 {
     const auto key = testKey(KeyType::EcP384, 3);

@@ -372,6 +372,60 @@ TEST_CASE("no-private-key applies to server certificates only")
     CHECK(warningsFor(pki.root.cert.get(), pool, noKey).empty());
 }
 
+TEST_CASE("eddsa-limited-clients flags a servable certificate with an Ed25519 or Ed448 key, and nothing else")
+{
+    for (const auto type : {KeyType::Ed25519, KeyType::Ed448}) {
+        const std::string name = type == KeyType::Ed25519 ? "Ed25519" : "Ed448";
+        CAPTURE(name);
+        // Self-signed, as certd makes it: the one warning, naming the algorithm and the way out.
+        const TestCert self = makeSelfSigned(serverOptions(), testKey(type));
+        const auto warnings = warningsFor(self.cert.get(), {});
+        CHECK(codesOf(warnings) == std::vector<std::string>{std::string(warning::kEdDsaLimitedClients)});
+        REQUIRE(!warnings.empty());
+        CHECK(warnings[0].text.find("The key is " + name + ", and most browsers do not accept it") == 0);
+        CHECK(warnings[0].text.find("use ECDSA P-256 or RSA 2048") != std::string::npos);
+        // Without its key a server certificate still says so (it is what would be served).
+        WarningContext noKey = goodContext();
+        noKey.hasPrivateKey = false;
+        CHECK(hasCode(warningsFor(self.cert.get(), {}, noKey), warning::kEdDsaLimitedClients));
+        // Not weak: both come in one sound strength.
+        CHECK_FALSE(hasCode(warnings, warning::kWeakKey));
+
+        // An Ed25519 root that certd only trusts (no key, never served) carries nothing.
+        const TestCert root = makeRoot("Ed Root " + name, type, 40);
+        CHECK(warningsFor(root.cert.get(), {}, noKey).empty());
+    }
+    // RSA and ECDSA: none.
+    CHECK_FALSE(limitedClientsWarning(testKey(KeyType::EcP256).get()));
+    CHECK_FALSE(limitedClientsWarning(testKey(KeyType::Rsa2048).get()));
+    const auto w = limitedClientsWarning(testKey(KeyType::Ed448).get());
+    REQUIRE(w);
+    CHECK(w->code == "eddsa-limited-clients");
+    CHECK(w->text.find("Ed448") != std::string::npos);
+}
+
+TEST_CASE("eddsa-limited-clients flags an ECDSA leaf whose issuer signs with Ed25519, naming it")
+{
+    // Ed25519 root -> Ed25519 intermediate -> ECDSA leaf: a client must verify the
+    // intermediate's Ed25519 signature on the leaf and the root's on the intermediate.
+    const TestCert root = makeRoot("Ed Root", KeyType::Ed25519, 41);
+    const TestCert intermediate = issue(root, caOptions("Ed CA"), testKey(KeyType::Ed25519, 42));
+    const TestCert leaf = issue(intermediate, serverOptions());
+    const std::vector<X509*> pool{intermediate.cert.get(), root.cert.get()};
+    REQUIRE(buildChain(leaf.cert.get(), pool).complete);
+    const auto warnings = warningsFor(leaf.cert.get(), pool);
+    CHECK(codesOf(warnings) == std::vector<std::string>{std::string(warning::kEdDsaLimitedClients),
+                                                        std::string(warning::kEdDsaLimitedClients)});
+    REQUIRE(warnings.size() == 2);
+    CHECK(warnings[0].text.find("Certificate is signed with Ed25519") == 0);
+    CHECK(warnings[1].text.find("Issuer 'CN=Ed CA' is signed with Ed25519") == 0);
+    CHECK(warnings[1].text.find("use a chain of RSA or ECDSA CAs") != std::string::npos);
+
+    // The same leaf from an ECDSA chain: clean.
+    const TestPki pki = makeTestPki();
+    CHECK(warningsFor(pki.leaf.cert.get(), {pki.intermediate.cert.get(), pki.root.cert.get()}).empty());
+}
+
 TEST_CASE("weak-key flags RSA under 2048 bits and EC under 256 bits, in the leaf and the chain")
 {
     const TestPki pki = makeTestPki();

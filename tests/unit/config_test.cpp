@@ -234,6 +234,16 @@ TEST_CASE("the factory certificate's DNS common name becomes its first SAN")
           hostName());
 }
 
+TEST_CASE("the factory certificate may use any key type CreateSelfSigned takes, Ed25519 and Ed448 too")
+{
+    CHECK(parse("factory_certificate:\n  key_type: ed25519\n").factoryCertificate.keyType ==
+          certd::pki::KeyType::Ed25519);
+    CHECK(parse("factory_certificate:\n  key_type: ed448\n").factoryCertificate.keyType ==
+          certd::pki::KeyType::Ed448);
+    CHECK(parse("factory_certificate:\n  key_type: ec-p256\n").factoryCertificate.keyType ==
+          certd::pki::KeyType::EcP256);
+}
+
 TEST_CASE("IPv6 addresses and every backend form are understood")
 {
     const Config config = parse("addresses: [\"0:0::1\", fe80::1, 127.0.0.2]\nbackend: tcp:[0::1]:8080\n");
@@ -358,8 +368,9 @@ TEST_CASE("bad names and choices are refused with the accepted ones")
         {"admin_group: certd admin\n", "admin_group: \"certd admin\" is not a valid user or group name"},
         {"key_export_group: \"a:b\"\n", "key_export_group: \"a:b\" is not a valid user or group name"},
         {"terminator:\n  user: \"\"\n", "certd.yaml:2: terminator.user: must not be empty"},
-        {"factory_certificate:\n  key_type: dsa\n", "certd.yaml:2: factory_certificate.key_type: expected "
-                                                    "one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384"},
+        {"factory_certificate:\n  key_type: dsa\n",
+         "certd.yaml:2: factory_certificate.key_type: expected "
+         "one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ed25519, ed448, got \"dsa\""},
         {"factory_certificate:\n  country: XX\n",
          "certd.yaml:2: factory_certificate.country: 'XX' is not an ISO 3166"},
         {"factory_certificate:\n  country: Germany\n",

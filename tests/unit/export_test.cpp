@@ -351,3 +351,69 @@ TEST_CASE("export never writes the passphrase into its output or errors")
         exportError(request(ExportFormat::Der, {pki.leaf.cert.get()}, pki.leaf.key.get(), kPassphrase));
     CHECK(std::string(e.what()).find(kPassphrase) == std::string::npos);
 }
+
+TEST_CASE("Ed25519 and Ed448 export in every format and import back as the same objects")
+{
+    for (const auto type : {KeyType::Ed25519, KeyType::Ed448}) {
+        CAPTURE(keyTypeName(type));
+        const auto root = certd::test::makeRoot("Ed Export Root", type, 60);
+        certd::test::IssueOptions leafOptions;
+        leafOptions.commonName = "ed.example.com";
+        leafOptions.dnsNames = {"ed.example.com"};
+        const auto leaf = certd::test::issue(root, leafOptions, testKey(type, 61));
+        const std::vector<std::string> both{derOf(leaf.cert.get()), derOf(root.cert.get())};
+        const auto back = [](const SecureBytes& out, const std::string& passphrase = {}) {
+            return parseImport(ByteView(out.data(), out.size()), Secret(passphrase));
+        };
+        const auto dersOf = [](const ImportedBundle& bundle) {
+            std::vector<std::string> out;
+            for (const auto& c : bundle.certificates)
+                out.push_back(derOf(c.get()));
+            return out;
+        };
+        const auto sameKey = [&](const ImportedBundle& bundle) {
+            REQUIRE(bundle.keys.size() == 1);
+            CHECK(EVP_PKEY_eq(bundle.keys[0].get(), leaf.key.get()) == 1);
+            CHECK(X509_check_private_key(leaf.cert.get(), bundle.keys[0].get()) == 1);
+        };
+
+        // DER: the certificate itself.
+        CHECK(text(exportObjects(request(ExportFormat::Der, {leaf.cert.get()}))) == derOf(leaf.cert.get()));
+        // PKCS#7: both certificates, in order.
+        CHECK(pkcs7Ders(exportObjects(request(ExportFormat::Pkcs7, {leaf.cert.get(), root.cert.get()}))) ==
+              both);
+        // PKCS#8, plain (the store's bytes) and encrypted with PBES2/AES-256.
+        const SecureBytes plain = exportObjects(request(ExportFormat::Pkcs8, {}, leaf.key.get()));
+        CHECK(plain == privateKeyToPkcs8Der(leaf.key.get()));
+        sameKey(back(plain));
+        const SecureBytes encrypted =
+            exportObjects(request(ExportFormat::Pkcs8, {}, leaf.key.get(), kPassphrase));
+        const auto sig = decode<X509SigPtr>(encrypted, d2i_X509_SIG);
+        const X509_ALGOR* alg = nullptr;
+        X509_SIG_get0(sig.get(), &alg, nullptr);
+        checkModernPbes2(alg);
+        sameKey(back(encrypted, kPassphrase));
+        // PEM: certificates, then the key (plain and encrypted).
+        for (const std::string& passphrase : {std::string(), std::string(kPassphrase)}) {
+            CAPTURE(passphrase);
+            const SecureBytes pem = exportObjects(
+                request(ExportFormat::Pem, {leaf.cert.get(), root.cert.get()}, leaf.key.get(), passphrase));
+            const auto bundle = back(pem, passphrase);
+            CHECK(dersOf(bundle) == both);
+            sameKey(bundle);
+        }
+        // PKCS#12 (what auto picks for a certificate with its key), the failover copy.
+        const SecureBytes p12 = exportObjects(
+            request(ExportFormat::Auto, {leaf.cert.get(), root.cert.get()}, leaf.key.get(), kPassphrase));
+        const auto parsed = decode<Pkcs12Ptr>(p12, d2i_PKCS12);
+        CHECK(PKCS12_verify_mac(parsed.get(), kPassphrase, -1) == 1);
+        const auto bundle = back(p12, kPassphrase);
+        CHECK(dersOf(bundle) == both);
+        sameKey(bundle);
+        CHECK(bundle.warnings.empty());
+        // A foreign EdDSA key is refused as it is for RSA and ECDSA.
+        const auto other = testKey(type, 62);
+        CHECK(codeName(exportError(request(ExportFormat::Pkcs12, {leaf.cert.get()}, other.get())).code()) ==
+              codeName(ErrorCode::KeyMismatch));
+    }
+}

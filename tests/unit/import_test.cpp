@@ -498,13 +498,18 @@ TEST_CASE("import skips EC PARAMETERS blocks silently")
     CHECK(bundle.warnings.empty());
 }
 
-TEST_CASE("import of a key other than RSA or ECDSA is Unsupported")
+TEST_CASE("import of a key other than RSA, ECDSA, Ed25519 or Ed448 is Unsupported")
 {
-    const EvpPkeyPtr ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-    REQUIRE(ed != nullptr);
-    const Error e = importError(pkcs8Pem(ed.get()));
-    CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
-    CHECK(std::string(e.what()).find("only RSA and ECDSA keys are supported") != std::string::npos);
+    // X25519 and X448 only agree keys: they cannot sign a handshake.
+    for (const char* algorithm : {"X25519", "X448"}) {
+        CAPTURE(algorithm);
+        const EvpPkeyPtr x(EVP_PKEY_Q_keygen(nullptr, nullptr, algorithm));
+        REQUIRE(x != nullptr);
+        const Error e = importError(pkcs8Pem(x.get()));
+        CHECK(codeName(e.code()) == codeName(ErrorCode::Unsupported));
+        CHECK(std::string(e.what()) ==
+              std::string("only RSA, ECDSA, Ed25519 and Ed448 keys are supported; this key is ") + algorithm);
+    }
 }
 
 TEST_CASE("import of a certificate whose public key algorithm is unknown is Unsupported")
@@ -622,4 +627,74 @@ TEST_CASE("import charges every encrypted part's key derivation rounds to one bu
         CHECK(std::string(e.what()).find("key derivation rounds in all") != std::string::npos);
     }
     CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("import of Ed25519 and Ed448 certificates and keys in every format links key and certificate")
+{
+    for (const auto type : {KeyType::Ed25519, KeyType::Ed448}) {
+        CAPTURE(keyTypeName(type));
+        // An EdDSA chain throughout: root and intermediate sign with the algorithm too.
+        const auto root = certd::test::makeRoot("Ed Import Root", type, 50);
+        certd::test::IssueOptions caOptions;
+        caOptions.commonName = "Ed Import CA";
+        caOptions.ca = true;
+        const auto ca = certd::test::issue(root, caOptions, testKey(type, 51));
+        certd::test::IssueOptions leafOptions;
+        leafOptions.commonName = "ed.example.com";
+        leafOptions.dnsNames = {"ed.example.com"};
+        const auto leaf = certd::test::issue(ca, leafOptions, testKey(type, 52));
+        REQUIRE(X509_get_signature_nid(leaf.cert.get()) ==
+                (type == KeyType::Ed25519 ? NID_ED25519 : NID_ED448));
+
+        const std::vector<std::string> chainDers{derOf(leaf.cert.get()), derOf(ca.cert.get()),
+                                                 derOf(root.cert.get())};
+        const std::string leafPem = certificatePem(leaf.cert.get());
+        const std::string chainPem =
+            leafPem + certificatePem(ca.cert.get()) + certificatePem(root.cert.get());
+        const auto checkKey = [&](const ImportedBundle& bundle) {
+            REQUIRE(bundle.keys.size() == 1);
+            CHECK(sameKeys(bundle.keys[0].get(), leaf.key.get()));
+            // The private half came through too: it signs what the certificate's key verifies.
+            CHECK(X509_check_private_key(leaf.cert.get(), bundle.keys[0].get()) == 1);
+        };
+        const auto checkLinked = [&](const ImportedBundle& bundle, const std::vector<std::string>& certs) {
+            checkKey(bundle);
+            CHECK(ders(bundle) == certs);
+            REQUIRE(!bundle.certificates.empty());
+            CHECK(spkiSha256Hex(X509_get0_pubkey(bundle.certificates[0].get())) ==
+                  spkiSha256Hex(bundle.keys[0].get()));
+            CHECK(bundle.warnings.empty());
+        };
+
+        // PEM bundles: the chain then the PKCS#8 key, the key first, CRLF line ends.
+        checkLinked(import(chainPem + pkcs8Pem(leaf.key.get())), chainDers);
+        checkLinked(import(pkcs8Pem(leaf.key.get()) + leafPem), {chainDers[0]});
+        // Encrypted PKCS#8 (PEM beside the certificate; PEM and DER alone).
+        checkLinked(import(leafPem + encryptedPkcs8(leaf.key.get(), kPassphrase, true), kPassphrase),
+                    {chainDers[0]});
+        for (const bool pem : {true, false}) {
+            CAPTURE(pem);
+            const std::string encrypted = encryptedPkcs8(leaf.key.get(), kPassphrase, pem);
+            checkKey(import(encrypted, kPassphrase));
+            CHECK(codeName(importError(encrypted).code()) == codeName(ErrorCode::PassphraseRequired));
+            CHECK(codeName(importError(encrypted, "not it").code()) == codeName(ErrorCode::BadPassphrase));
+        }
+        // Plain PKCS#8 DER.
+        checkKey(import(text(privateKeyToPkcs8Der(leaf.key.get()))));
+        // PKCS#12 with the chain, and a wrong passphrase.
+        const std::string p12 = pkcs12Der(leaf.key.get(), leaf.cert.get(), {ca.cert.get(), root.cert.get()});
+        checkLinked(import(p12, kPassphrase), chainDers);
+        CHECK(codeName(importError(p12, "not it").code()) == codeName(ErrorCode::BadPassphrase));
+        // A DER certificate alone; PKCS#7 in DER and PEM.
+        const auto cert = import(derOf(leaf.cert.get()));
+        CHECK(ders(cert) == std::vector<std::string>{chainDers[0]});
+        CHECK(cert.keys.empty());
+        const std::string p7 = pkcs7Der({leaf.cert.get(), ca.cert.get(), root.cert.get()});
+        CHECK(ders(import(p7)) == chainDers);
+        const BioPtr p7Pem = newBio();
+        const Pkcs7Ptr parsed(d2i_PKCS7_bio(memoryBio(asBytes(p7)).get(), nullptr));
+        REQUIRE(PEM_write_bio_PKCS7(p7Pem.get(), parsed.get()) == 1);
+        CHECK(ders(import(bioText(p7Pem.get()))) == chainDers);
+        CHECK(ERR_peek_error() == 0);
+    }
 }

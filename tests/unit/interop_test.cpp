@@ -558,3 +558,194 @@ TEST_CASE("Java keytool keystores import, and keytool reads our PKCS#12 export")
     CHECK(list.find("PrivateKeyEntry") != std::string::npos);
     CHECK(list.find("Certificate chain length: 3") != std::string::npos);
 }
+
+// ---------------------------------------------------------------------------
+// Ed25519 and Ed448 (issue 11): files from openssl, certtool and keytool import;
+// every export is read back by the openssl CLI.
+
+namespace {
+
+const char* const kEdDsaAlgorithms[] = {"ed25519", "ed448"};
+
+std::string edDescription(const std::string& algorithm)
+{
+    return algorithm == "ed25519" ? "Ed25519 (256 Bits)" : "Ed448 (456 Bits)";
+}
+
+} // namespace
+
+TEST_CASE("import of openssl genpkey Ed25519 and Ed448 keys and certificates in every format")
+{
+    const TempDir dir;
+    const std::string pass = std::string("pass:") + kPassphrase;
+    for (const std::string algorithm : kEdDsaAlgorithms) {
+        CAPTURE(algorithm);
+        const std::string key = dir / (algorithm + ".key");
+        const std::string cert = dir / (algorithm + ".crt");
+        openssl({"genpkey", "-algorithm", algorithm, "-out", key});
+        openssl({"req", "-x509", "-key", key, "-out", cert, "-subj", "/CN=" + algorithm + ".example.com",
+                 "-days", "30", "-addext", "subjectAltName=DNS:" + algorithm + ".example.com"});
+        const std::string certDer = openssl({"x509", "-in", cert, "-outform", "DER"});
+
+        // PEM bundle, as `cat cert key` makes it.
+        const auto bundle = import(readTestFile(cert) + readTestFile(key));
+        checkLinked(bundle);
+        CHECK(derOf(bundle.certificates[0].get()) == certDer);
+        CHECK(publicKeyDescription(bundle.keys[0].get()) == edDescription(algorithm));
+        CHECK(describeCertificate(bundle.certificates[0].get()).publicKey == edDescription(algorithm));
+        const std::string id = keyId(bundle.keys[0].get());
+
+        // The key as DER PKCS#8, and encrypted PKCS#8 (PEM and DER).
+        openssl({"pkey", "-in", key, "-outform", "DER", "-out", dir / (algorithm + ".der")});
+        const auto der = importFile(dir / (algorithm + ".der"));
+        REQUIRE(der.keys.size() == 1);
+        CHECK(keyId(der.keys[0].get()) == id);
+        for (const std::string form : {"PEM", "DER"}) {
+            CAPTURE(form);
+            const std::string out = dir / (algorithm + ".p8." + form);
+            openssl({"pkcs8", "-topk8", "-v2", "aes256", "-in", key, "-outform", form, "-out", out,
+                     "-passout", pass});
+            const std::string data = readTestFile(out);
+            const auto encrypted = import(data, kPassphrase);
+            REQUIRE(encrypted.keys.size() == 1);
+            CHECK(keyId(encrypted.keys[0].get()) == id);
+            checkPassphraseErrors(data);
+        }
+
+        // PKCS#12 with the certificate, and the certificate as DER and PKCS#7.
+        openssl({"pkcs12", "-export", "-in", cert, "-inkey", key, "-name", "web", "-out",
+                 dir / (algorithm + ".p12"), "-passout", pass});
+        const std::string p12 = readTestFile(dir / (algorithm + ".p12"));
+        const auto fromP12 = import(p12, kPassphrase);
+        checkLinked(fromP12);
+        CHECK(keyId(fromP12.keys[0].get()) == id);
+        checkPassphraseErrors(p12);
+        CHECK(ders(import(certDer)) == std::vector<std::string>{certDer});
+        CHECK(ders(import(openssl({"crl2pkcs7", "-nocrl", "-certfile", cert, "-outform", "DER"}))) ==
+              std::vector<std::string>{certDer});
+    }
+}
+
+TEST_CASE("openssl reads every Ed25519 and Ed448 export: x509, pkcs7, pkey, pkcs12 and PEM")
+{
+    const TempDir dir;
+    const std::string pass = std::string("pass:") + kPassphrase;
+    for (const auto type : {KeyType::Ed25519, KeyType::Ed448}) {
+        const std::string name(keyTypeName(type));
+        CAPTURE(name);
+        const auto root = certd::test::makeRoot("Ed Interop Root", type, 70);
+        certd::test::IssueOptions leafOptions;
+        leafOptions.commonName = name + ".example.com";
+        leafOptions.dnsNames = {leafOptions.commonName};
+        const auto leaf = certd::test::issue(root, leafOptions, certd::test::testKey(type, 71));
+        const std::string spkiHex = spkiSha256Hex(leaf.key.get());
+        const auto pubkeyHex = [&](const std::vector<std::string>& pkeyArgs) {
+            std::vector<std::string> args{"pkey"};
+            args.insert(args.end(), pkeyArgs.begin(), pkeyArgs.end());
+            args.insert(args.end(), {"-pubout", "-outform", "DER"});
+            const std::string spki = openssl(args);
+            return toHex(sha256(asBytes(spki)));
+        };
+
+        // DER certificate: openssl verifies it against the root, as a TLS server certificate.
+        writeTestFile(dir / "cert.der", text(exportWith(ExportFormat::Der, {leaf.cert.get()})));
+        writeTestFile(dir / "root.pem", certificatePem(root.cert.get()));
+        const std::string pem = openssl({"x509", "-inform", "DER", "-in", dir / "cert.der"});
+        const auto verify = runProcess({"openssl", "verify", "-CAfile", dir / "root.pem", "-purpose",
+                                        "sslserver", "-verify_hostname", leafOptions.commonName},
+                                       pem);
+        INFO(verify.err);
+        CHECK(verify.exitCode == 0);
+        const std::string textOut = openssl({"x509", "-noout", "-text"}, pem);
+        CHECK(textOut.find(name == "ed25519" ? "Signature Algorithm: ED25519"
+                                             : "Signature Algorithm: ED448") != std::string::npos);
+
+        // PKCS#7 with both certificates.
+        writeTestFile(dir / "chain.p7b",
+                      text(exportWith(ExportFormat::Pkcs7, {leaf.cert.get(), root.cert.get()})));
+        CHECK(ders(import(openssl({"pkcs7", "-inform", "DER", "-in", dir / "chain.p7b", "-print_certs"}))) ==
+              std::vector<std::string>{derOf(leaf.cert.get()), derOf(root.cert.get())});
+
+        // PKCS#8, plain and encrypted: openssl pkey finds the same public key.
+        writeTestFile(dir / "plain.p8", text(exportWith(ExportFormat::Pkcs8, {}, leaf.key.get())));
+        CHECK(pubkeyHex({"-inform", "DER", "-in", dir / "plain.p8"}) == spkiHex);
+        writeTestFile(dir / "enc.p8", text(exportWith(ExportFormat::Pkcs8, {}, leaf.key.get(), kPassphrase)));
+        CHECK(pubkeyHex({"-inform", "DER", "-in", dir / "enc.p8", "-passin", pass}) == spkiHex);
+        CHECK(
+            runProcess({"openssl", "pkey", "-inform", "DER", "-in", dir / "enc.p8", "-passin", "pass:wrong"})
+                .exitCode != 0);
+
+        // PKCS#12: openssl pkcs12 opens it with the passphrase, finds both certificates and the key.
+        writeTestFile(dir / "id.p12",
+                      text(exportWith(ExportFormat::Pkcs12, {leaf.cert.get(), root.cert.get()},
+                                      leaf.key.get(), kPassphrase)));
+        const std::string nodes = openssl({"pkcs12", "-in", dir / "id.p12", "-nodes", "-passin", pass});
+        const auto fromP12 = import(nodes);
+        CHECK(ders(fromP12) == std::vector<std::string>{derOf(leaf.cert.get()), derOf(root.cert.get())});
+        REQUIRE(fromP12.keys.size() == 1);
+        CHECK(sameKeys(fromP12.keys[0].get(), leaf.key.get()));
+        writeTestFile(dir / "p12.pem", nodes);
+        CHECK(pubkeyHex({"-in", dir / "p12.pem"}) == spkiHex);
+
+        // PEM with an encrypted key: openssl x509 and pkey read their parts.
+        writeTestFile(dir / "id.pem",
+                      text(exportWith(ExportFormat::Pem, {leaf.cert.get()}, leaf.key.get(), kPassphrase)));
+        CHECK(openssl({"x509", "-in", dir / "id.pem", "-outform", "DER"}) == derOf(leaf.cert.get()));
+        CHECK(pubkeyHex({"-in", dir / "id.pem", "-passin", pass}) == spkiHex);
+    }
+}
+
+TEST_CASE("import of a GnuTLS certtool Ed25519 key, self-signed certificate, PKCS#8 and PKCS#12")
+{
+    requireTool("certtool", "gnutls-bin");
+    const TempDir dir;
+    writeTestFile(dir / "tmpl", "cn = \"gnutls-ed.example.com\"\ndns_name = \"gnutls-ed.example.com\"\n"
+                                "expiration_days = 30\ntls_www_server\nsigning_key\n");
+    run({"certtool", "--generate-privkey", "--key-type=ed25519", "--outfile", dir / "key.pem"});
+    run({"certtool", "--generate-self-signed", "--load-privkey", dir / "key.pem", "--template", dir / "tmpl",
+         "--outfile", dir / "cert.pem"});
+    // certtool writes a textual description before the PEM blocks.
+    const auto bundle = import(readTestFile(dir / "cert.pem") + readTestFile(dir / "key.pem"));
+    checkLinked(bundle);
+    CHECK(publicKeyDescription(bundle.keys[0].get()) == "Ed25519 (256 Bits)");
+    CHECK(describeCertificate(bundle.certificates[0].get()).signatureAlgorithm == "ED25519");
+
+    run({"certtool", "--to-p8", "--load-privkey", dir / "key.pem", "--password", kPassphrase, "--outfile",
+         dir / "key.p8"});
+    const std::string p8 = readTestFile(dir / "key.p8");
+    REQUIRE(p8.find("ENCRYPTED PRIVATE KEY") != std::string::npos);
+    checkLinked(import(readTestFile(dir / "cert.pem") + p8, kPassphrase));
+    checkPassphraseErrors(p8);
+
+    run({"certtool", "--to-p12", "--load-privkey", dir / "key.pem", "--load-certificate", dir / "cert.pem",
+         "--p12-name=web", "--password", kPassphrase, "--outder", "--outfile", dir / "id.p12"});
+    const std::string p12 = readTestFile(dir / "id.p12");
+    const auto fromP12 = import(p12, kPassphrase);
+    checkLinked(fromP12);
+    CHECK(keyId(fromP12.keys[0].get()) == keyId(bundle.keys[0].get()));
+    checkPassphraseErrors(p12);
+}
+
+TEST_CASE("Java keytool Ed25519 keystores import, and keytool reads our Ed25519 PKCS#12 export")
+{
+    requireTool("keytool", "a Java runtime (default-jre-headless)");
+    const TempDir dir;
+    run({"keytool", "-genkeypair", "-keystore", dir / "java.p12", "-storetype", "PKCS12", "-storepass",
+         kPassphrase, "-alias", "web", "-keyalg", "Ed25519", "-dname", "CN=java-ed.example.com", "-validity",
+         "30"});
+    const std::string p12 = readTestFile(dir / "java.p12");
+    const auto bundle = import(p12, kPassphrase);
+    checkLinked(bundle);
+    CHECK(publicKeyDescription(bundle.keys[0].get()) == "Ed25519 (256 Bits)");
+    CHECK(describeCertificate(bundle.certificates[0].get()).subject == "CN=java-ed.example.com");
+    checkPassphraseErrors(p12);
+
+    const auto leaf = certd::test::makeSelfSigned({}, certd::test::testKey(KeyType::Ed25519, 72));
+    writeTestFile(dir / "ours.p12",
+                  text(exportWith(ExportFormat::Pkcs12, {leaf.cert.get()}, leaf.key.get(), kPassphrase)));
+    const std::string list = run({"keytool", "-list", "-v", "-keystore", dir / "ours.p12", "-storetype",
+                                  "PKCS12", "-storepass", kPassphrase});
+    CHECK(list.find("Alias name: web server") != std::string::npos);
+    CHECK(list.find("PrivateKeyEntry") != std::string::npos);
+    CHECK(list.find("Signature algorithm name: Ed25519") != std::string::npos);
+}

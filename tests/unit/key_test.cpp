@@ -36,13 +36,18 @@ std::string groupName(EVP_PKEY* key)
 
 TEST_CASE("key type names round trip and unknown names are rejected")
 {
-    for (const auto type :
-         {KeyType::Rsa2048, KeyType::Rsa3072, KeyType::Rsa4096, KeyType::EcP256, KeyType::EcP384})
+    for (const auto type : {KeyType::Rsa2048, KeyType::Rsa3072, KeyType::Rsa4096, KeyType::EcP256,
+                            KeyType::EcP384, KeyType::Ed25519, KeyType::Ed448})
         CHECK(parseKeyType(keyTypeName(type)) == type);
     CHECK(keyTypeName(KeyType::Rsa2048) == "rsa2048");
     CHECK(keyTypeName(KeyType::EcP384) == "ec-p384");
+    CHECK(keyTypeName(KeyType::Ed25519) == "ed25519");
+    CHECK(keyTypeName(KeyType::Ed448) == "ed448");
+    CHECK(keyTypeNames() == "rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ed25519, ed448");
     CHECK_FALSE(parseKeyType("rsa1024").has_value());
     CHECK_FALSE(parseKeyType("RSA2048").has_value());
+    CHECK_FALSE(parseKeyType("Ed25519").has_value());
+    CHECK_FALSE(parseKeyType("x25519").has_value());
     CHECK_FALSE(parseKeyType("").has_value());
 }
 
@@ -53,13 +58,16 @@ TEST_CASE("every key type generates with the right algorithm, size and descripti
         const char* algorithm;
         int bits;
         const char* description;
+        int baseId;
     };
     const Expect cases[] = {
-        {KeyType::Rsa2048, "RSA", 2048, "RSA (2048 Bits)"},
-        {KeyType::Rsa3072, "RSA", 3072, "RSA (3072 Bits)"},
-        {KeyType::Rsa4096, "RSA", 4096, "RSA (4096 Bits)"},
-        {KeyType::EcP256, "EC", 256, "ECDSA P-256 (256 Bits)"},
-        {KeyType::EcP384, "EC", 384, "ECDSA P-384 (384 Bits)"},
+        {KeyType::Rsa2048, "RSA", 2048, "RSA (2048 Bits)", EVP_PKEY_RSA},
+        {KeyType::Rsa3072, "RSA", 3072, "RSA (3072 Bits)", EVP_PKEY_RSA},
+        {KeyType::Rsa4096, "RSA", 4096, "RSA (4096 Bits)", EVP_PKEY_RSA},
+        {KeyType::EcP256, "EC", 256, "ECDSA P-256 (256 Bits)", EVP_PKEY_EC},
+        {KeyType::EcP384, "EC", 384, "ECDSA P-384 (384 Bits)", EVP_PKEY_EC},
+        {KeyType::Ed25519, "Ed25519", 256, "Ed25519 (256 Bits)", EVP_PKEY_ED25519},
+        {KeyType::Ed448, "Ed448", 456, "Ed448 (456 Bits)", EVP_PKEY_ED448},
     };
     for (const auto& c : cases) {
         CAPTURE(c.description);
@@ -69,11 +77,33 @@ TEST_CASE("every key type generates with the right algorithm, size and descripti
         CHECK(keyAlgorithm(key.get()) == c.algorithm);
         CHECK(keyBits(key.get()) == c.bits);
         CHECK(publicKeyDescription(key.get()) == c.description);
-        CHECK(EVP_PKEY_get_base_id(key.get()) ==
-              (std::string(c.algorithm) == "RSA" ? EVP_PKEY_RSA : EVP_PKEY_EC));
+        CHECK(EVP_PKEY_get_base_id(key.get()) == c.baseId);
     }
     CHECK(groupName(testKey(KeyType::EcP256, 900).get()) == "prime256v1");
     CHECK(groupName(testKey(KeyType::EcP384, 900).get()) == "secp384r1");
+}
+
+TEST_CASE("EdDSA keys say 256 and 456 bits, the size of the key, and sign without a digest")
+{
+    const auto ed25519 = testKey(KeyType::Ed25519);
+    const auto ed448 = testKey(KeyType::Ed448);
+    CHECK(keyBits(ed25519.get()) == 256);
+    CHECK(keyBits(ed448.get()) == 456);
+    CHECK(isEdDsa(ed25519.get()));
+    CHECK(isEdDsa(ed448.get()));
+    CHECK(signingDigest(ed25519.get()) == nullptr);
+    CHECK(signingDigest(ed448.get()) == nullptr);
+    for (const auto type : {KeyType::Rsa2048, KeyType::EcP256}) {
+        const auto key = testKey(type);
+        CHECK_FALSE(isEdDsa(key.get()));
+        CHECK(EVP_MD_get_type(signingDigest(key.get())) == NID_sha256);
+    }
+    // Raw 32- and 57-byte public keys: what RFC 8032 says the key is.
+    std::size_t length = 0;
+    REQUIRE(EVP_PKEY_get_raw_public_key(ed25519.get(), nullptr, &length) == 1);
+    CHECK(length * 8 == 256);
+    REQUIRE(EVP_PKEY_get_raw_public_key(ed448.get(), nullptr, &length) == 1);
+    CHECK(length * 8 == 456);
 }
 
 TEST_CASE("generateKey gives a fresh key each call")
@@ -82,6 +112,10 @@ TEST_CASE("generateKey gives a fresh key each call")
     const auto b = generateKey(KeyType::EcP256);
     CHECK_FALSE(sameKey(a.get(), b.get()));
     CHECK(keyId(a.get()) != keyId(b.get()));
+    const auto c = generateKey(KeyType::Ed25519);
+    const auto d = generateKey(KeyType::Ed25519);
+    CHECK_FALSE(sameKey(c.get(), d.get()));
+    CHECK(keyId(c.get()) != keyId(d.get()));
 }
 
 TEST_CASE("key id is the first 32 hex digits of the SHA-256 of the SubjectPublicKeyInfo")
@@ -108,7 +142,8 @@ TEST_CASE("key id is the first 32 hex digits of the SHA-256 of the SubjectPublic
 
 TEST_CASE("PKCS#8 DER round trip keeps the private key")
 {
-    for (const auto type : {KeyType::Rsa2048, KeyType::EcP256, KeyType::EcP384}) {
+    for (const auto type :
+         {KeyType::Rsa2048, KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519, KeyType::Ed448}) {
         CAPTURE(keyTypeName(type));
         const auto key = testKey(type);
         const SecureBytes der = privateKeyToPkcs8Der(key.get());

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 using namespace certd;
@@ -36,7 +37,9 @@ pki::X509Ptr makeCert(const std::string& cn, EVP_PKEY* key, X509* issuer, EVP_PK
             X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE"));
         X509_add_ext(cert.get(), bc.get(), -1);
     }
-    X509_sign(cert.get(), issuerKey ? issuerKey : key, EVP_sha256());
+    EVP_PKEY* signer = issuerKey ? issuerKey : key;
+    const bool edDsa = EVP_PKEY_is_a(signer, "ED25519") == 1 || EVP_PKEY_is_a(signer, "ED448") == 1;
+    X509_sign(cert.get(), signer, edDsa ? nullptr : EVP_sha256());
     return cert;
 }
 
@@ -74,6 +77,88 @@ ErrorCode codeOf(const CertificateMaterial& m)
     }
     FAIL("accepted");
     return ErrorCode::Internal;
+}
+
+// What a listener is to the client-hello callback: one certificate, fixed.
+class OneCertificate : public ConnectionSource {
+public:
+    explicit OneCertificate(std::shared_ptr<const CertificateContext> certificate)
+        : certificate_(std::move(certificate))
+    {
+    }
+    std::shared_ptr<const CertificateContext> certificate() const override { return certificate_; }
+    TicketKeys& ticketKeys() const override { return ticketKeys_; }
+
+private:
+    std::shared_ptr<const CertificateContext> certificate_;
+    mutable TicketKeys ticketKeys_;
+};
+
+struct Handshake {
+    bool done = false;
+    std::string version;    // "TLSv1.3"
+    std::string cipher;     // "ECDHE-ECDSA-AES128-GCM-SHA256"
+    pki::X509Ptr peer;      // the certificate the client got
+    long verifyResult = -1;
+    std::string error; // what OpenSSL said when the handshake failed
+};
+
+// A full handshake in memory: a client offering only `sigalgs` (up to `maxVersion`, trusting
+// `trust`) against a listener's front context that switches to `served`, as certd-tls does.
+Handshake handshake(const std::shared_ptr<const CertificateContext>& served, const char* sigalgs,
+                    int maxVersion, X509* trust, TlsProfile profile = TlsProfile::Intermediate)
+{
+    OneCertificate source(served);
+    const auto front = buildFrontContext(profile);
+    pki::SslCtxPtr clientCtx(SSL_CTX_new(TLS_client_method()));
+    REQUIRE(clientCtx);
+    REQUIRE(SSL_CTX_set1_sigalgs_list(clientCtx.get(), sigalgs) == 1);
+    REQUIRE(SSL_CTX_set_max_proto_version(clientCtx.get(), maxVersion) == 1);
+    REQUIRE(X509_STORE_add_cert(SSL_CTX_get_cert_store(clientCtx.get()), trust) == 1);
+    SSL_CTX_set_verify(clientCtx.get(), SSL_VERIFY_PEER, nullptr);
+
+    pki::SslPtr server(SSL_new(front.get()));
+    pki::SslPtr client(SSL_new(clientCtx.get()));
+    REQUIRE(server);
+    REQUIRE(client);
+    SSL_set_app_data(server.get(), static_cast<ConnectionSource*>(&source));
+    SSL_set_accept_state(server.get());
+    SSL_set_connect_state(client.get());
+    REQUIRE(SSL_set1_host(client.get(), "leaf.example") == 1);
+    BIO* clientBio = nullptr;
+    BIO* serverBio = nullptr;
+    REQUIRE(BIO_new_bio_pair(&clientBio, 0, &serverBio, 0) == 1);
+    SSL_set_bio(client.get(), clientBio, clientBio);
+    SSL_set_bio(server.get(), serverBio, serverBio);
+
+    Handshake result;
+    // Each round moves at least one flight; a handshake needs a handful. Bounded either way.
+    for (int round = 0; round < 50; ++round) {
+        const int c = SSL_do_handshake(client.get());
+        const int s = SSL_do_handshake(server.get());
+        if (c == 1 && s == 1) {
+            result.done = true;
+            break;
+        }
+        const int ce = SSL_get_error(client.get(), c);
+        const int se = SSL_get_error(server.get(), s);
+        if ((c != 1 && ce != SSL_ERROR_WANT_READ && ce != SSL_ERROR_WANT_WRITE) ||
+            (s != 1 && se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE)) {
+            result.error = "first failure: " + pki::drainOpenSslErrors();
+            // Let the client read the server's alert: what a real client would report.
+            SSL_do_handshake(client.get());
+            result.error += "; client: " + pki::drainOpenSslErrors();
+            break;
+        }
+    }
+    ERR_clear_error();
+    if (!result.done)
+        return result;
+    result.version = SSL_get_version(client.get());
+    result.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(client.get()));
+    result.verifyResult = SSL_get_verify_result(client.get());
+    result.peer.reset(SSL_get1_peer_certificate(client.get()));
+    return result;
 }
 
 } // namespace
@@ -150,4 +235,52 @@ TEST_CASE("ticket keys: a rotated-out key stops opening tickets, a previous one 
     REQUIRE(keys.callback(name, iv, cipher.get(), hmac.get(), 1) == 1);
     keys.reset();
     CHECK(keys.callback(name, iv, cipher.get(), hmac.get(), 0) == 0); // flushed
+}
+
+TEST_CASE("an Ed25519 or Ed448 certificate is served to clients that offer it, over TLS 1.3 and 1.2")
+{
+    for (const char* algorithm : {"ED25519", "ED448"}) {
+        CAPTURE(algorithm);
+        const std::string sigalg = algorithm == std::string("ED25519") ? "ed25519" : "ed448";
+        const pki::EvpPkeyPtr rootKey(EVP_PKEY_Q_keygen(nullptr, nullptr, algorithm));
+        const pki::EvpPkeyPtr leafKey(EVP_PKEY_Q_keygen(nullptr, nullptr, algorithm));
+        REQUIRE(rootKey);
+        REQUIRE(leafKey);
+        const auto root = makeCert("Ed Root", rootKey.get(), nullptr, nullptr, true);
+        const auto leaf = makeCert("leaf.example", leafKey.get(), root.get(), rootKey.get(), false);
+        const auto served =
+            buildCertificateContext({"ed", pem(leaf.get()) + pem(root.get()), pkcs8(leafKey.get())});
+        REQUIRE(served);
+
+        const auto tls13 = handshake(served, sigalg.c_str(), TLS1_3_VERSION, root.get());
+        REQUIRE_MESSAGE(tls13.done, tls13.error);
+        CHECK(tls13.version == "TLSv1.3");
+        REQUIRE(tls13.peer);
+        CHECK(X509_cmp(tls13.peer.get(), leaf.get()) == 0);
+        CHECK(tls13.verifyResult == X509_V_OK);
+
+        // RFC 8422: TLS 1.2 carries EdDSA certificates in the ECDHE-ECDSA suites.
+        const auto tls12 = handshake(served, sigalg.c_str(), TLS1_2_VERSION, root.get());
+        REQUIRE_MESSAGE(tls12.done, tls12.error);
+        CHECK(tls12.version == "TLSv1.2");
+        CHECK(tls12.cipher.rfind("ECDHE-ECDSA-", 0) == 0);
+        REQUIRE(tls12.peer);
+        CHECK(X509_cmp(tls12.peer.get(), leaf.get()) == 0);
+        CHECK(tls12.verifyResult == X509_V_OK);
+
+        // The modern profile (TLS 1.3 only) serves it too.
+        const auto modern = handshake(served, sigalg.c_str(), TLS1_3_VERSION, root.get(), TlsProfile::Modern);
+        CHECK_MESSAGE(modern.done, modern.error);
+
+        // A client that offers neither EdDSA algorithm gets a handshake failure, on both versions.
+        for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+            const auto refused =
+                handshake(served, "ECDSA+SHA256:RSA-PSS+SHA256:RSA+SHA256", version, root.get());
+            CHECK_FALSE(refused.done);
+            CAPTURE(refused.error);
+            CHECK(refused.error.find("client: ") != std::string::npos);
+            CHECK(refused.error.substr(refused.error.find("client: ")).find("alert handshake failure") !=
+                  std::string::npos);
+        }
+    }
 }
