@@ -164,6 +164,11 @@ sdbus::ObjectPath ManagerObject::FactoryCertificate()
     return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
 }
 
+std::vector<std::string> ManagerObject::KeyTypes()
+{
+    return pki::keyTypeNameList();
+}
+
 std::string ManagerObject::TerminatorState()
 {
     return std::string(terminatorStateName(service_.manager().terminatorState()));

@@ -42,6 +42,7 @@ private:
     std::string Version() override;
     sdbus::ObjectPath FactoryCertificate() override;
     std::string TerminatorState() override;
+    std::vector<std::string> KeyTypes() override;
     std::string TerminatorError() override;
 
     Service& service_;

@@ -84,6 +84,14 @@ std::string_view keyTypeName(KeyType type)
     return "unknown";
 }
 
+std::vector<std::string> keyTypeNameList()
+{
+    std::vector<std::string> out;
+    for (const auto& [type, n] : kKeyTypeNames)
+        out.emplace_back(n);
+    return out;
+}
+
 std::string keyTypeNames()
 {
     std::string out;

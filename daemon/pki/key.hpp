@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace certd::pki {
 
@@ -13,7 +14,9 @@ enum class KeyType { Rsa2048, Rsa3072, Rsa4096, EcP256, EcP384, Ed25519, Ed448 }
 // "rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ed25519", "ed448"; nullopt otherwise.
 std::optional<KeyType> parseKeyType(std::string_view name);
 std::string_view keyTypeName(KeyType type);
-// Every key type name, for messages: "rsa2048, rsa3072, ..., ed448".
+// Every key type name, in order: what key_type accepts (the Manager's KeyTypes property).
+std::vector<std::string> keyTypeNameList();
+// The same for messages: "rsa2048, rsa3072, ..., ed448".
 std::string keyTypeNames();
 
 EvpPkeyPtr generateKey(KeyType type);

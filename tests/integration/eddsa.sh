@@ -21,6 +21,11 @@ served_fp() { # served_fp HOST CAFILE [options]: SHA-256 (lower hex) of the leaf
 fp_of() { cprop "$1" FingerprintSHA256 | tr -d '"'; }
 spki_id() { openssl pkey -in "$1" -pubout -outform DER | sha256sum | cut -c1-32; }
 
+# --- certd lists the key types a form may offer, EdDSA included.
+[ "$(prop /org/certd1 org.certd1.Manager KeyTypes)" = \
+  '7 "rsa2048" "rsa3072" "rsa4096" "ec-p256" "ec-p384" "ed25519" "ed448"' ] \
+  || fail "KeyTypes is $(prop /org/certd1 org.certd1.Manager KeyTypes)"
+
 # --- An Ed25519 certificate and key from openssl, imported as one PEM file.
 openssl genpkey -algorithm ed25519 -out "$WORK/ed.key"
 openssl req -x509 -key "$WORK/ed.key" -out "$WORK/ed.pem" -days 30 -subj "/CN=ed.example.com" \

@@ -208,6 +208,10 @@ scenarios.csr_workflow = async () => {
         await s.$("#create-button").click();
         await s.$("#create-kind-request").click();
         await s.fill("#create-friendly_name", "shop");
+        // The key types are certd's own list (Manager.KeyTypes), EdDSA included.
+        const offered = await s.frame.$$eval("#create-key option", options => options.map(o => o.value));
+        for (const type of ["rsa2048", "ec-p384", "ed25519", "ed448"])
+            check(offered.includes(type), `the key list lacks ${type}: ${offered.join(", ")}`);
         await s.frame.select("#create-key", "rsa2048");
         await s.fill("#create-country", "Germany");
         await s.fill("#create-organization", "Example Shop GmbH");

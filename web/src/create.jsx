@@ -1,15 +1,15 @@
 // Create: the self-signed form and the CSR form (one form, two kinds), and after a
 // CSR its request data with a copy button and a download.
 
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import {
     ActionGroup, Alert, Button, Form, FormGroup, FormSelect, FormSelectOption, FormSelectOptionGroup,
     Label, LabelGroup, Modal, ModalBody, ModalFooter, ModalHeader, Radio, TextInput, InputGroup, InputGroupItem,
 } from "@patternfly/react-core";
 
-import { callManager, errorField, fileStem, getProperty, IFACE, variant } from "./certd.js";
+import { callManager, errorField, fileStem, getProperty, IFACE, ROOT, variant } from "./certd.js";
 import { FieldError, InlineError, WarningList } from "./common.jsx";
-import { KEY_TYPES } from "./format.js";
+import { keyTypeOptions } from "./format.js";
 import { RequestData } from "./requests.jsx";
 
 // The subject fields, in the seed's order, with certd's spec keys.
@@ -23,6 +23,11 @@ const SUBJECT = [
 ];
 
 export function CreateDialog({ initialKind, keys, copyFrom, onClose, onCreated }) {
+    // The key types certd accepts (Manager.KeyTypes, constant): read once per dialog.
+    const [keyTypes, setKeyTypes] = useState([]);
+    useEffect(() => {
+        getProperty(ROOT, IFACE.manager, "KeyTypes").then(setKeyTypes, () => setKeyTypes(["rsa2048"]));
+    }, []);
     const [kind, setKind] = useState(initialKind || "self-signed");
     const [fields, setFields] = useState({ friendly_name: "", days: "365" });
     const [keyChoice, setKeyChoice] = useState("rsa2048");
@@ -140,7 +145,7 @@ export function CreateDialog({ initialKind, keys, copyFrom, onClose, onCreated }
                         <FormSelect id="create-key" value={keyChoice} onChange={(e, v) => setKeyChoice(v)}
                                     validated={fieldError("key_type") || fieldError("key") ? "error" : "default"}>
                             <FormSelectOptionGroup label="New key">
-                                {KEY_TYPES.map(([value, label]) => <FormSelectOption key={value} value={value} label={label} />)}
+                                {keyTypeOptions(keyTypes).map(([value, label]) => <FormSelectOption key={value} value={value} label={label} />)}
                             </FormSelectOptionGroup>
                             {!copyFrom && kind === "request" && keyOptions.length > 0 &&
                             <FormSelectOptionGroup label="Existing key (renewal)">

@@ -44,13 +44,21 @@ export function formatSans(sans) {
     return (sans || []).map(([type, value]) => `${type}:${value}`).join(", ");
 }
 
-export const KEY_TYPES = [
-    ["rsa2048", "RSA 2048 bits"],
-    ["rsa3072", "RSA 3072 bits"],
-    ["rsa4096", "RSA 4096 bits"],
-    ["ec-p256", "ECDSA P-256"],
-    ["ec-p384", "ECDSA P-384"],
-];
+// Labels of the key types certd lists in the Manager's KeyTypes property; a type this page does
+// not know yet is offered under its own name.
+const KEY_TYPE_LABELS = {
+    rsa2048: "RSA 2048 bits",
+    rsa3072: "RSA 3072 bits",
+    rsa4096: "RSA 4096 bits",
+    "ec-p256": "ECDSA P-256",
+    "ec-p384": "ECDSA P-384",
+    ed25519: "Ed25519 (only clients that offer it)",
+    ed448: "Ed448 (only clients that offer it)",
+};
+
+export function keyTypeOptions(names) {
+    return (names || []).map(name => [name, KEY_TYPE_LABELS[name] || name]);
+}
 
 export const EXPORT_FORMATS = [
     ["auto", "Automatic (DER, PKCS#8, PKCS#7 or PKCS#12, by what is included)"],
