@@ -423,23 +423,12 @@ std::string certificateId(X509* cert)
 
 Bytes certificateDer(X509* cert)
 {
-    const int len = i2d_X509(cert, nullptr);
-    if (len <= 0)
-        throwOpenSsl(ErrorCode::Internal, "cannot encode the certificate");
-    Bytes out(static_cast<std::size_t>(len));
-    unsigned char* p = out.data();
-    if (i2d_X509(cert, &p) != len)
-        throwOpenSsl(ErrorCode::Internal, "cannot encode the certificate");
-    return out;
+    return i2dBytes(cert, i2d_X509, "the certificate");
 }
 
 std::string certificatePem(X509* cert)
 {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    check(bio != nullptr, "cannot allocate a memory BIO");
-    check(PEM_write_bio_X509(bio.get(), cert) == 1, "cannot encode the certificate as PEM");
-    const Bytes pem = bioBytes(bio.get());
-    return std::string(pem.begin(), pem.end());
+    return pemText(cert, PEM_write_bio_X509, "the certificate");
 }
 
 X509Ptr certificateFromDer(ByteView der)
@@ -459,11 +448,7 @@ X509Ptr certificateFromDer(ByteView der)
 
 std::string requestPem(X509_REQ* req)
 {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    check(bio != nullptr, "cannot allocate a memory BIO");
-    check(PEM_write_bio_X509_REQ(bio.get(), req) == 1, "cannot encode the request as PEM");
-    const Bytes pem = bioBytes(bio.get());
-    return std::string(pem.begin(), pem.end());
+    return pemText(req, PEM_write_bio_X509_REQ, "the request");
 }
 
 X509ReqPtr requestFromPem(std::string_view pem)

@@ -125,14 +125,7 @@ Bytes subjectPublicKeyInfoDer(EVP_PKEY* key)
 {
     if (key == nullptr)
         throw Error(ErrorCode::Internal, "no key");
-    const int len = i2d_PUBKEY(key, nullptr);
-    if (len <= 0)
-        throwOpenSsl(ErrorCode::Internal, "cannot encode the public key");
-    Bytes out(static_cast<std::size_t>(len));
-    unsigned char* p = out.data();
-    if (i2d_PUBKEY(key, &p) != len)
-        throwOpenSsl(ErrorCode::Internal, "cannot encode the public key");
-    return out;
+    return i2dBytes(key, i2d_PUBKEY, "the public key");
 }
 
 std::string spkiSha256Hex(EVP_PKEY* key)
@@ -201,14 +194,7 @@ SecureBytes privateKeyToPkcs8Der(EVP_PKEY* key)
     Pkcs8InfoPtr info(EVP_PKEY2PKCS8(key));
     if (!info)
         throwOpenSsl(ErrorCode::Internal, "cannot encode the private key as PKCS#8");
-    const int len = i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr);
-    if (len <= 0)
-        throwOpenSsl(ErrorCode::Internal, "cannot encode the private key as PKCS#8");
-    SecureBytes out(static_cast<std::size_t>(len));
-    unsigned char* p = out.data();
-    if (i2d_PKCS8_PRIV_KEY_INFO(info.get(), &p) != len)
-        throwOpenSsl(ErrorCode::Internal, "cannot encode the private key as PKCS#8");
-    return out;
+    return i2dBytes<SecureBytes>(info.get(), i2d_PKCS8_PRIV_KEY_INFO, "the private key as PKCS#8");
 }
 
 EvpPkeyPtr privateKeyFromPkcs8Der(ByteView der)

@@ -94,3 +94,34 @@ namespace certd {
 // Throws Error(code, what + ": " + the drained OpenSSL error queue).
 [[noreturn]] void throwOpenSsl(ErrorCode code, std::string_view what);
 } // namespace certd
+
+namespace certd::pki {
+
+// DER of an OpenSSL object through its two-call i2d function (length, then encoding), into
+// `Out` (Bytes, or SecureBytes for key material: never a plain buffer). Error(Internal)
+// saying "cannot encode <what>" on failure.
+template <typename Out = Bytes, typename T, typename I2d>
+Out i2dBytes(const T* object, I2d i2d, std::string_view what)
+{
+    const int len = i2d(object, nullptr);
+    if (len <= 0)
+        throwOpenSsl(ErrorCode::Internal, "cannot encode " + std::string(what));
+    Out out(static_cast<std::size_t>(len));
+    unsigned char* p = out.data();
+    if (i2d(object, &p) != len)
+        throwOpenSsl(ErrorCode::Internal, "cannot encode " + std::string(what));
+    return out;
+}
+
+// PEM of an OpenSSL object through its PEM_write_bio_* function.
+template <typename T, typename Write>
+std::string pemText(T* object, Write write, std::string_view what)
+{
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || write(bio.get(), object) != 1)
+        throwOpenSsl(ErrorCode::Internal, "cannot encode " + std::string(what) + " as PEM");
+    const Bytes pem = bioBytes(bio.get());
+    return std::string(pem.begin(), pem.end());
+}
+
+} // namespace certd::pki

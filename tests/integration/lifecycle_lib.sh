@@ -78,6 +78,7 @@ cert_count() { openssl crl2pkcs7 -nocrl -certfile "$1" | openssl pkcs7 -print_ce
 # free port: it binds port 0 and says which it got), serving $HTTP_ROOT.
 start_http() {
   mkdir -p "$HTTP_ROOT"
+  : > "$WORK/http.log" # exists before the server's own redirect does: http_port_known reads it at once
   python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$HTTP_ROOT" > "$WORK/http.log" 2>&1 &
   HTTP_PID=$!
   wait_until 60 http_port_known || fail "the HTTP server did not start: $(cat "$WORK/http.log")"
