@@ -28,7 +28,7 @@ void wipe(void* p, std::size_t bytes) noexcept;
 
 template <typename T>
 struct CleansingAllocator {
-    using value_type = T;
+    using value_type = T; // NOLINT(readability-identifier-naming): the Allocator requirements' name
     CleansingAllocator() noexcept = default;
     template <typename U>
     CleansingAllocator(const CleansingAllocator<U>& /*other*/) noexcept
@@ -61,7 +61,8 @@ public:
         data_.assign(s.begin(), s.end());
         data_.push_back('\0');
     }
-    const char* c_str() const noexcept { return data_.data(); }
+    // As std::string's, for OpenSSL's char* passphrase arguments.
+    const char* c_str() const noexcept { return data_.data(); } // NOLINT(readability-identifier-naming)
     std::string_view view() const noexcept { return {data_.data(), data_.size() - 1}; }
     std::size_t size() const noexcept { return data_.size() - 1; }
     bool empty() const noexcept { return size() == 0; }

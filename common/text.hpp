@@ -20,6 +20,7 @@ struct IpAddress {
     std::array<std::uint8_t, 16> bytes{}; // network order; an IPv4 address uses the first 4
     // The canonical text (inet_ntop): "127.0.0.2", "::1", "2001:db8::1".
     std::string text() const;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted comparison
     auto operator<=>(const IpAddress&) const = default;
 };
 

@@ -10,7 +10,7 @@
 namespace certd {
 
 struct FetchLimits {
-    std::size_t maxBytes = 64 * 1024;
+    std::size_t maxBytes = std::size_t{64} * 1024;
     long timeoutMs = 10000;
     long maxRedirects = 3;
 };

@@ -144,7 +144,7 @@ int run(const std::filesystem::path& configPath)
 
 int main(int argc, char** argv)
 {
-    std::filesystem::path configPath(std::string(certd::kDefaultConfigPath));
+    std::filesystem::path configPath{std::string(certd::kDefaultConfigPath)};
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--config" && i + 1 < argc) {

@@ -163,6 +163,7 @@ std::vector<sdbus::Struct<std::string, std::string>>
 toBus(const std::vector<std::pair<std::string, std::string>>& subjectAltNames)
 {
     std::vector<sdbus::Struct<std::string, std::string>> out;
+    out.reserve(subjectAltNames.size());
     for (const auto& [type, value] : subjectAltNames)
         out.emplace_back(type, value);
     return out;

@@ -84,7 +84,8 @@ std::vector<std::string> Manager::addressesOf(const std::string& certificateId) 
 void Manager::markBindingChanges(const StoreState& before, Changes& changes)
 {
     const StoreState& after = store_.state();
-    for (const auto& [address, entry] : addresses_) {
+    for (const auto& item : addresses_) {
+        const std::string& address = item.first;
         auto served = [&](const StoreState& s) {
             const auto it = s.bindings.find(address);
             return it != s.bindings.end() && certificates_.count(it->second) ? it->second

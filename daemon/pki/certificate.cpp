@@ -26,7 +26,7 @@ using AiaPtr = OsslPtr<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>;
 // Clients whose clocks run a little behind the appliance would reject a
 // certificate that only becomes valid "now"; back-date notBefore by five
 // minutes, as common CAs do, and count `days` from the current time.
-constexpr long kClockSkewSeconds = 5 * 60;
+constexpr long kClockSkewSeconds = 5L * 60;
 
 void check(bool ok, std::string_view what)
 {
@@ -98,7 +98,7 @@ GeneralNamesPtr generalNames(const std::vector<SubjectAltName>& sans)
             GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, ip);
         }
         check(sk_GENERAL_NAME_push(names.get(), gn.get()) > 0, "cannot add a subject alternative name");
-        gn.release(); // owned by the stack now
+        static_cast<void>(gn.release()); // owned by the stack now
     }
     return names;
 }

@@ -603,7 +603,7 @@ SecureBytes decodeBase64(const SecureString& base64, const std::string& blockNam
     ERR_clear_error();
     if (!ok || len + tail == 0)
         throw Error(ErrorCode::Malformed, blockName + " is not valid base64");
-    out.resize(static_cast<std::size_t>(len + tail));
+    out.resize(static_cast<std::size_t>(len) + static_cast<std::size_t>(tail));
     return out;
 }
 

@@ -87,6 +87,7 @@ std::string_view keyTypeName(KeyType type)
 std::vector<std::string> keyTypeNameList()
 {
     std::vector<std::string> out;
+    out.reserve(kKeyTypeNames.size());
     for (const auto& [type, n] : kKeyTypeNames)
         out.emplace_back(n);
     return out;

@@ -76,7 +76,7 @@ std::filesystem::path terminatorBinary(const Config& config)
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) {
-        const auto beside = self.parent_path() / "certd-tls";
+        auto beside = self.parent_path() / "certd-tls";
         if (::access(beside.c_str(), X_OK) == 0)
             return beside;
     }

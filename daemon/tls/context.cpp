@@ -20,7 +20,7 @@ constexpr const char* kTls12Ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-A
 constexpr const char* kTls13Suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* kGroups = "X25519:P-256:P-384";
-constexpr long kSessionTimeoutSeconds = 2 * 3600;
+constexpr long kSessionTimeoutSeconds = 2L * 3600;
 
 std::string subjectLine(X509* cert)
 {

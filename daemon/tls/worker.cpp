@@ -20,15 +20,16 @@ namespace {
 
 // Per direction: the most a connection holds that the other side has not taken yet.
 // Reading stops while it is non-empty (backpressure); idle connections hold none.
-constexpr std::size_t kBufferSize = 64 * 1024;
+constexpr std::size_t kBufferSize = std::size_t{64} * 1024;
 // A busy connection yields to the others after this many rounds of transfers.
 constexpr int kRoundsPerTurn = 16;
 
-enum Tag : std::uint64_t { kWake = 0, kListener = 1, kClient = 2, kBackend = 3 };
+// What an epoll event's data is about: the low two bits of a pointer (all are 4-aligned).
+enum class Tag : std::uint64_t { Wake = 0, Listener = 1, Client = 2, Backend = 3 };
 
 std::uint64_t tagged(const void* p, Tag tag)
 {
-    return reinterpret_cast<std::uint64_t>(p) | tag;
+    return reinterpret_cast<std::uint64_t>(p) | static_cast<std::uint64_t>(tag);
 }
 
 // Storage for buffers that hold bytes while they are non-empty, recycled per worker thread so
@@ -117,7 +118,7 @@ void warnRateLimited(std::chrono::steady_clock::time_point& last, const std::str
     log::warning(message);
 }
 
-thread_local std::chrono::steady_clock::time_point lastBackendWarning;
+thread_local std::chrono::steady_clock::time_point lastBackendWarning; // NOLINT(cert-err58-cpp): cannot throw
 
 } // namespace
 
@@ -171,7 +172,7 @@ Worker::Worker(Shared& shared, unsigned index)
         throw Error(ErrorCode::Internal, std::string("worker: ") + std::strerror(errno));
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = kWake;
+    ev.data.u64 = static_cast<std::uint64_t>(Tag::Wake);
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
     thread_ = std::thread([this] { run(); });
 }
@@ -231,7 +232,7 @@ bool Worker::drainCommands()
             if (accepting_) {
                 epoll_event ev{};
                 ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-                ev.data.u64 = tagged(raw, kListener);
+                ev.data.u64 = tagged(raw, Tag::Listener);
                 raw->polled = ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw->listener->fd(), &ev) == 0;
             }
             break;
@@ -269,7 +270,7 @@ void Worker::setAccepting(bool accepting)
         if (accepting && !reg->polled) {
             epoll_event ev{};
             ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-            ev.data.u64 = tagged(reg.get(), kListener);
+            ev.data.u64 = tagged(reg.get(), Tag::Listener);
             reg->polled = ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, reg->listener->fd(), &ev) == 0;
         } else if (!accepting && reg->polled) {
             ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, reg->listener->fd(), nullptr);
@@ -304,9 +305,10 @@ void Worker::run()
         now_ = Clock::now();
         for (int i = 0; i < n; ++i) {
             const std::uint64_t data = events[i].data.u64;
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): epoll carries a tagged pointer
             void* p = reinterpret_cast<void*>(data & ~std::uint64_t{3});
             switch (static_cast<Tag>(data & 3)) {
-            case kWake:
+            case Tag::Wake:
                 if (!drainCommands()) {
                     for (auto* list : {&handshaking_, &established_})
                         while (!list->empty())
@@ -315,16 +317,16 @@ void Worker::run()
                     return;
                 }
                 break;
-            case kListener:
+            case Tag::Listener:
                 accept(*static_cast<Registration*>(p));
                 break;
-            case kClient: {
+            case Tag::Client: {
                 auto& c = *static_cast<Connection*>(p);
                 c.clientIn.onEvent(events[i].events);
                 onClient(c);
                 break;
             }
-            case kBackend: {
+            case Tag::Backend: {
                 auto& c = *static_cast<Connection*>(p);
                 c.backendIn.onEvent(events[i].events);
                 onBackend(c);
@@ -402,7 +404,7 @@ void Worker::accept(Registration& registration)
                                    static_cast<unsigned>(sid.size()));
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.u64 = tagged(&c, kClient);
+        ev.data.u64 = tagged(&c, Tag::Client);
         if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
             close(c);
         // One per event, as nginx without multi_accept: the listener is level-triggered, so
@@ -465,7 +467,7 @@ bool Worker::startBackend(Connection& c)
     }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = tagged(&c, kBackend);
+    ev.data.u64 = tagged(&c, Tag::Backend);
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.backend.get(), &ev) < 0)
         return false;
     if (s.proxyV2) {

@@ -463,7 +463,7 @@ TEST_CASE(
     IssueOptions expiredOptions;
     expiredOptions.commonName = "old.example.com";
     expiredOptions.dnsNames = {"old.example.com"};
-    expiredOptions.notBeforeOffsetSeconds = -10 * 86400;
+    expiredOptions.notBeforeOffsetSeconds = -10L * 86400;
     expiredOptions.notAfterOffsetSeconds = -86400;
     const auto expired = c.importData(pemWithKey(makeSelfSigned(expiredOptions)), "").objects.at(0);
     const auto before = certd.snapshotState();

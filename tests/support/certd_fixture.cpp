@@ -37,6 +37,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& logFile, bo
         (void)f;
         std::freopen(target.c_str(), "a", stdout);
         std::vector<char*> args;
+        args.reserve(argv.size() + 1);
         for (const auto& a : argv)
             args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
@@ -102,7 +103,7 @@ void PrivateBus::use() const
 CertdProcess::CertdProcess(const PrivateBus& bus, const std::vector<std::string>& extraConfig) : bus_(bus)
 {
     // A random port, so test programs running side by side do not collide on 127.0.0.2.
-    port_ = static_cast<std::uint16_t>(20000 + (::getpid() * 7919 + ::time(nullptr)) % 20000);
+    port_ = static_cast<std::uint16_t>(20000 + (static_cast<long>(::getpid()) * 7919 + ::time(nullptr)) % 20000);
     std::string yaml = "state_directory: ./state\n"
                        "addresses: [127.0.0.2, 127.0.0.3]\n"
                        "port: " +

@@ -26,7 +26,7 @@ Arguments parse(std::vector<std::string> args)
     return parseArguments(args, kOptions);
 }
 
-client::Certificate cert(std::string id, std::string name)
+client::Certificate cert(const std::string& id, const std::string& name)
 {
     client::Certificate c;
     c.id = id;

@@ -299,8 +299,8 @@ TEST_CASE("self-signed validity runs `days` from now with notBefore back-dated f
     const std::uint64_t after = nowUSec();
     const auto info = describeCertificate(cert.get());
     constexpr std::uint64_t kSecond = 1000000ULL;
-    CHECK(info.notBeforeUSec <= before - 4 * 60 * kSecond);
-    CHECK(info.notBeforeUSec >= before - 6 * 60 * kSecond);
+    CHECK(info.notBeforeUSec <= before - 4ULL * 60 * kSecond);
+    CHECK(info.notBeforeUSec >= before - 6ULL * 60 * kSecond);
     CHECK(info.notAfterUSec >= before - kSecond + 90ULL * 86400 * kSecond);
     CHECK(info.notAfterUSec <= after + kSecond + 90ULL * 86400 * kSecond);
 }

@@ -31,6 +31,7 @@ std::uint64_t nowUSec()
 std::vector<std::string> codesOf(const std::vector<Warning>& warnings)
 {
     std::vector<std::string> out;
+    out.reserve(warnings.size());
     for (const auto& w : warnings)
         out.push_back(w.code);
     return out;
@@ -244,6 +245,7 @@ TEST_CASE("buildChain stops after a bounded depth")
         cas.push_back(issue(cas.back(), caOptions("Depth " + std::to_string(i))));
     const TestCert leaf = issue(cas.back(), serverOptions());
     std::vector<X509*> pool;
+    pool.reserve(cas.size());
     for (const auto& ca : cas)
         pool.push_back(ca.cert.get());
     const ChainResult chain = buildChain(leaf.cert.get(), pool);

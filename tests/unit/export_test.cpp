@@ -76,6 +76,7 @@ std::vector<std::string> pkcs7Ders(const SecureBytes& der)
     REQUIRE(OBJ_obj2nid(p7->type) == NID_pkcs7_signed);
     CHECK(sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info) == 0);
     std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(sk_X509_num(p7->d.sign->cert)));
     for (int i = 0; i < sk_X509_num(p7->d.sign->cert); ++i)
         out.push_back(derOf(sk_X509_value(p7->d.sign->cert, i)));
     return out;

@@ -616,7 +616,7 @@ TEST_CASE("import charges every encrypted part's key derivation rounds to one bu
     const auto bytes = [&] {
         return ByteView(reinterpret_cast<const std::uint8_t*>(p12.data()), p12.size());
     };
-    const auto bundle = parseImport(bytes(), Secret(kPassphrase), 3 * 2048);
+    const auto bundle = parseImport(bytes(), Secret(kPassphrase), 3L * 2048);
     CHECK(bundle.keys.size() == 1);
     CHECK(bundle.certificates.size() == 1);
     try {

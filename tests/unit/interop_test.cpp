@@ -402,7 +402,8 @@ TEST_CASE("import of DEK-Info keys from openssl rsa -aes256 -traditional and ope
     openssl({"ec", "-in", ec.keyPath, "-aes256", "-passout", pass, "-out", dir / "ec-enc.pem"});
     for (const auto& [pair, file] :
          {std::pair{rsa, std::string("rsa-enc.pem")}, std::pair{ec, std::string("ec-enc.pem")}}) {
-        CAPTURE(file);
+        const std::string& fileName = file; // (CAPTURE makes a lambda: no structured bindings in clang 14)
+        CAPTURE(fileName);
         const std::string key = readTestFile(dir / file);
         REQUIRE(key.find("DEK-Info: AES-256-CBC") != std::string::npos);
         const auto bundle = import(readTestFile(pair.certPath) + key, kPassphrase);
@@ -420,7 +421,8 @@ TEST_CASE("import of DER traditional keys from openssl rsa and ec -outform DER")
     openssl({"ec", "-in", ec.keyPath, "-outform", "DER", "-out", dir / "ec.der"});
     for (const auto& [pair, file] :
          {std::pair{rsa, std::string("rsa.der")}, std::pair{ec, std::string("ec.der")}}) {
-        CAPTURE(file);
+        const std::string& fileName = file; // (CAPTURE makes a lambda: no structured bindings in clang 14)
+        CAPTURE(fileName);
         const auto key = importFile(dir / file);
         REQUIRE(key.keys.size() == 1);
         const auto cert = importFile(pair.certPath);

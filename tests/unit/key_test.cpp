@@ -55,19 +55,19 @@ TEST_CASE("every key type generates with the right algorithm, size and descripti
 {
     struct Expect {
         KeyType type;
-        const char* algorithm;
         int bits;
+        const char* algorithm;
         const char* description;
         int baseId;
     };
     const Expect cases[] = {
-        {KeyType::Rsa2048, "RSA", 2048, "RSA (2048 Bits)", EVP_PKEY_RSA},
-        {KeyType::Rsa3072, "RSA", 3072, "RSA (3072 Bits)", EVP_PKEY_RSA},
-        {KeyType::Rsa4096, "RSA", 4096, "RSA (4096 Bits)", EVP_PKEY_RSA},
-        {KeyType::EcP256, "EC", 256, "ECDSA P-256 (256 Bits)", EVP_PKEY_EC},
-        {KeyType::EcP384, "EC", 384, "ECDSA P-384 (384 Bits)", EVP_PKEY_EC},
-        {KeyType::Ed25519, "Ed25519", 256, "Ed25519 (256 Bits)", EVP_PKEY_ED25519},
-        {KeyType::Ed448, "Ed448", 456, "Ed448 (456 Bits)", EVP_PKEY_ED448},
+        {KeyType::Rsa2048, 2048, "RSA", "RSA (2048 Bits)", EVP_PKEY_RSA},
+        {KeyType::Rsa3072, 3072, "RSA", "RSA (3072 Bits)", EVP_PKEY_RSA},
+        {KeyType::Rsa4096, 4096, "RSA", "RSA (4096 Bits)", EVP_PKEY_RSA},
+        {KeyType::EcP256, 256, "EC", "ECDSA P-256 (256 Bits)", EVP_PKEY_EC},
+        {KeyType::EcP384, 384, "EC", "ECDSA P-384 (384 Bits)", EVP_PKEY_EC},
+        {KeyType::Ed25519, 256, "Ed25519", "Ed25519 (256 Bits)", EVP_PKEY_ED25519},
+        {KeyType::Ed448, 456, "Ed448", "Ed448 (456 Bits)", EVP_PKEY_ED448},
     };
     for (const auto& c : cases) {
         CAPTURE(c.description);

@@ -62,6 +62,7 @@ bool startsWith(const std::string& s, const std::string& prefix)
 std::vector<std::string> codes(const std::vector<Warning>& warnings)
 {
     std::vector<std::string> out;
+    out.reserve(warnings.size());
     for (const auto& w : warnings)
         out.push_back(w.code);
     return out;

@@ -119,7 +119,7 @@ void addEverything(Store& store)
     store.commit(std::move(tx));
 }
 
-const std::vector<std::string> kOddNames{
+const std::vector<std::string> kOddNames{ // NOLINT(cert-err58-cpp): a test's fixed data
     "plain",
     "say \"hi\" it's",
     "key: value",
