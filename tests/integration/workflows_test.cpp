@@ -4,6 +4,7 @@
 #include "cert_factory.hpp"
 #include "certd_fixture.hpp"
 #include "client.hpp"
+#include "error_code_of.hpp"
 #include "pki/certificate.hpp"
 #include "pki/export.hpp"
 #include "process.hpp"
@@ -88,17 +89,6 @@ client::CertificateSpec webSpec(const std::string& name, const std::string& cn)
 bool contains(const std::vector<std::string>& v, const std::string& s)
 {
     return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-ErrorCode errorOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("expected an error");
-    return ErrorCode::Internal;
 }
 
 } // namespace
@@ -197,7 +187,7 @@ TEST_CASE("CSR workflow: signed by a CA, imported, linked, request completed, as
     REQUIRE(rootImport.objects.size() == 1);
     CHECK(c.certificate(certPath).chain == std::vector<std::string>{rootImport.objects[0]});
     CHECK(c.certificate(rootImport.objects[0]).kind == "root");
-    CHECK(errorOf([&] { c.assign("127.0.0.2", rootImport.objects[0]); }) == ErrorCode::NoPrivateKey);
+    CHECK(errorCodeOf([&] { c.assign("127.0.0.2", rootImport.objects[0]); }) == ErrorCode::NoPrivateKey);
 
     c.assign("127.0.0.3", certPath);
     CHECK(c.certificate(certPath).addresses == std::vector<std::string>{"127.0.0.3"});
@@ -239,8 +229,8 @@ TEST_CASE(
     CertdProcess backup(bus);
     backup.start();
     client::Client c;
-    CHECK(errorOf([&] { c.importData(p12, "wrong"); }) == ErrorCode::BadPassphrase);
-    CHECK(errorOf([&] { c.importData(p12, ""); }) == ErrorCode::PassphraseRequired);
+    CHECK(errorCodeOf([&] { c.importData(p12, "wrong"); }) == ErrorCode::BadPassphrase);
+    CHECK(errorCodeOf([&] { c.importData(p12, ""); }) == ErrorCode::PassphraseRequired);
     c.importData(p12, "failover secret");
     const auto inventory = c.list();
     const auto it = std::find_if(inventory.certificates.begin(), inventory.certificates.end(),
@@ -341,44 +331,44 @@ TEST_CASE("bad input on every method gets its named error and leaves the stored 
 
     auto badCountry = webSpec("x", "x.example.com");
     badCountry.country = "XX";
-    CHECK(errorOf([&] { c.createSelfSigned(badCountry); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.createSelfSigned(badCountry); }) == ErrorCode::InvalidArgument);
     auto noCn = webSpec("x", "x.example.com");
     noCn.commonName.reset();
     noCn.subjectAltNames.clear();
-    CHECK(errorOf([&] { c.createSelfSigned(noCn); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.createSelfSigned(noCn); }) == ErrorCode::InvalidArgument);
     auto badSan = webSpec("x", "x.example.com");
     badSan.subjectAltNames = {"DNS:foo.*.example.com"};
-    CHECK(errorOf([&] { c.createRequest(badSan); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.createRequest(badSan); }) == ErrorCode::InvalidArgument);
     auto badKeyType = webSpec("x", "x.example.com");
     badKeyType.keyType = "dsa1024";
-    CHECK(errorOf([&] { c.createRequest(badKeyType); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.createRequest(badKeyType); }) == ErrorCode::InvalidArgument);
     auto unknownKey = webSpec("x", "x.example.com");
     unknownKey.keyType.reset();
     unknownKey.key = "/org/certd1/key/00";
-    CHECK(errorOf([&] { c.createRequest(unknownKey); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.createRequest(unknownKey); }) == ErrorCode::NotFound);
 
-    CHECK(errorOf([&] { c.importData({}, ""); }) == ErrorCode::EmptyInput);
-    CHECK(errorOf([&] { c.importData(bytesOf("garbage that is no certificate"), ""); }) ==
+    CHECK(errorCodeOf([&] { c.importData({}, ""); }) == ErrorCode::EmptyInput);
+    CHECK(errorCodeOf([&] { c.importData(bytesOf("garbage that is no certificate"), ""); }) ==
           ErrorCode::Malformed);
     auto truncated = c.exportCertificate(good, {});
     truncated.resize(truncated.size() / 2);
-    CHECK(errorOf([&] { c.importData(truncated, ""); }) == ErrorCode::Malformed);
+    CHECK(errorCodeOf([&] { c.importData(truncated, ""); }) == ErrorCode::Malformed);
 
-    CHECK(errorOf([&] { c.assign("127.0.0.9", good); }) == ErrorCode::NotFound);
-    CHECK(errorOf([&] { c.assign("not-an-ip", good); }) == ErrorCode::InvalidArgument);
-    CHECK(errorOf([&] { c.assign("127.0.0.2", missing); }) == ErrorCode::NotFound);
-    CHECK(errorOf([&] { c.setAddresses(good, {"127.0.0.2", "10.9.9.9"}); }) == ErrorCode::NotFound);
-    CHECK(errorOf([&] { c.replaceCertificate(missing, good); }) == ErrorCode::NotFound);
-    CHECK(errorOf([&] { c.replaceCertificate(good, good); }) == ErrorCode::InvalidArgument);
-    CHECK(errorOf([&] { c.setFriendlyName(good, ""); }) == ErrorCode::InvalidArgument);
-    CHECK(errorOf([&] { c.setChain(good, "sideways", {}); }) == ErrorCode::InvalidArgument);
-    CHECK(errorOf([&] { c.check(missing, {"a.example.com"}); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.assign("127.0.0.9", good); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.assign("not-an-ip", good); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.assign("127.0.0.2", missing); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.setAddresses(good, {"127.0.0.2", "10.9.9.9"}); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.replaceCertificate(missing, good); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.replaceCertificate(good, good); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.setFriendlyName(good, ""); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.setChain(good, "sideways", {}); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.check(missing, {"a.example.com"}); }) == ErrorCode::NotFound);
     client::ExportOptions badFormat;
     badFormat.format = "zip";
-    CHECK(errorOf([&] { c.exportCertificate(good, badFormat); }) == ErrorCode::InvalidArgument);
-    CHECK(errorOf([&] { c.deleteCertificate(c.factoryCertificate()); }) == ErrorCode::InUse);
-    CHECK(errorOf([&] { c.deleteKey(c.certificate(good).key); }) == ErrorCode::InUse);
-    CHECK(errorOf([&] { c.deleteRequest("/org/certd1/request/nope"); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { c.exportCertificate(good, badFormat); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { c.deleteCertificate(c.factoryCertificate()); }) == ErrorCode::InUse);
+    CHECK(errorCodeOf([&] { c.deleteKey(c.certificate(good).key); }) == ErrorCode::InUse);
+    CHECK(errorCodeOf([&] { c.deleteRequest("/org/certd1/request/nope"); }) == ErrorCode::NotFound);
     CHECK(c.fetchIssuer(good).empty()); // self-signed: its chain is complete, nothing to fetch
 
     CHECK(certd.snapshotState() == before);
@@ -467,8 +457,8 @@ TEST_CASE(
     expiredOptions.notAfterOffsetSeconds = -86400;
     const auto expired = c.importData(pemWithKey(makeSelfSigned(expiredOptions)), "").objects.at(0);
     const auto before = certd.snapshotState();
-    CHECK(errorOf([&] { c.assign("127.0.0.2", expired); }) == ErrorCode::CheckFailed);
-    CHECK(errorOf([&] { c.setAddresses(expired, {"127.0.0.2"}); }) == ErrorCode::CheckFailed);
+    CHECK(errorCodeOf([&] { c.assign("127.0.0.2", expired); }) == ErrorCode::CheckFailed);
+    CHECK(errorCodeOf([&] { c.setAddresses(expired, {"127.0.0.2"}); }) == ErrorCode::CheckFailed);
     CHECK(certd.snapshotState() == before);
     const auto forced = c.assign("127.0.0.2", expired, true);
     CHECK(hasCode(forced, "expired"));
@@ -476,7 +466,7 @@ TEST_CASE(
 
     // Renewal that drops a name the old certificate served.
     const auto narrow = c.createSelfSigned(webSpec("narrow", "other.example.com")).path;
-    CHECK(errorOf([&] { c.replaceCertificate(expired, narrow); }) == ErrorCode::CheckFailed);
+    CHECK(errorCodeOf([&] { c.replaceCertificate(expired, narrow); }) == ErrorCode::CheckFailed);
     CHECK(c.certificate(expired).addresses == std::vector<std::string>{"127.0.0.2"});
     const auto wide = c.createSelfSigned(webSpec("wide", "old.example.com")).path;
     std::vector<client::Warning> warnings;

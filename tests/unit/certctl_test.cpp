@@ -1,6 +1,7 @@
 #include "certctl/args.hpp"
 #include "certctl/objects.hpp"
 #include "certctl/resolve.hpp"
+#include "error_code_of.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,6 +11,7 @@
 
 using namespace certd;
 using namespace certd::certctl;
+using certd::test::errorCodeOf;
 
 namespace {
 
@@ -31,7 +33,7 @@ client::Certificate cert(const std::string& id, const std::string& name)
     client::Certificate c;
     c.id = id;
     c.path = std::string(client::kCertificatePathPrefix) + id;
-    c.friendlyName = std::move(name);
+    c.friendlyName = name;
     return c;
 }
 
@@ -54,17 +56,6 @@ client::Inventory inventory()
 
 constexpr std::array kCert{ObjectKind::Certificate};
 constexpr std::array kAny{ObjectKind::Certificate, ObjectKind::Request, ObjectKind::Key};
-
-ErrorCode codeOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("no certd::Error thrown");
-    return ErrorCode::Internal;
-}
 
 } // namespace
 
@@ -132,11 +123,12 @@ TEST_CASE("an ambiguous name is refused with the candidates listed")
         CHECK(message.find("ab12cd34ef560001") != std::string::npos);
         CHECK(message.find("ab12cd34ef560002") != std::string::npos);
     }
-    CHECK(codeOf([&] { resolveObject(inv, "ab12cd", kCert); }) == ErrorCode::InvalidArgument);
-    CHECK(codeOf([&] { resolveObject(inv, "nothing", kCert); }) == ErrorCode::NotFound);
-    CHECK(codeOf([&] { resolveObject(inv, "0f0", kCert); }) == ErrorCode::NotFound); // prefix too short
-    CHECK(codeOf([&] { resolveObject(inv, "/org/certd1/certificate/zz", kCert); }) == ErrorCode::NotFound);
-    CHECK(codeOf([&] { resolveObject(inv, "Renewal", kCert); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { resolveObject(inv, "ab12cd", kCert); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { resolveObject(inv, "nothing", kCert); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { resolveObject(inv, "0f0", kCert); }) == ErrorCode::NotFound); // prefix too short
+    CHECK(errorCodeOf([&] { resolveObject(inv, "/org/certd1/certificate/zz", kCert); }) ==
+          ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { resolveObject(inv, "Renewal", kCert); }) == ErrorCode::NotFound);
 }
 
 TEST_CASE("a request's name means the certificate that completed it")
@@ -154,7 +146,7 @@ TEST_CASE("a request's name means the certificate that completed it")
     CHECK(resolveObject(inv, "88bb", kAny).kind == ObjectKind::Request);
     // A pending request and an unrelated certificate of the same name stay ambiguous.
     inv.requests.back().certificate = client::kNoObject;
-    CHECK(codeOf([&] { resolveObject(inv, "shop", kAny); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { resolveObject(inv, "shop", kAny); }) == ErrorCode::InvalidArgument);
 }
 
 TEST_CASE("object kinds from paths")

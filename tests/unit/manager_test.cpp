@@ -3,6 +3,7 @@
 // What each call leaves in the store, in the model and in takeChanges().
 #include "cert_factory.hpp"
 #include "error.hpp"
+#include "error_code_of.hpp"
 #include "manager/manager.hpp"
 #include "pki/certificate.hpp"
 #include "temp_dir.hpp"
@@ -18,6 +19,7 @@
 #include <string>
 
 using namespace certd;
+using certd::test::errorCodeOf;
 
 namespace {
 
@@ -89,17 +91,6 @@ std::string keyPem(EVP_PKEY* key)
     return std::string(bytes.begin(), bytes.end());
 }
 
-ErrorCode codeOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("expected an error");
-    return ErrorCode::Internal;
-}
-
 } // namespace
 
 TEST_CASE("the factory certificate is created once and serves every address")
@@ -119,7 +110,7 @@ TEST_CASE("the factory certificate is created once and serves every address")
     f.manager.ensureFactoryCertificate();
     CHECK(f.manager.factoryCertificate() == factory);
     CHECK(f.manager.takeChanges().empty());
-    CHECK(codeOf([&] { f.manager.deleteCertificate(factory); }) == ErrorCode::InUse);
+    CHECK(errorCodeOf([&] { f.manager.deleteCertificate(factory); }) == ErrorCode::InUse);
 }
 
 TEST_CASE("a reopened store gives the same model")
@@ -195,7 +186,7 @@ TEST_CASE("a certificate with a foreign key is refused and nothing is stored")
     const auto a = test::makeSelfSigned(serverFor("a.example.com"));
     const auto foreign = test::testKey(pki::KeyType::EcP256, 7);
     const std::string data = pem(a.cert.get()) + keyPem(foreign.get());
-    CHECK(codeOf([&] { f.manager.importData(asBytes(data), Secret(), ""); }) == ErrorCode::KeyMismatch);
+    CHECK(errorCodeOf([&] { f.manager.importData(asBytes(data), Secret(), ""); }) == ErrorCode::KeyMismatch);
     CHECK(f.store.state() == before);
     CHECK(f.manager.takeChanges().empty());
     // The key alone is fine (its certificate may come later), with a warning.
@@ -220,20 +211,20 @@ TEST_CASE("assign binds, runs the pre-flight check, and records which addresses 
     // The same binding again is no change; "[::1]"-style and unknown addresses are named errors.
     f.manager.assign("127.0.0.2", web.id);
     CHECK(f.manager.takeChanges().empty());
-    CHECK(codeOf([&] { f.manager.assign("127.0.0.9", web.id); }) == ErrorCode::NotFound);
-    CHECK(codeOf([&] { f.manager.assign("web", web.id); }) == ErrorCode::InvalidArgument);
-    CHECK(codeOf([&] { f.manager.deleteCertificate(web.id); }) == ErrorCode::InUse);
+    CHECK(errorCodeOf([&] { f.manager.assign("127.0.0.9", web.id); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { f.manager.assign("web", web.id); }) == ErrorCode::InvalidArgument);
+    CHECK(errorCodeOf([&] { f.manager.deleteCertificate(web.id); }) == ErrorCode::InUse);
 
     // A certificate without its key cannot be bound.
     const auto noKey = test::makeSelfSigned(serverFor("nokey.example.com"));
     const auto id = f.manager.importData(asBytes(pem(noKey.cert.get())), Secret(), "").certificates.front();
-    CHECK(codeOf([&] { f.manager.assign("127.0.0.3", id); }) == ErrorCode::NoPrivateKey);
+    CHECK(errorCodeOf([&] { f.manager.assign("127.0.0.3", id); }) == ErrorCode::NoPrivateKey);
 
     // Once expired (the clock moved on), binding it is refused unless forced.
     f.clock += 400 * kDay;
     f.manager.refreshWarnings();
     CHECK(f.manager.takeChanges().certificatesChanged.count(web.id) == 1);
-    CHECK(codeOf([&] { f.manager.assign("127.0.0.3", web.id); }) == ErrorCode::CheckFailed);
+    CHECK(errorCodeOf([&] { f.manager.assign("127.0.0.3", web.id); }) == ErrorCode::CheckFailed);
     CHECK(f.manager.certificateForAddress("127.0.0.3") == factory);
     const auto forced = f.manager.assign("127.0.0.3", web.id, true);
     CHECK(f.manager.certificateForAddress("127.0.0.3") == web.id);
@@ -249,7 +240,7 @@ TEST_CASE("replace moves every address at once and refuses a certificate that co
     const auto old = f.selfSigned("old", "www.example.com");
     f.manager.setAddresses(old.id, {"127.0.0.2", "127.0.0.3"});
     const auto narrower = f.selfSigned("narrow", "other.example.com");
-    CHECK(codeOf([&] { f.manager.replaceCertificate(old.id, narrower.id); }) == ErrorCode::CheckFailed);
+    CHECK(errorCodeOf([&] { f.manager.replaceCertificate(old.id, narrower.id); }) == ErrorCode::CheckFailed);
     CHECK(f.manager.addressesOf(old.id).size() == 2);
     const auto renewed = f.selfSigned("new", "www.example.com");
     f.manager.takeChanges();
@@ -263,7 +254,7 @@ TEST_CASE("replace moves every address at once and refuses a certificate that co
     const auto changes = f.manager.takeChanges();
     CHECK(changes.certificatesRemoved == std::set<std::string>{old.id});
     CHECK(changes.keysRemoved == std::set<std::string>{oldKey});
-    CHECK(codeOf([&] { f.manager.certificate(old.id); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { f.manager.certificate(old.id); }) == ErrorCode::NotFound);
 }
 
 TEST_CASE("warnings follow the moving clock")
@@ -309,7 +300,7 @@ TEST_CASE("fetchIssuers follows the AIA URLs and imports the whole chain, or not
     // The second hop fails: nothing of the first is kept.
     f.web["http://ca.test/inter.der"] = pki::certificateDer(inter.cert.get());
     const auto certificatesBefore = f.manager.certificates().size();
-    CHECK(codeOf([&] { f.manager.fetchIssuers(id); }) == ErrorCode::FetchFailed);
+    CHECK(errorCodeOf([&] { f.manager.fetchIssuers(id); }) == ErrorCode::FetchFailed);
     CHECK(f.manager.certificates().size() == certificatesBefore);
 
     f.web["http://ca.test/root.der"] = pki::certificateDer(root.cert.get());
@@ -331,14 +322,14 @@ TEST_CASE("a manual chain must list issuers leaf-first")
     const std::string data = pem(pkiSet.leaf.cert.get()) + keyPem(pkiSet.leaf.key.get());
     const auto id = f.manager.importData(asBytes(data), Secret(), "").certificates.front();
     const std::string wrongOrder = pem(pkiSet.root.cert.get()) + pem(pkiSet.intermediate.cert.get());
-    CHECK(codeOf([&] { f.manager.setChain(id, ChainMode::Manual, asBytes(wrongOrder)); }) ==
+    CHECK(errorCodeOf([&] { f.manager.setChain(id, ChainMode::Manual, asBytes(wrongOrder)); }) ==
           ErrorCode::InvalidCertificate);
     CHECK(f.manager.chainMode(id) == ChainMode::Automatic);
     const std::string rightOrder = pem(pkiSet.intermediate.cert.get()) + pem(pkiSet.root.cert.get());
     f.manager.setChain(id, ChainMode::Manual, asBytes(rightOrder));
     CHECK(f.manager.chainMode(id) == ChainMode::Manual);
     CHECK(f.manager.certificate(id).chainComplete);
-    CHECK(codeOf([&] { f.manager.setChain(id, ChainMode::Automatic, asBytes(rightOrder)); }) ==
+    CHECK(errorCodeOf([&] { f.manager.setChain(id, ChainMode::Automatic, asBytes(rightOrder)); }) ==
           ErrorCode::InvalidArgument);
 }
 
