@@ -166,6 +166,7 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
         status["Certificates"] = sdbus::Variant(static_cast<uint32_t>(manager.certificates().size()));
         status["Keys"] = sdbus::Variant(static_cast<uint32_t>(manager.keys().size()));
         status["Requests"] = sdbus::Variant(static_cast<uint32_t>(manager.requests().size()));
+        status["PendingSlowCalls"] = sdbus::Variant(static_cast<uint32_t>(service_.pendingSlowCalls()));
         return status;
     });
 }

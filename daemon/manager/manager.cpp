@@ -288,8 +288,7 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
                     break;
                 }
             certificates_.erase(it);
-            const std::string& removed =
-                id; // (a structured binding: lambdas capture it by name only from C++20's clang 16)
+            const std::string& removed = id; // (a structured binding: lambdas capture it by name only from C++20's clang 16)
             std::erase_if(issuerOf_,
                           [&](const auto& item) { return item.first == removed || item.second == removed; });
             changes.certificatesRemoved.insert(id);
