@@ -12,9 +12,41 @@
 #   RUNS [1]      repeat the whole run, to see the noise
 #   BASELINE [1000]  then the same mix from one client thread, that many calls: the cost of
 #                 each call without queueing behind 49 others (0: skip)
+#
+# MODE=slow (issue 12): read latency instead. READS [50000] property reads one after another,
+# p50/p99/max, first with the bus idle, then while a FetchIssuer hangs on a server that never
+# answers (re-issued when it times out) and a stream of RSA-4096 creations (two in flight)
+# keeps certd's workers busy; prints the ratio of the two p99s (target: at most 2).
+# Driver: tests/slow-calls (`ninja -C BUILD tests/slow-calls tests/make-test-pki`).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build}
+if [ "${MODE:-load}" = slow ]; then
+  for f in tests/slow-calls tests/make-test-pki daemon/certd daemon/certd-tls client/certctl; do
+    [ -x "$BUILD/$f" ] || { echo "bus-load: $BUILD/$f missing: ninja -C $BUILD tests/slow-calls tests/make-test-pki" >&2; exit 1; }
+  done
+  export CERTD=$BUILD/daemon/certd CERTCTL=$BUILD/client/certctl MAKE_TEST_PKI=$BUILD/tests/make-test-pki LC_ALL=C.UTF-8
+  READS=${READS:-50000}
+  # The integration tests' private bus, certd and hung HTTP server (tests/integration/).
+  . "$SRC/tests/integration/lifecycle_lib.sh"
+  start_bus
+  start_certd
+  python3 -u "$SRC/tests/integration/hung_http.py" > "$WORK/hung.log" 2>&1 &
+  HUNG_PID=$!
+  trap 'kill $HUNG_PID 2>/dev/null || true; lifecycle_cleanup' EXIT
+  wait_until 60 'grep -q "^port " "$WORK/hung.log"' || fail "the hung server did not start"
+  hung="http://127.0.0.1:$(sed -n 's/^port //p' "$WORK/hung.log")"
+  "$MAKE_TEST_PKI" "$WORK/hung" hung "$hung/issuer.der" "$hung/root.p7c"
+  busctl_import "$WORK/hung/leaf.pem" >/dev/null
+  echo "bus-load (MODE=slow): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; $BUILD"
+  idle=$("$BUILD/tests/slow-calls" latency "$READS")
+  echo "idle:                   $idle"
+  busy=$("$BUILD/tests/slow-calls" latency "$READS" "$(cert_path "$WORK/hung/leaf.pem")")
+  echo "hung fetch + RSA-4096:  $busy"
+  p99() { sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$1"; }
+  awk -v a="$(p99 "$idle")" -v b="$(p99 "$busy")" 'BEGIN { printf "p99 ratio (slow work / idle): %.2f (target <= 2)\n", b / a }'
+  exit 0
+fi
 THREADS=${THREADS:-50}; CALLS=${CALLS:-10000}; TIME_LIMIT=${TIME_LIMIT:-600}; RUNS=${RUNS:-1}
 BASELINE=${BASELINE:-1000}
 for f in tests/bus-load daemon/certd daemon/certd-tls; do

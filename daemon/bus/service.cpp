@@ -50,11 +50,12 @@ constexpr std::size_t kSlowCallsInAll = 256;
 // Issuer downloads at once (each bounded in time by Manager::buildFetch); more wait.
 constexpr unsigned kFetchWorkers = 4;
 
-// One worker per CPU certd may run on (at least 2, at most 8): key generation is CPU-bound.
+// One worker per CPU certd may run on but one (at least 1, at most 8): key generation is
+// CPU-bound, and the bus thread (with dbus-daemon and the callers) keeps a core to answer on.
 unsigned cpuWorkers()
 {
     const unsigned n = std::thread::hardware_concurrency();
-    return std::clamp(n, 2U, 8U);
+    return std::clamp(n > 1 ? n - 1 : 1U, 1U, 8U);
 }
 
 } // namespace

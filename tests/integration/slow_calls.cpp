@@ -155,15 +155,22 @@ int latency(int reads, const std::string& slowCert)
     std::atomic<bool> stop{false};
     std::atomic<int> created{0};
     std::function<void(int)> createNext;
+    std::function<void()> fetchNext;
     if (!slowCert.empty()) {
         fetcher = std::make_unique<Client>();
-        auto certificate = sdbus::createProxy(*fetcher->connection, "org.certd1", slowCert);
-        certificate->callMethodAsync("FetchIssuer")
-            .onInterface("org.certd1.Certificate")
-            .withTimeout(kTimeout)
-            .uponReplyInvoke([&journal](const sdbus::Error*, std::vector<sdbus::ObjectPath>) {
-                journal.add("fetch returned");
-            });
+        // A FetchIssuer hangs on the server until its time limit; another follows it at once.
+        fetcher->manager = sdbus::createProxy(*fetcher->connection, "org.certd1", slowCert);
+        fetchNext = [&] {
+            fetcher->manager->callMethodAsync("FetchIssuer")
+                .onInterface("org.certd1.Certificate")
+                .withTimeout(kTimeout)
+                .uponReplyInvoke([&](const sdbus::Error*, std::vector<sdbus::ObjectPath>) {
+                    journal.add("fetch returned");
+                    if (!stop)
+                        fetchNext();
+                });
+        };
+        fetchNext();
         creator = std::make_unique<Client>();
         createNext = [&](int n) {
             creator->manager->callMethodAsync("CreateSelfSigned")
@@ -178,11 +185,16 @@ int latency(int reads, const std::string& slowCert)
         };
         createNext(0);
         createNext(1);
-        fetcher->manager.reset();
-        fetcher->manager = std::move(certificate);
     }
     Client reader;
     auto readerProxy = sdbus::createProxy(*reader.connection, "org.certd1", "/org/certd1");
+    // Measure only once the slow work is under way: the fetch and both creations in progress.
+    while (!slowCert.empty()) {
+        std::map<std::string, sdbus::Variant> status;
+        readerProxy->callMethod("GetStatus").onInterface("org.certd1.Manager").storeResultsTo(status);
+        if (status.at("PendingSlowCalls").get<std::uint32_t>() >= 3)
+            break;
+    }
     std::vector<double> ms;
     ms.reserve(static_cast<std::size_t>(reads));
     for (int i = 0; i < reads; ++i) {
@@ -200,9 +212,8 @@ int latency(int reads, const std::string& slowCert)
     std::printf("reads=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f", reads, percentile(ms, 0.50),
                 percentile(ms, 0.99), percentile(ms, 1.0));
     if (!slowCert.empty()) {
-        const bool fetchDone = !journal.events.empty();
-        std::printf(" rsa4096_created_meanwhile=%d fetch_still_hung=%s", created.load(),
-                    fetchDone ? "no" : "yes");
+        std::printf(" rsa4096_created_meanwhile=%d fetch_timeouts_meanwhile=%zu", created.load(),
+                    journal.events.size());
     }
     std::printf("\n");
     std::fflush(stdout);

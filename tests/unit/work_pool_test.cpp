@@ -172,3 +172,9 @@ TEST_CASE("work pool: jobs run at once up to the thread count")
     pool.submit("a", job);
     runUntil(loop, [&] { return finished == 2; });
 }
+
+TEST_CASE("Busy has its D-Bus name, both ways (the client maps it back)")
+{
+    CHECK(errorName(ErrorCode::Busy) == "org.certd1.Error.Busy");
+    CHECK(errorCodeFromName("org.certd1.Error.Busy") == ErrorCode::Busy);
+}
