@@ -31,6 +31,7 @@ if [ "${MODE:-load}" = slow ]; then
   . "$SRC/tests/integration/lifecycle_lib.sh"
   start_bus
   start_certd
+  : > "$WORK/hung.log"
   python3 -u "$SRC/tests/integration/hung_http.py" > "$WORK/hung.log" 2>&1 &
   HUNG_PID=$!
   trap 'kill $HUNG_PID 2>/dev/null || true; lifecycle_cleanup' EXIT
