@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -101,13 +100,13 @@ std::size_t WorkPool::pending(const std::string& caller) const
 
 void WorkPool::runWorker()
 {
-    // The bus thread goes first: on a busy core the scheduler runs a woken bus thread at
-    // once and gives workers what is left (SCHED_BATCH: no wake-up preemption; nice 5).
-    // Lowering one's own priority needs no privilege; where a sandbox refuses the calls
-    // (EPERM) the workers keep the normal priority.
+    // The bus thread goes first: SCHED_BATCH marks workers as CPU-bound, so the scheduler
+    // lets a woken bus thread (or dbus-daemon, or a caller) run before them, at the same fair
+    // share of the CPU (no lower nice level: key generation must not starve on a loaded
+    // machine, or its callers' D-Bus timeouts would expire). Where a sandbox refuses the
+    // call (EPERM) the workers keep the normal policy.
     const sched_param batch{};
     pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
     for (;;) {
         std::string caller;
         Job job;
