@@ -3,7 +3,8 @@
 
 Prints "port N" once listening, then "accept K open M" for every connection it takes and
 holds. SIGUSR1 closes every held connection and makes it close each later one at once
-("release" in the log), so the downloads waiting on it fail fast.
+("release" in the log), so the downloads waiting on it fail fast. SIGUSR2 closes the held
+connections only ("drop"): later ones are held again.
 """
 import signal
 import socket
@@ -32,7 +33,15 @@ def release(signum, frame):
     say("release")
 
 
+def drop(signum, frame):
+    for conn in held:
+        conn.close()
+    held.clear()
+    say("drop")
+
+
 signal.signal(signal.SIGUSR1, release)
+signal.signal(signal.SIGUSR2, drop)
 say("port %d" % server.getsockname()[1])
 while True:
     conn, _ = server.accept()
