@@ -173,6 +173,23 @@ void EventLoop::Timer::disarm()
     sd_event_source_set_enabled(source_.get(), SD_EVENT_OFF);
 }
 
+EventLoop::Idle::Idle(EventLoop& loop, std::function<void()> handler) : handler_(std::move(handler))
+{
+    check(sd_event_add_defer(
+              loop.get(), adopt(source_),
+              [](sd_event_source*, void* userdata) { return runHandler(userdata); }, &handler_),
+          "cannot defer work");
+    sd_event_source_set_priority(source_.get(), SD_EVENT_PRIORITY_IDLE);
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_OFF);
+}
+
+EventLoop::Idle::~Idle() = default;
+
+void EventLoop::Idle::schedule()
+{
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_ONESHOT);
+}
+
 void EventLoop::enableWatchdog()
 {
     sd_event_set_watchdog(event_, 1);

@@ -20,18 +20,18 @@ void AddressObject::emitChanged()
                                 {"Certificate", "State", "Error"});
 }
 
-BusWarnings AddressObject::Assign(const sdbus::ObjectPath& certificate,
-                                  const std::map<std::string, sdbus::Variant>& options)
+void AddressObject::Assign(sdbus::Result<BusWarnings>&& result, sdbus::ObjectPath certificate,
+                           std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage,
-                           [&] {
-                               const auto parsed = parseBindingOptions(options);
-                               auto bound = service_.manager().assign(
-                                   address_, service_.certificateIdFromPath(certificate), parsed.force);
-                               if (parsed.flush)
-                                   service_.requestFlush();
-                               return toBus(bound.warnings);
-                           });
+    service_.mutate(getObject(), std::move(result), "Assign", address_ + " -> " + std::string(certificate),
+                    Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().assign(
+                            address_, service_.certificateIdFromPath(certificate), parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return toBus(bound.warnings);
+                    });
 }
 
 std::string AddressObject::Address()

@@ -65,16 +65,16 @@ void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
         });
 }
 
-void CertificateObject::SetFriendlyName(const std::string& friendlyName)
+void CertificateObject::SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName)
 {
-    service_.mutate(getObject(), "SetFriendlyName", getObjectPath(), Right::Manage,
+    service_.mutate(getObject(), std::move(result), "SetFriendlyName", getObjectPath(), Right::Manage,
                     [&] { service_.manager().setFriendlyName(id_, friendlyName); });
 }
 
-BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addresses,
-                                            const std::map<std::string, sdbus::Variant>& options)
+void CertificateObject::SetAddresses(sdbus::Result<BusWarnings>&& result, std::vector<std::string> addresses,
+                                     std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(getObject(), "SetAddresses", getObjectPath(), Right::Manage, [&] {
+    service_.mutate(getObject(), std::move(result), "SetAddresses", getObjectPath(), Right::Manage, [&] {
         const auto parsed = parseBindingOptions(options);
         auto bound = service_.manager().setAddresses(id_, addresses, parsed.force);
         if (parsed.flush)
@@ -83,9 +83,9 @@ BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addr
     });
 }
 
-void CertificateObject::SetChain(const std::string& mode, const std::vector<uint8_t>& pem)
+void CertificateObject::SetChain(sdbus::Result<>&& result, std::string mode, std::vector<uint8_t> pem)
 {
-    service_.mutate(getObject(), "SetChain", getObjectPath(), Right::Manage,
+    service_.mutate(getObject(), std::move(result), "SetChain", getObjectPath(), Right::Manage,
                     [&] { service_.manager().setChain(id_, parseChainModeArgument(mode), pem); });
 }
 
@@ -119,13 +119,13 @@ CertificateObject::Check(const std::vector<std::string>& hostnames)
     });
 }
 
-void CertificateObject::Delete()
+void CertificateObject::Delete(sdbus::Result<>&& result)
 {
     // Copy: publishing the deletion retracts this object.
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteCertificate", path, Right::Manage,
+    service.mutate(getObject(), std::move(result), "DeleteCertificate", path, Right::Manage,
                    [&] { service.manager().deleteCertificate(id); });
 }
 

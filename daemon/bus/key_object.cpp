@@ -18,12 +18,13 @@ void KeyObject::emitChanged()
     emitPropertiesChangedSignal(org::certd1::Key_adaptor::INTERFACE_NAME, {"Certificates", "Requests"});
 }
 
-void KeyObject::Delete()
+void KeyObject::Delete(sdbus::Result<>&& result)
 {
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteKey", path, Right::Manage, [&] { service.manager().deleteKey(id); });
+    service.mutate(getObject(), std::move(result), "DeleteKey", path, Right::Manage,
+                   [&] { service.manager().deleteKey(id); });
 }
 
 std::string KeyObject::Algorithm()

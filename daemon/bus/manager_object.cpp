@@ -84,36 +84,34 @@ void ManagerObject::Import(sdbus::Result<std::vector<sdbus::ObjectPath>, BusWarn
     });
 }
 
-BusWarnings ManagerObject::Assign(const std::string& address, const sdbus::ObjectPath& certificate,
-                                  const std::map<std::string, sdbus::Variant>& options)
+void ManagerObject::Assign(sdbus::Result<BusWarnings>&& result, std::string address,
+                           sdbus::ObjectPath certificate, std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(
-        getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
-            const auto parsed = parseBindingOptions(options);
-            auto bound =
-                service_.manager().assign(address, service_.certificateIdFromPath(certificate), parsed.force);
-            if (parsed.flush)
-                service_.requestFlush();
-            return toBus(bound.warnings);
-        });
+    service_.mutate(getObject(), std::move(result), "Assign", address + " -> " + std::string(certificate),
+                    Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().assign(
+                            address, service_.certificateIdFromPath(certificate), parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return toBus(bound.warnings);
+                    });
 }
 
-std::tuple<std::vector<std::string>, BusWarnings>
-ManagerObject::ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
-                                  const sdbus::ObjectPath& newCertificate,
-                                  const std::map<std::string, sdbus::Variant>& options)
+void ManagerObject::ReplaceCertificate(sdbus::Result<std::vector<std::string>, BusWarnings>&& result,
+                                       sdbus::ObjectPath oldCertificate, sdbus::ObjectPath newCertificate,
+                                       std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(getObject(), "ReplaceCertificate",
-                           std::string(oldCertificate) + " -> " + std::string(newCertificate), Right::Manage,
-                           [&] {
-                               const auto parsed = parseBindingOptions(options);
-                               auto bound = service_.manager().replaceCertificate(
-                                   service_.certificateIdFromPath(oldCertificate),
-                                   service_.certificateIdFromPath(newCertificate), parsed.force);
-                               if (parsed.flush)
-                                   service_.requestFlush();
-                               return std::tuple{bound.moved, toBus(bound.warnings)};
-                           });
+    service_.mutate(getObject(), std::move(result), "ReplaceCertificate",
+                    std::string(oldCertificate) + " -> " + std::string(newCertificate), Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().replaceCertificate(
+                            service_.certificateIdFromPath(oldCertificate),
+                            service_.certificateIdFromPath(newCertificate), parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return std::tuple{bound.moved, toBus(bound.warnings)};
+                    });
 }
 
 namespace {

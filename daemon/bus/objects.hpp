@@ -35,11 +35,11 @@ private:
     // CreateSelfSigned and CreateRequest.
     void create(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
                 const std::map<std::string, sdbus::Variant>& spec, bool selfSigned);
-    BusWarnings Assign(const std::string& address, const sdbus::ObjectPath& certificate,
-                       const std::map<std::string, sdbus::Variant>& options) override;
-    std::tuple<std::vector<std::string>, BusWarnings>
-    ReplaceCertificate(const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
-                       const std::map<std::string, sdbus::Variant>& options) override;
+    void Assign(sdbus::Result<BusWarnings>&& result, std::string address, sdbus::ObjectPath certificate,
+                std::map<std::string, sdbus::Variant> options) override;
+    void ReplaceCertificate(sdbus::Result<std::vector<std::string>, BusWarnings>&& result,
+                            sdbus::ObjectPath oldCertificate, sdbus::ObjectPath newCertificate,
+                            std::map<std::string, sdbus::Variant> options) override;
     std::map<std::string, sdbus::Variant> GetStatus() override;
     std::map<std::string, sdbus::Variant> GetCallerRights() override;
     std::string Version() override;
@@ -65,14 +65,14 @@ private:
     const CertificateEntry& entry() const;
     void Export(sdbus::Result<std::vector<uint8_t>>&& result,
                 std::map<std::string, sdbus::Variant> options) override;
-    void SetFriendlyName(const std::string& friendlyName) override;
-    BusWarnings SetAddresses(const std::vector<std::string>& addresses,
-                             const std::map<std::string, sdbus::Variant>& options) override;
-    void SetChain(const std::string& mode, const std::vector<uint8_t>& pem) override;
+    void SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName) override;
+    void SetAddresses(sdbus::Result<BusWarnings>&& result, std::vector<std::string> addresses,
+                      std::map<std::string, sdbus::Variant> options) override;
+    void SetChain(sdbus::Result<>&& result, std::string mode, std::vector<uint8_t> pem) override;
     void FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>>&& result) override;
     std::vector<sdbus::Struct<std::string, std::string, std::string>>
     Check(const std::vector<std::string>& hostnames) override;
-    void Delete() override;
+    void Delete(sdbus::Result<>&& result) override;
     std::string FriendlyName() override;
     std::string Subject() override;
     std::string Issuer() override;
@@ -110,7 +110,7 @@ public:
     void retract() { emitInterfacesRemovedSignal({org::certd1::Key_adaptor::INTERFACE_NAME}); }
 
 private:
-    void Delete() override;
+    void Delete(sdbus::Result<>&& result) override;
     std::string Algorithm() override;
     uint32_t Bits() override;
     std::string FingerprintSHA256() override;
@@ -134,7 +134,7 @@ public:
 private:
     const RequestEntry& entry() const;
     const StoredRequest& stored() const;
-    void Delete() override;
+    void Delete(sdbus::Result<>&& result) override;
     std::string FriendlyName() override;
     std::string Subject() override;
     std::vector<sdbus::Struct<std::string, std::string>> SubjectAlternativeNames() override;
@@ -159,8 +159,8 @@ public:
     void retract() { emitInterfacesRemovedSignal({org::certd1::Address_adaptor::INTERFACE_NAME}); }
 
 private:
-    BusWarnings Assign(const sdbus::ObjectPath& certificate,
-                       const std::map<std::string, sdbus::Variant>& options) override;
+    void Assign(sdbus::Result<BusWarnings>&& result, sdbus::ObjectPath certificate,
+                std::map<std::string, sdbus::Variant> options) override;
     std::string Address() override;
     uint16_t Port() override;
     sdbus::ObjectPath Certificate() override;

@@ -29,12 +29,12 @@ const StoredRequest& RequestObject::stored() const
     return service_.manager().storedRequest(id_);
 }
 
-void RequestObject::Delete()
+void RequestObject::Delete(sdbus::Result<>&& result)
 {
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteRequest", path, Right::Manage,
+    service.mutate(getObject(), std::move(result), "DeleteRequest", path, Right::Manage,
                    [&] { service.manager().deleteRequest(id); });
 }
 

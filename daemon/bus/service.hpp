@@ -79,34 +79,32 @@ public:
     void emitManagerProperties(const std::vector<std::string>& names);
     void emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days);
 
-    // Runs a mutation: authorise the caller from the message being processed,
-    // run `body`, audit the outcome. Errors are translated for sd-bus.
-    template <typename F>
-    auto mutate(const sdbus::IObject& object, const std::string& action, const std::string& target,
-                Right right, F&& body) -> decltype(body())
+    // Runs a mutation: authorise the caller from the message being processed, run `body` (it
+    // returns the reply's values: nothing, one value or a tuple), and reply when the change is
+    // durable and served: after the flow's next settle, which flushes the Manager's staged
+    // transactions for every call that arrived meanwhile at once (group commit). The outcome
+    // is audited then. Errors reply in the same order, after the same settle.
+    template <typename... Results, typename F>
+    void mutate(const sdbus::IObject& object, sdbus::Result<Results...>&& result, const std::string& action,
+                const std::string& target, Right right, F&& body)
     {
-        return handleErrors([&]() -> decltype(body()) {
-            buryTheDead();
-            const Caller caller = callerOf(*object.getCurrentlyProcessedMessage());
-            try {
-                authorize(caller, right, info_.auth);
-                // The reply waits until the change is durable (the Manager committed it) and
-                // served (settle: the terminator acknowledged it).
-                if constexpr (std::is_void_v<decltype(body())>) {
-                    body();
-                    flow_.settle();
-                    log::audit(action, target, caller.uid, caller.pid, "ok");
-                } else {
-                    auto result = body();
-                    flow_.settle();
-                    log::audit(action, target, caller.uid, caller.pid, "ok");
-                    return result;
-                }
-            } catch (const certd::Error& e) {
-                log::audit(action, target, caller.uid, caller.pid, std::string(errorName(e.code())));
-                throw;
-            }
-        });
+        buryTheDead();
+        auto reply = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+        Caller caller;
+        try {
+            caller = callerOf(*object.getCurrentlyProcessedMessage());
+            authorize(caller, right, info_.auth);
+            std::tuple<Results...> values;
+            if constexpr (std::is_void_v<decltype(body())>)
+                body();
+            else if constexpr (sizeof...(Results) == 1)
+                values = std::tuple<Results...>(body());
+            else
+                values = body();
+            replyWhenSettled(reply, std::move(values), nullptr, caller, action, target, right);
+        } catch (...) {
+            replyWhenSettled(reply, {}, std::current_exception(), caller, action, target, right);
+        }
     }
 
     // Runs a slow call without blocking the bus: on this thread authorise the caller (from
@@ -133,7 +131,7 @@ public:
                 message->getSender(),
                 WorkPool::Job{std::move(call.build), [this, reply, commit = std::move(commit), caller, action,
                                                       target, right](std::exception_ptr error) {
-                                  finishLater(*reply, error, commit, caller, action, target, right);
+                                  finishLater(reply, error, commit, caller, action, target, right);
                               }});
         } catch (...) {
             const sdbus::Error error = currentBusError();
@@ -150,23 +148,47 @@ public:
 private:
     WorkPool& poolFor(Pool pool) { return pool == Pool::Cpu ? cpuPool_ : fetchPool_; }
     template <typename... Results, typename Commit>
-    void finishLater(const sdbus::Result<Results...>& reply, std::exception_ptr error, const Commit& commit,
-                     const Caller& caller, const std::string& action, const std::string& target, Right right)
+    void finishLater(const std::shared_ptr<sdbus::Result<Results...>>& reply, std::exception_ptr error,
+                     const Commit& commit, const Caller& caller, const std::string& action,
+                     const std::string& target, Right right)
     {
-        try {
-            if (error)
-                std::rethrow_exception(error);
-            auto values = commit();
-            flow_.settle();
-            if (right != Right::Read)
-                log::audit(action, target, caller.uid, caller.pid, "ok");
-            std::apply([&](const auto&... v) { reply.returnResults(v...); }, values);
-        } catch (...) {
-            const sdbus::Error busError = currentBusError();
+        std::tuple<Results...> values;
+        if (!error) {
+            try {
+                values = commit();
+            } catch (...) {
+                error = std::current_exception();
+            }
+        }
+        replyWhenSettled(reply, std::move(values), error, caller, action, target, right);
+    }
+    // Replies (values, or `error`) once the flow has settled what was staged until now, or
+    // with the flush's error if that failed; audits the outcome unless `right` is Read.
+    template <typename... Results>
+    void replyWhenSettled(std::shared_ptr<sdbus::Result<Results...>> reply, std::tuple<Results...> values,
+                          std::exception_ptr error, Caller caller, std::string action, std::string target,
+                          Right right)
+    {
+        flow_.whenSettled([reply = std::move(reply), values = std::move(values), error, caller,
+                           action = std::move(action), target = std::move(target),
+                           right](std::exception_ptr failure) {
+            const std::exception_ptr outcome = error ? error : failure;
+            if (!outcome) {
+                if (right != Right::Read)
+                    log::audit(action, target, caller.uid, caller.pid, "ok");
+                std::apply([&](const auto&... v) { reply->returnResults(v...); }, values);
+                return;
+            }
+            sdbus::Error busError = sdbus::Error(std::string(errorName(ErrorCode::Internal)), "");
+            try {
+                std::rethrow_exception(outcome);
+            } catch (...) {
+                busError = currentBusError();
+            }
             if (right != Right::Read)
                 log::audit(action, target, caller.uid, caller.pid, busError.getName());
-            reply.returnError(busError);
-        }
+            reply->returnError(busError);
+        });
     }
 
     // Objects removed by a mutation are announced at once but unregistered and

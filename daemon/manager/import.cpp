@@ -134,7 +134,7 @@ Manager::Imported Manager::commitImport(ParsedImport parsed, const std::string& 
                                       "… matches no certificate or request yet; import its "
                                       "certificate to use it"});
     }
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
 
     for (const ParsedKey* key : newKeys) {
         addKeyEntry(*key);

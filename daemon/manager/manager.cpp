@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 namespace certd {
 namespace {
@@ -99,6 +100,103 @@ void Manager::loadFromStore()
         addRequestEntry(id, store_.requestPem(id));
     Changes ignored;
     recomputeDerived(ignored, true);
+}
+
+void Manager::commit(Store::Transaction&& tx)
+{
+    if (options_.groupCommit)
+        store_.stage(std::move(tx));
+    else
+        store_.commit(std::move(tx));
+}
+
+void Manager::flush()
+{
+    if (!hasStaged())
+        return;
+    try {
+        store_.flush();
+        parked_ = {};
+    } catch (const Error&) {
+        // The store dropped what was staged: the model follows it back to the durable state.
+        revertToDurable();
+        throw;
+    }
+}
+
+void Manager::revertToDurable()
+{
+    // Rare (a failed write), so every object that stays is refreshed rather than compared.
+    const StoreState& durable = store_.state();
+    Changes changes;
+    for (const auto& item : certificates_)
+        (durable.certificates.count(item.first) ? changes.certificatesChanged : changes.certificatesRemoved)
+            .insert(item.first);
+    for (const auto& id : changes.certificatesRemoved)
+        forgetCertificate(id);
+    std::erase_if(keys_, [&](const auto& item) {
+        if (durable.keys.count(item.first)) {
+            changes.keysChanged.insert(item.first);
+            return false;
+        }
+        changes.keysRemoved.insert(item.first);
+        keyBySpki_.erase(item.second.spkiSha256);
+        return true;
+    });
+    std::erase_if(requests_, [&](const auto& item) {
+        if (durable.requests.count(item.first)) {
+            changes.requestsChanged.insert(item.first);
+            return false;
+        }
+        changes.requestsRemoved.insert(item.first);
+        return true;
+    });
+    // What the undone transactions removed comes back, as it was (no store read: the disk may
+    // be what failed).
+    for (auto& [id, entry] : parked_.certificates)
+        if (durable.certificates.count(id) && !certificates_.count(id)) {
+            changes.certificatesAdded.insert(id);
+            bySubjectHash_.emplace(X509_subject_name_hash(entry.cert.get()), id);
+            certificates_[id] = std::move(entry);
+        }
+    for (auto& [id, entry] : parked_.keys)
+        if (durable.keys.count(id) && !keys_.count(id)) {
+            changes.keysAdded.insert(id);
+            keyBySpki_[entry.spkiSha256] = id;
+            keys_[id] = std::move(entry);
+        }
+    for (auto& [id, entry] : parked_.requests)
+        if (durable.requests.count(id) && !requests_.count(id)) {
+            changes.requestsAdded.insert(id);
+            requests_[id] = std::move(entry);
+        }
+    parked_ = {};
+    issuerOf_.clear();
+    for (const auto& item : addresses_)
+        changes.addressesChanged.insert(item.first);
+    changes.factoryChanged = true;
+    recomputeDerived(changes, true);
+    record(changes);
+    // What the undone transactions added was never published: nothing is to announce of it.
+    const auto dropVanished = [](std::set<std::string>& added, const auto& model) {
+        std::erase_if(added, [&](const std::string& id) { return !model.count(id); });
+    };
+    dropVanished(pending_.certificatesAdded, certificates_);
+    dropVanished(pending_.keysAdded, keys_);
+    dropVanished(pending_.requestsAdded, requests_);
+}
+
+CertificateEntry Manager::forgetCertificate(const std::string& id)
+{
+    auto node = certificates_.extract(id);
+    const auto [first, last] = bySubjectHash_.equal_range(X509_subject_name_hash(node.mapped().cert.get()));
+    for (auto h = first; h != last; ++h)
+        if (h->second == id) {
+            bySubjectHash_.erase(h);
+            break;
+        }
+    std::erase_if(issuerOf_, [&](const auto& item) { return item.first == id || item.second == id; });
+    return std::move(node.mapped());
 }
 
 CertificateEntry& Manager::addCertificateEntry(ParsedCertificate parsed)
@@ -279,23 +377,16 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
     const StoreState& after = store_.state();
     for (const auto& [id, stored] : before.certificates)
         if (!after.certificates.count(id)) {
-            const auto it = certificates_.find(id);
-            const auto [first, last] =
-                bySubjectHash_.equal_range(X509_subject_name_hash(it->second.cert.get()));
-            for (auto h = first; h != last; ++h)
-                if (h->second == id) {
-                    bySubjectHash_.erase(h);
-                    break;
-                }
-            certificates_.erase(it);
-            const std::string& removed = id; // (a structured binding: lambdas capture it by name only from C++20's clang 16)
-            std::erase_if(issuerOf_,
-                          [&](const auto& item) { return item.first == removed || item.second == removed; });
+            CertificateEntry forgotten = forgetCertificate(id);
+            if (hasStaged())
+                parked_.certificates[id] = std::move(forgotten);
             changes.certificatesRemoved.insert(id);
         }
     for (const auto& [id, stored] : before.keys)
         if (!after.keys.count(id)) {
             keyBySpki_.erase(keys_.at(id).spkiSha256);
+            if (hasStaged())
+                parked_.keys[id] = std::move(keys_.at(id));
             keys_.erase(id);
             changes.keysRemoved.insert(id);
         } else if (stored != after.keys.at(id)) {
@@ -303,6 +394,8 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
         }
     for (const auto& [id, stored] : before.requests) {
         if (!after.requests.count(id)) {
+            if (hasStaged())
+                parked_.requests[id] = std::move(requests_.at(id));
             requests_.erase(id);
             changes.requestsRemoved.insert(id);
             if (keys_.count(stored.keyId))

@@ -166,6 +166,14 @@ public:
     const std::string& terminatorError() const { return terminatorError_; }
     void setTerminatorStatus(TerminatorState state, const std::string& error);
 
+    // ---- durability (ManagerOptions::groupCommit)
+    // Transactions staged and not yet durable.
+    bool hasStaged() const { return store_.staged() > 0; }
+    // Makes everything staged durable together. When that fails (Error(Internal), I/O), the
+    // model goes back to the durable state and records what that undid, then the error is
+    // rethrown: whoever acted on the staged state (replies) reports the failure.
+    void flush();
+
     // ---- time
     // Re-evaluates time-dependent warnings (the clock moved on).
     void refreshWarnings();
@@ -173,6 +181,12 @@ public:
 private:
     std::uint64_t now() const;
     void loadFromStore();
+    // Commits `tx`, or stages it for the next flush() (groupCommit).
+    void commit(Store::Transaction&& tx);
+    // Back to the store's (durable) state after a failed flush; records what changed.
+    void revertToDurable();
+    // Drops a certificate and what indexes it; returns its entry.
+    CertificateEntry forgetCertificate(const std::string& id);
     CertificateEntry& addCertificateEntry(ParsedCertificate parsed);
     void addKeyEntry(const ParsedKey& parsed);
     void addRequestEntry(const std::string& id, std::string pem);
@@ -221,6 +235,13 @@ private:
     TerminatorState terminatorState_ = TerminatorState::Stopped;
     std::string terminatorError_;
     Changes pending_;
+    // Entries that staged (not yet durable) transactions removed, kept until the flush: a failed
+    // flush brings them back without reading the store.
+    struct Parked {
+        std::map<std::string, CertificateEntry> certificates;
+        std::map<std::string, KeyEntry> keys;
+        std::map<std::string, RequestEntry> requests;
+    } parked_;
 };
 
 } // namespace certd

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -399,7 +401,7 @@ TEST_CASE("a request on a key deleted between prepare and commit: NotFound, noth
     f.manager.deleteKey(keyId); // the key has no user yet: the deletion is allowed
     const StoreState before = f.store.state();
     f.manager.takeChanges();
-    CHECK(codeOf([&] { f.manager.commitCreate(std::move(pending)); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { f.manager.commitCreate(std::move(pending)); }) == ErrorCode::NotFound);
     CHECK(f.store.state() == before);
     CHECK(f.manager.requests().empty());
     CHECK(f.manager.takeChanges().empty());
@@ -434,10 +436,77 @@ TEST_CASE("a certificate made off the model appears only at its commit")
     Manager::buildCreate(pending);
     const std::string id = pending.certificate.id;
     CHECK_FALSE(f.manager.certificates().count(id));
-    CHECK(codeOf([&] { f.manager.assign("127.0.0.2", id); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { f.manager.assign("127.0.0.2", id); }) == ErrorCode::NotFound);
     const auto created = f.manager.commitCreate(std::move(pending));
     CHECK(created.id == id);
     CHECK(f.manager.certificate(id).info.subject == "CN=late.example.com");
     f.manager.assign("127.0.0.2", id);
     CHECK(f.manager.certificateForAddress("127.0.0.2") == id);
+}
+
+TEST_CASE("group commit: staged changes show at once, are durable after one flush, and a failed flush undoes "
+          "them all")
+{
+    test::TempDir dir;
+    const auto spec = [](const std::string& name) {
+        CreateSpec cs;
+        cs.spec.friendlyName = name;
+        cs.spec.subject.commonName = name + ".example.com";
+        cs.spec.keyType = pki::KeyType::EcP256;
+        return cs;
+    };
+    std::string kept, alsoKept, lost, later;
+    {
+        ManagerOptions options;
+        options.groupCommit = true;
+        options.factorySpec.subject.commonName = "appliance.example.com";
+        options.factoryKeyType = pki::KeyType::EcP256;
+        Store store(dir.path());
+        Manager manager(store, options);
+        manager.ensureFactoryCertificate();
+        manager.flush();
+        // One write (a journal record or a snapshot) per flush, whatever it holds.
+        const auto writes = [&] { return store.counters().journalRecords + store.counters().snapshots; };
+        const auto before = writes();
+
+        kept = manager.createSelfSigned(spec("kept")).id;
+        alsoKept = manager.createSelfSigned(spec("also-kept")).id;
+        CHECK(manager.hasStaged());
+        CHECK(manager.certificates().count(kept) == 1); // the model shows what is staged
+        CHECK(writes() == before);                      // nothing is written yet
+        manager.flush();
+        CHECK_FALSE(manager.hasStaged());
+        CHECK(writes() == before + 1); // one flush for both
+        manager.takeChanges();
+
+        // The next group cannot be written: certs/ is a file now, so the certificate cannot be.
+        lost = manager.createSelfSigned(spec("lost")).id;
+        manager.deleteCertificate(kept);
+        CHECK(manager.certificates().count(lost) == 1);
+        CHECK(manager.certificates().count(kept) == 0);
+        std::filesystem::rename(dir.path() / "certs", dir.path() / "certs.away");
+        std::ofstream(dir.path() / "certs") << "in the way";
+        CHECK(errorCodeOf([&] { manager.flush(); }) == ErrorCode::Internal);
+        // Back to the durable state: the lost certificate is gone (and never to be announced),
+        // the deleted one is back (to be announced again).
+        CHECK_FALSE(manager.hasStaged());
+        CHECK(manager.certificates().count(lost) == 0);
+        CHECK(manager.certificates().count(kept) == 1);
+        CHECK(manager.certificates().count(alsoKept) == 1);
+        const Changes changes = manager.takeChanges();
+        CHECK(changes.certificatesAdded.count(lost) == 0);
+        CHECK(changes.certificatesAdded.count(kept) == 1);
+        std::filesystem::remove(dir.path() / "certs");
+        std::filesystem::rename(dir.path() / "certs.away", dir.path() / "certs");
+
+        // And it goes on: the next group is durable.
+        later = manager.createSelfSigned(spec("later")).id;
+        manager.flush();
+    }
+    Store reopened(dir.path());
+    const auto& stored = reopened.state().certificates;
+    CHECK(stored.count(kept) == 1);
+    CHECK(stored.count(alsoKept) == 1);
+    CHECK(stored.count(later) == 1);
+    CHECK(stored.count(lost) == 0);
 }
