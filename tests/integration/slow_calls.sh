@@ -158,4 +158,20 @@ cat "$WORK/flood.out"
 [ "$(pending)" = 0 ] || fail "slow calls left over after the flood: $(pending)"
 pass "50 creations from one connection: capped with Busy; another caller and a read went first"
 
+# ---------------------------------------------------------------- shutdown during a download
+# SIGTERM while a FetchIssuer hangs: the download is cancelled and certd exits cleanly
+# (stop_certd fails otherwise), without the caller's reply.
+kill "$HUNG_PID"; wait "$HUNG_PID" 2>/dev/null || true
+: > "$WORK/hung.log"
+python3 -u "$(dirname "$0")/hung_http.py" > "$WORK/hung.log" 2>&1 &
+HUNG_PID=$!
+wait_until 60 'grep -q "^port " "$WORK/hung.log"' || fail "the second hung server did not start"
+hung="http://127.0.0.1:$(sed -n 's/^port //p' "$WORK/hung.log")"
+"$MAKE_TEST_PKI" "$WORK/hung2" hung2 "$hung/issuer.der" "$hung/root.p7c"
+busctl_import "$WORK/hung2/leaf.pem" >/dev/null
+call_bg last "$(cert_path "$WORK/hung2/leaf.pem")" org.certd1.Certificate FetchIssuer
+wait_until 120 '[ "$(accepted)" -ge 1 ]' || fail "certd never connected to the second hung server"
 stop_certd
+wait_done last
+[ "$(rc_of last)" != 0 ] || fail "FetchIssuer succeeded although certd stopped: $(cat "$WORK/last.out")"
+pass "SIGTERM during a hung download: certd exits cleanly"
