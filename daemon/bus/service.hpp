@@ -152,8 +152,9 @@ public:
 private:
     WorkPool& poolFor(Pool pool) { return pool == Pool::Cpu ? cpuPool_ : fetchPool_; }
     template <typename... Results, typename Commit>
-    void finishLater(const sdbus::Result<Results...>& reply, std::exception_ptr error, const Commit& commit,
-                     const Caller& caller, const std::string& action, const std::string& target, Right right)
+    void finishLater(const sdbus::Result<Results...>& reply, const std::exception_ptr& error,
+                     const Commit& commit, const Caller& caller, const std::string& action,
+                     const std::string& target, Right right)
     {
         try {
             if (error)

@@ -69,7 +69,7 @@ TEST_CASE("work pool: callers take turns; one caller's flood does not delay anot
     std::vector<std::string> order; // the loop thread's record of finished jobs
     const auto loopThread = std::this_thread::get_id();
     bool doneOnLoopThread = true;
-    auto job = [&](std::string name, Gate* gate = nullptr) {
+    auto job = [&](const std::string& name, Gate* gate = nullptr) {
         return WorkPool::Job{[gate] {
                                  if (gate)
                                      gate->wait();
@@ -107,7 +107,7 @@ TEST_CASE("work pool: beyond the caller's cap, Busy; other callers and later cal
                                  if (gate)
                                      gate->wait();
                              },
-                             [&](std::exception_ptr) { ++finished; }};
+                             [&](const std::exception_ptr&) { ++finished; }};
     };
     pool.submit("a", job(&blocker));
     pool.submit("a", job());
