@@ -46,6 +46,7 @@ WorkPool::WorkPool(sd_event* event, WorkPoolOptions options) : options_(std::mov
 
 WorkPool::~WorkPool()
 {
+    cancelled_ = true;
     {
         const std::lock_guard lock(mutex_);
         stopping_ = true;

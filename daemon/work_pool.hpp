@@ -11,6 +11,7 @@
 
 #include <systemd/sd-event.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -53,6 +54,8 @@ public:
     std::size_t pending() const;
     std::size_t pending(const std::string& caller) const;
     const WorkPoolOptions& options() const { return options_; }
+    // Turns true when the pool is being destroyed: a long job (a download) may stop early.
+    const std::atomic<bool>& cancelled() const { return cancelled_; }
 
 private:
     struct Finished {
@@ -75,6 +78,7 @@ private:
     std::size_t total_ = 0;
     std::list<Finished> finished_;
     bool stopping_ = false;
+    std::atomic<bool> cancelled_{false};
     std::vector<std::thread> threads_;
 };
 

@@ -97,6 +97,7 @@ void CertificateObject::FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>
         getObject(), Pool::Fetch, "FetchIssuer", getObjectPath(), Right::Manage, std::move(result), [&] {
             // The downloads run on a worker; the issuers are imported at the commit.
             auto pending = std::make_shared<Manager::PendingFetch>(service.manager().prepareFetch(id));
+            pending->cancel = &service.shuttingDown();
             return SlowCall<std::tuple<std::vector<sdbus::ObjectPath>>>{
                 [pending] { Manager::buildFetch(*pending); },
                 [pending, &service] {

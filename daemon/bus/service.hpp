@@ -144,6 +144,8 @@ public:
     std::string certificateIdFromPath(const std::string& path) const;
     // Slow calls queued or running, every caller and pool together (GetStatus).
     std::size_t pendingSlowCalls() const { return cpuPool_.pending() + fetchPool_.pending(); }
+    // Set when certd shuts down: downloads stop early instead of holding the exit.
+    const std::atomic<bool>& shuttingDown() const { return fetchPool_.cancelled(); }
 
 private:
     WorkPool& poolFor(Pool pool) { return pool == Pool::Cpu ? cpuPool_ : fetchPool_; }

@@ -214,6 +214,7 @@ void Manager::buildFetch(PendingFetch& pending)
             throw Error(ErrorCode::FetchFailed,
                         "fetching issuers took too long; stopped before '" + url + "'");
         FetchLimits limits;
+        limits.cancel = pending.cancel;
         limits.timeoutMs = std::min<long>(limits.timeoutMs, static_cast<long>(left.count()));
         const Bytes data = pending.fetch ? pending.fetch(url) : fetchUrl(url, limits);
         pki::ImportedBundle bundle;

@@ -14,6 +14,7 @@
 #include "store/store.hpp"
 #include "terminator/state.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -125,6 +126,7 @@ public:
         std::string topSubject;
         std::vector<std::string> urls;
         std::function<Bytes(const std::string& url)> fetch; // ManagerOptions::fetch
+        const std::atomic<bool>* cancel = nullptr;          // FetchLimits::cancel
         bool nothingToDo = false;                           // the chain is complete
         std::string pem;                                    // built: the issuers, nearest first
     };

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -71,14 +72,15 @@ void create(Client& client, Journal& journal, const std::string& who, const std:
         .onInterface("org.certd1.Manager")
         .withArguments(createSpec(keyType, name))
         .withTimeout(kTimeout)
-        .uponReplyInvoke([&journal, who](const sdbus::Error* error, sdbus::ObjectPath, Warnings) {
-            if (!error)
-                journal.add(who + " ok");
-            else if (error->getName() == "org.certd1.Error.Busy" && !error->getMessage().empty())
-                journal.add(who + " busy " + error->getMessage());
-            else
-                journal.add(who + " error " + error->getName() + ": " + error->getMessage());
-        });
+        .uponReplyInvoke(
+            [&journal, who](const sdbus::Error* error, const sdbus::ObjectPath&, const Warnings&) {
+                if (!error)
+                    journal.add(who + " ok");
+                else if (error->getName() == "org.certd1.Error.Busy" && !error->getMessage().empty())
+                    journal.add(who + " busy " + error->getMessage());
+                else
+                    journal.add(who + " error " + error->getName() + ": " + error->getMessage());
+            });
 }
 
 int flood(int count, const std::string& keyType)
@@ -102,7 +104,7 @@ int flood(int count, const std::string& keyType)
         .onInterface("org.freedesktop.DBus.Properties")
         .withArguments(std::string("org.certd1.Manager"), std::string("Version"))
         .withTimeout(kTimeout)
-        .uponReplyInvoke([&journal](const sdbus::Error* error, sdbus::Variant) {
+        .uponReplyInvoke([&journal](const sdbus::Error* error, const sdbus::Variant&) {
             journal.add(error ? "C error " + error->getName() : std::string("C read"));
         });
     journal.waitFor(static_cast<std::size_t>(count) + 2);
@@ -143,7 +145,7 @@ int flood(int count, const std::string& keyType)
 double percentile(std::vector<double> v, double p)
 {
     std::sort(v.begin(), v.end());
-    const auto index = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    const auto index = static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
     return v[std::min(index, v.size() - 1)];
 }
 
@@ -164,7 +166,7 @@ int latency(int reads, const std::string& slowCert)
             fetcher->manager->callMethodAsync("FetchIssuer")
                 .onInterface("org.certd1.Certificate")
                 .withTimeout(kTimeout)
-                .uponReplyInvoke([&](const sdbus::Error*, std::vector<sdbus::ObjectPath>) {
+                .uponReplyInvoke([&](const sdbus::Error*, const std::vector<sdbus::ObjectPath>&) {
                     journal.add("fetch returned");
                     if (!stop)
                         fetchNext();
@@ -177,7 +179,7 @@ int latency(int reads, const std::string& slowCert)
                 .onInterface("org.certd1.Manager")
                 .withArguments(createSpec("rsa4096", "load-" + std::to_string(n)))
                 .withTimeout(kTimeout)
-                .uponReplyInvoke([&, n](const sdbus::Error*, sdbus::ObjectPath, Warnings) {
+                .uponReplyInvoke([&, n](const sdbus::Error*, const sdbus::ObjectPath&, const Warnings&) {
                     ++created;
                     if (!stop)
                         createNext(n + 2);

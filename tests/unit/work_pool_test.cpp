@@ -2,6 +2,7 @@
 // that answer Busy, exceptions carried back, and every `done` on the loop's thread.
 // Ordering is forced with gates (a job waits until the test opens it), never with time.
 #include "error.hpp"
+#include "error_code_of.hpp"
 #include "event_loop.hpp"
 #include "work_pool.hpp"
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 using namespace certd;
+using certd::test::errorCodeOf;
 
 namespace {
 
@@ -48,17 +50,6 @@ void runUntil(EventLoop& loop, const std::function<bool()>& done)
         REQUIRE(sd_event_run(loop.get(), UINT64_MAX) >= 0);
 }
 
-ErrorCode codeOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("expected an error");
-    return ErrorCode::Internal;
-}
-
 } // namespace
 
 TEST_CASE("work pool: callers take turns; one caller's flood does not delay another's first job")
@@ -69,7 +60,7 @@ TEST_CASE("work pool: callers take turns; one caller's flood does not delay anot
     std::vector<std::string> order; // the loop thread's record of finished jobs
     const auto loopThread = std::this_thread::get_id();
     bool doneOnLoopThread = true;
-    auto job = [&](std::string name, Gate* gate = nullptr) {
+    auto job = [&](const std::string& name, Gate* gate = nullptr) {
         return WorkPool::Job{[gate] {
                                  if (gate)
                                      gate->wait();
@@ -107,17 +98,17 @@ TEST_CASE("work pool: beyond the caller's cap, Busy; other callers and later cal
                                  if (gate)
                                      gate->wait();
                              },
-                             [&](std::exception_ptr) { ++finished; }};
+                             [&](const std::exception_ptr&) { ++finished; }};
     };
     pool.submit("a", job(&blocker));
     pool.submit("a", job());
     pool.submit("a", job());
-    CHECK(codeOf([&] { pool.submit("a", job()); }) == ErrorCode::Busy);
+    CHECK(errorCodeOf([&] { pool.submit("a", job()); }) == ErrorCode::Busy);
     CHECK(pool.pending("a") == 3);
     pool.submit("b", job());
     pool.submit("c", job());
     // The pool's own cap (5) holds whoever asks.
-    CHECK(codeOf([&] { pool.submit("d", job()); }) == ErrorCode::Busy);
+    CHECK(errorCodeOf([&] { pool.submit("d", job()); }) == ErrorCode::Busy);
     CHECK(pool.pending("d") == 0);
     blocker.open();
     runUntil(loop, [&] { return finished == 5; });
