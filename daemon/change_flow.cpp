@@ -25,6 +25,14 @@ void ChangeFlow::settleUnlessGrouping()
 {
     if (waiters_.empty())
         settle();
+    else
+        retractRemoved();
+}
+
+void ChangeFlow::retractRemoved()
+{
+    if (retract_ && manager_.hasChanges())
+        retract_(manager_.pendingChanges());
 }
 
 void ChangeFlow::subscribe(Subscriber subscriber)

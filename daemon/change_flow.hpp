@@ -40,6 +40,13 @@ public:
     ChangeFlow& operator=(const ChangeFlow&) = delete;
 
     void subscribe(Subscriber subscriber);
+    // `retract` gets what was removed as soon as it is removed (see retractRemoved()), besides
+    // the settle's subscribers: a bus object must not outlive the model entry it reads.
+    void onRemoval(Subscriber retract) { retract_ = std::move(retract); }
+    // Hands what the Manager removed since the last settle to the onRemoval subscriber now, not
+    // at the group's settle. (A removal needs no terminator acknowledgement: what is served
+    // cannot be removed.)
+    void retractRemoved();
     // The next settle() also rotates session ticket keys and drops session caches (a
     // compromise-driven swap).
     void requestFlush() { flush_ = true; }
@@ -57,6 +64,7 @@ private:
     Manager& manager_;
     terminator::Link& terminator_;
     std::vector<Subscriber> subscribers_;
+    Subscriber retract_;
     std::vector<Waiter> waiters_;
     EventLoop::Idle idle_;
     bool flush_ = false;

@@ -74,6 +74,8 @@ public:
 
     // Creates, removes and refreshes objects for what changed; emits the signals.
     void publish(const Changes& changes);
+    // Removes, at once, the objects of what `changes` removed (their settle comes later).
+    void retract(const Changes& changes);
     // The terminator's next sync also flushes session state (a compromise-driven swap).
     void requestFlush() { flow_.requestFlush(); }
     void emitManagerProperties(const std::vector<std::string>& names);
@@ -101,6 +103,7 @@ public:
                 values = std::tuple<Results...>(body());
             else
                 values = body();
+            flow_.retractRemoved();
             replyWhenSettled(reply, std::move(values), nullptr, caller, action, target, right);
         } catch (...) {
             replyWhenSettled(reply, {}, std::current_exception(), caller, action, target, right);
@@ -158,6 +161,7 @@ private:
         if (!error) {
             try {
                 values = commit();
+                flow_.retractRemoved();
             } catch (...) {
                 error = std::current_exception();
             }

@@ -63,6 +63,8 @@ public:
     // Everything mutations touched since the last call, and forgets it.
     Changes takeChanges();
     bool hasChanges() const { return !pending_.empty(); }
+    // What takeChanges() would hand on, left in place.
+    const Changes& pendingChanges() const { return pending_; }
 
     // ---- certificates
     struct Created {
