@@ -25,6 +25,7 @@ enum class ErrorCode {
     Unsupported,        // understood, but not something certd handles
     FetchFailed,        // an issuer download failed (network, HTTP status, size or time limit)
     CheckFailed,        // a pre-flight check found errors; the caller may override with force
+    Busy,               // the caller already has as many slow calls in progress as certd takes
     Internal,           // a bug or an environment failure (disk, OpenSSL)
 };
 

@@ -28,6 +28,12 @@ std::size_t onData(char* ptr, std::size_t size, std::size_t count, void* user)
     return n;
 }
 
+// libcurl calls this about once a second even while nothing arrives.
+int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
+{
+    return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
 using CurlPtr = std::unique_ptr<CURL, decltype([](CURL* c) { curl_easy_cleanup(c); })>;
 
 } // namespace
@@ -54,10 +60,17 @@ Bytes fetchUrl(const std::string& url, const FetchLimits& limits)
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, onData);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "certd");
+    if (limits.cancel) {
+        curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, onProgress);
+        curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, limits.cancel);
+        curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
+    }
     const CURLcode rc = curl_easy_perform(curl.get());
     if (sink.tooLarge || rc == CURLE_FILESIZE_EXCEEDED)
         throw Error(ErrorCode::FetchFailed,
                     "issuer at '" + url + "' is larger than " + std::to_string(limits.maxBytes) + " bytes");
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        throw Error(ErrorCode::FetchFailed, "download of '" + url + "' stopped: certd is shutting down");
     if (rc != CURLE_OK)
         throw Error(ErrorCode::FetchFailed,
                     "cannot fetch issuer from '" + url + "': " + curl_easy_strerror(rc));

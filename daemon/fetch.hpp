@@ -4,6 +4,7 @@
 
 #include "pki/ossl.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 
@@ -13,6 +14,9 @@ struct FetchLimits {
     std::size_t maxBytes = std::size_t{64} * 1024;
     long timeoutMs = 10000;
     long maxRedirects = 3;
+    // When set and it turns true, the download stops within about a second (FetchFailed):
+    // certd is shutting down.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // GET `url` (http or https only). Throws Error(FetchFailed) naming the URL and

@@ -19,20 +19,33 @@ inline sdbus::Error toBusError(const certd::Error& e)
     return sdbus::Error(std::string(errorName(e.code())), e.what());
 }
 
+// The D-Bus error for the exception being handled; call it only inside a catch block.
+// Internal errors and anything unexpected are logged once, here.
+inline sdbus::Error currentBusError()
+{
+    try {
+        throw;
+    } catch (const sdbus::Error& e) {
+        return e;
+    } catch (const certd::Error& e) {
+        if (e.code() == ErrorCode::Internal)
+            log::error(std::string("internal error: ") + e.what());
+        return toBusError(e);
+    } catch (const std::exception& e) {
+        log::error(std::string("unexpected error: ") + e.what());
+    } catch (...) {
+        log::error("unexpected error");
+    }
+    return sdbus::Error(std::string(errorName(ErrorCode::Internal)), "internal error; see the journal");
+}
+
 template <typename F>
 auto handleErrors(F&& body) -> decltype(body())
 {
     try {
         return body();
-    } catch (const sdbus::Error&) {
-        throw;
-    } catch (const certd::Error& e) {
-        if (e.code() == ErrorCode::Internal)
-            log::error(std::string("internal error: ") + e.what());
-        throw toBusError(e);
-    } catch (const std::exception& e) {
-        log::error(std::string("unexpected error: ") + e.what());
-        throw sdbus::Error(std::string(errorName(ErrorCode::Internal)), "internal error; see the journal");
+    } catch (const std::exception&) {
+        throw currentBusError();
     }
 }
 

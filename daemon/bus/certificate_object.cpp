@@ -26,18 +26,43 @@ const CertificateEntry& CertificateObject::entry() const
     return service_.manager().certificate(id_);
 }
 
-std::vector<uint8_t> CertificateObject::Export(const std::map<std::string, sdbus::Variant>& options)
+void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
+                               std::map<std::string, sdbus::Variant> options)
 {
-    const ExportOptions parsed = handleErrors([&] { return parseExportOptions(options); });
+    Service& service = service_;
+    const std::string id = id_;
+    ExportOptions parsed;
+    try {
+        parsed = handleErrors([&] { return parseExportOptions(options); });
+    } catch (const sdbus::Error& e) {
+        result.returnError(e);
+        return;
+    }
     // Reading a certificate is open; taking its private key is a right of its own, and audited.
     const Right right = parsed.includePrivateKey ? Right::ExportPrivateKey : Right::Read;
-    auto run = [&] {
-        const auto data = service_.manager().exportCertificate(id_, parsed);
-        return std::vector<uint8_t>(data.begin(), data.end());
-    };
-    if (right == Right::Read)
-        return handleErrors(run);
-    return service_.mutate(getObject(), "ExportPrivateKey", getObjectPath(), right, run);
+    if (right == Right::Read && parsed.passphrase.empty()) {
+        // Nothing slow: answered at once.
+        try {
+            const auto data = service.manager().exportCertificate(id, parsed);
+            result.returnResults(std::vector<uint8_t>(data.begin(), data.end()));
+        } catch (...) {
+            result.returnError(currentBusError());
+        }
+        return;
+    }
+    // A key or a passphrase: encoding or encrypting (PKCS#12's KDF) runs on a worker.
+    service.mutateLater(
+        getObject(), Pool::Cpu, "ExportPrivateKey", getObjectPath(), right, std::move(result), [&] {
+            auto pending =
+                std::make_shared<Manager::PendingExport>(service.manager().prepareExport(id, parsed));
+            auto data = std::make_shared<SecureBytes>();
+            return SlowCall<std::tuple<std::vector<uint8_t>>>{
+                [pending, data] {
+                    *data = Manager::buildExport(*pending);
+                    pending->key.reset();
+                },
+                [data] { return std::tuple{std::vector<uint8_t>(data->begin(), data->end())}; }};
+        });
 }
 
 void CertificateObject::SetFriendlyName(const std::string& friendlyName)
@@ -64,14 +89,24 @@ void CertificateObject::SetChain(const std::string& mode, const std::vector<uint
                     [&] { service_.manager().setChain(id_, parseChainModeArgument(mode), pem); });
 }
 
-std::vector<sdbus::ObjectPath> CertificateObject::FetchIssuer()
+void CertificateObject::FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>>&& result)
 {
-    return service_.mutate(getObject(), "FetchIssuer", getObjectPath(), Right::Manage, [&] {
-        std::vector<sdbus::ObjectPath> out;
-        for (const auto& id : service_.manager().fetchIssuers(id_))
-            out.emplace_back(certificatePath(id));
-        return out;
-    });
+    Service& service = service_;
+    const std::string id = id_;
+    service.mutateLater(
+        getObject(), Pool::Fetch, "FetchIssuer", getObjectPath(), Right::Manage, std::move(result), [&] {
+            // The downloads run on a worker; the issuers are imported at the commit.
+            auto pending = std::make_shared<Manager::PendingFetch>(service.manager().prepareFetch(id));
+            pending->cancel = &service.shuttingDown();
+            return SlowCall<std::tuple<std::vector<sdbus::ObjectPath>>>{
+                [pending] { Manager::buildFetch(*pending); },
+                [pending, &service] {
+                    std::vector<sdbus::ObjectPath> out;
+                    for (const auto& issuer : service.manager().commitFetch(std::move(*pending)))
+                        out.emplace_back(certificatePath(issuer));
+                    return std::tuple{out};
+                }};
+        });
 }
 
 std::vector<sdbus::Struct<std::string, std::string, std::string>>

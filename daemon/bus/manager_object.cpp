@@ -1,6 +1,7 @@
 #include "arguments.hpp"
 #include "objects.hpp"
 
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -18,39 +19,68 @@ ManagerObject::~ManagerObject()
     unregisterAdaptor();
 }
 
-std::tuple<sdbus::ObjectPath, BusWarnings>
-ManagerObject::CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spec)
+void ManagerObject::CreateSelfSigned(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                                     std::map<std::string, sdbus::Variant> spec)
 {
-    return service_.mutate(getObject(), "CreateSelfSigned", kRootPath, Right::Manage, [&] {
-        auto created = service_.manager().createSelfSigned(parseCreateSpec(spec, true));
-        return std::tuple{sdbus::ObjectPath(certificatePath(created.id)), toBus(created.warnings)};
-    });
+    create(std::move(result), spec, true);
 }
 
-std::tuple<sdbus::ObjectPath, BusWarnings>
-ManagerObject::CreateRequest(const std::map<std::string, sdbus::Variant>& spec)
+void ManagerObject::CreateRequest(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                                  std::map<std::string, sdbus::Variant> spec)
 {
-    return service_.mutate(getObject(), "CreateRequest", kRootPath, Right::Manage, [&] {
-        auto created = service_.manager().createRequest(parseCreateSpec(spec, false));
-        return std::tuple{sdbus::ObjectPath(requestPath(created.id)), toBus(created.warnings)};
-    });
+    create(std::move(result), spec, false);
 }
 
-std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>
-ManagerObject::Import(const std::vector<uint8_t>& data, const std::string& passphrase,
-                      const std::map<std::string, sdbus::Variant>& options)
+void ManagerObject::create(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                           const std::map<std::string, sdbus::Variant>& spec, bool selfSigned)
 {
-    return service_.mutate(getObject(), "Import", kRootPath, Right::Manage, [&] {
+    Service& service = service_;
+    service.mutateLater(
+        getObject(), Pool::Cpu, selfSigned ? "CreateSelfSigned" : "CreateRequest", kRootPath, Right::Manage,
+        std::move(result), [&] {
+            // The key is made and signed with on a worker; the objects appear at the commit.
+            auto pending = std::make_shared<Manager::PendingCreate>(
+                service.manager().prepareCreate(parseCreateSpec(spec, selfSigned), selfSigned));
+            return SlowCall<std::tuple<sdbus::ObjectPath, BusWarnings>>{
+                [pending] { Manager::buildCreate(*pending); },
+                [pending, &service, selfSigned] {
+                    auto created = service.manager().commitCreate(std::move(*pending));
+                    return std::tuple{
+                        sdbus::ObjectPath(selfSigned ? certificatePath(created.id) : requestPath(created.id)),
+                        toBus(created.warnings)};
+                }};
+        });
+}
+
+void ManagerObject::Import(sdbus::Result<std::vector<sdbus::ObjectPath>, BusWarnings>&& result,
+                           std::vector<uint8_t> data, std::string passphrase,
+                           std::map<std::string, sdbus::Variant> options)
+{
+    Service& service = service_;
+    service.mutateLater(getObject(), Pool::Cpu, "Import", kRootPath, Right::Manage, std::move(result), [&] {
+        // Every parse runs on a worker (PKCS#12, PBES2 and encrypted PEM run a KDF); what is
+        // stored is decided at the commit, so two imports of one file store it once.
+        struct Pending {
+            Bytes data;
+            Secret passphrase;
+            Manager::ParsedImport parsed;
+        };
+        auto pending = std::make_shared<Pending>(Pending{std::move(data), Secret(passphrase), {}});
+        OPENSSL_cleanse(passphrase.data(), passphrase.size());
         const std::string friendlyName = parseImportOptions(options);
-        auto imported = service_.manager().importData(data, Secret(passphrase), friendlyName);
-        std::vector<sdbus::ObjectPath> objects;
-        for (const auto& id : imported.certificates)
-            objects.emplace_back(certificatePath(id));
-        for (const auto& id : imported.keys)
-            objects.emplace_back(keyPath(id));
-        for (const auto& id : imported.requests)
-            objects.emplace_back(requestPath(id));
-        return std::tuple{objects, toBus(imported.warnings)};
+        return SlowCall<std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>>{
+            [pending] { pending->parsed = Manager::parseImportData(pending->data, pending->passphrase); },
+            [pending, &service, friendlyName] {
+                auto imported = service.manager().commitImport(std::move(pending->parsed), friendlyName);
+                std::vector<sdbus::ObjectPath> objects;
+                for (const auto& id : imported.certificates)
+                    objects.emplace_back(certificatePath(id));
+                for (const auto& id : imported.keys)
+                    objects.emplace_back(keyPath(id));
+                for (const auto& id : imported.requests)
+                    objects.emplace_back(requestPath(id));
+                return std::tuple{objects, toBus(imported.warnings)};
+            }};
     });
 }
 
@@ -136,6 +166,7 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetStatus()
         status["Certificates"] = sdbus::Variant(static_cast<uint32_t>(manager.certificates().size()));
         status["Keys"] = sdbus::Variant(static_cast<uint32_t>(manager.keys().size()));
         status["Requests"] = sdbus::Variant(static_cast<uint32_t>(manager.requests().size()));
+        status["PendingSlowCalls"] = sdbus::Variant(static_cast<uint32_t>(service_.pendingSlowCalls()));
         return status;
     });
 }

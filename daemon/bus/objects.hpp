@@ -25,13 +25,16 @@ public:
     ~ManagerObject();
 
 private:
-    std::tuple<sdbus::ObjectPath, BusWarnings>
-    CreateSelfSigned(const std::map<std::string, sdbus::Variant>& spec) override;
-    std::tuple<sdbus::ObjectPath, BusWarnings>
-    CreateRequest(const std::map<std::string, sdbus::Variant>& spec) override;
-    std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>
-    Import(const std::vector<uint8_t>& data, const std::string& passphrase,
-           const std::map<std::string, sdbus::Variant>& options) override;
+    void CreateSelfSigned(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                          std::map<std::string, sdbus::Variant> spec) override;
+    void CreateRequest(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                       std::map<std::string, sdbus::Variant> spec) override;
+    void Import(sdbus::Result<std::vector<sdbus::ObjectPath>, BusWarnings>&& result,
+                std::vector<uint8_t> data, std::string passphrase,
+                std::map<std::string, sdbus::Variant> options) override;
+    // CreateSelfSigned and CreateRequest.
+    void create(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                const std::map<std::string, sdbus::Variant>& spec, bool selfSigned);
     BusWarnings Assign(const std::string& address, const sdbus::ObjectPath& certificate,
                        const std::map<std::string, sdbus::Variant>& options) override;
     std::tuple<std::vector<std::string>, BusWarnings>
@@ -60,12 +63,13 @@ public:
 
 private:
     const CertificateEntry& entry() const;
-    std::vector<uint8_t> Export(const std::map<std::string, sdbus::Variant>& options) override;
+    void Export(sdbus::Result<std::vector<uint8_t>>&& result,
+                std::map<std::string, sdbus::Variant> options) override;
     void SetFriendlyName(const std::string& friendlyName) override;
     BusWarnings SetAddresses(const std::vector<std::string>& addresses,
                              const std::map<std::string, sdbus::Variant>& options) override;
     void SetChain(const std::string& mode, const std::vector<uint8_t>& pem) override;
-    std::vector<sdbus::ObjectPath> FetchIssuer() override;
+    void FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>>&& result) override;
     std::vector<sdbus::Struct<std::string, std::string, std::string>>
     Check(const std::vector<std::string>& hostnames) override;
     void Delete() override;

@@ -4,6 +4,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 namespace certd::bus {
@@ -39,9 +41,32 @@ std::string idFromPath(const std::string& path, const std::string& prefix, const
     return path.substr(prefix.size());
 }
 
+namespace {
+
+// Slow calls one caller (bus connection) may have queued or running in each pool, and all
+// callers together; beyond either the call fails with Busy.
+constexpr std::size_t kSlowCallsPerCaller = 16;
+constexpr std::size_t kSlowCallsInAll = 256;
+// Issuer downloads at once (each bounded in time by Manager::buildFetch); more wait.
+constexpr unsigned kFetchWorkers = 4;
+
+// One worker per CPU certd may run on but one (at least 1, at most 8): key generation is
+// CPU-bound, and the bus thread (with dbus-daemon and the callers) keeps a core to answer on.
+unsigned cpuWorkers()
+{
+    const unsigned n = std::thread::hardware_concurrency();
+    return std::clamp(n > 1 ? n - 1 : 1U, 1U, 8U);
+}
+
+} // namespace
+
 Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manager, ChangeFlow& flow,
                  ServiceInfo info)
-    : connection_(connection), loop_(loop), manager_(manager), flow_(flow), info_(std::move(info))
+    : connection_(connection), loop_(loop), manager_(manager), flow_(flow), info_(std::move(info)),
+      cpuPool_(loop.get(), WorkPoolOptions{"key generation and decryption", cpuWorkers(), kSlowCallsPerCaller,
+                                           kSlowCallsInAll}),
+      fetchPool_(loop.get(),
+                 WorkPoolOptions{"issuer download", kFetchWorkers, kSlowCallsPerCaller, kSlowCallsInAll})
 {
     managerObject_ = std::make_unique<ManagerObject>(connection_, *this);
     for (const auto& [id, entry] : manager_.keys())

@@ -12,6 +12,7 @@
 #include "change_flow.hpp"
 #include "event_loop.hpp"
 #include "manager/manager.hpp"
+#include "work_pool.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -20,6 +21,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace certd::bus {
 
@@ -45,6 +48,17 @@ struct ServiceInfo {
     AuthPolicy auth;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
+
+// A call whose slow part runs on a worker thread (see Service::mutateLater).
+template <typename Reply>
+struct SlowCall {
+    std::function<void()> build;   // on a worker: no Manager access
+    std::function<Reply()> commit; // back on the bus thread: commits, returns the reply's values
+};
+
+// Which pool a slow call waits in: CPU-bound work (keys, signing, KDFs) or issuer downloads,
+// so a hung HTTP server cannot hold up key generation and the reverse.
+enum class Pool { Cpu, Fetch };
 
 class Service {
 public:
@@ -95,9 +109,69 @@ public:
         });
     }
 
+    // Runs a slow call without blocking the bus: on this thread authorise the caller (from
+    // the message being processed) and run `prepare`, which reads what it needs from the
+    // Manager and returns a SlowCall; its build() waits in `pool` (per caller, round-robin;
+    // Busy beyond the caller's cap) and runs on a worker; commit() runs back on this thread,
+    // then the flow settles, the outcome is audited (unless `right` is Read) and `result`
+    // gets the reply. A reply still means durable and served.
+    template <typename... Results, typename Prepare>
+    void mutateLater(const sdbus::IObject& object, Pool pool, const std::string& action,
+                     const std::string& target, Right right, sdbus::Result<Results...>&& result,
+                     Prepare&& prepare)
+    {
+        buryTheDead();
+        auto reply = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+        const auto message = object.getCurrentlyProcessedMessage();
+        Caller caller;
+        try {
+            caller = callerOf(*message);
+            authorize(caller, right, info_.auth);
+            SlowCall<std::tuple<Results...>> call = prepare();
+            auto commit = std::move(call.commit);
+            poolFor(pool).submit(
+                message->getSender(),
+                WorkPool::Job{std::move(call.build), [this, reply, commit = std::move(commit), caller, action,
+                                                      target, right](std::exception_ptr error) {
+                                  finishLater(*reply, error, commit, caller, action, target, right);
+                              }});
+        } catch (...) {
+            const sdbus::Error error = currentBusError();
+            if (right != Right::Read)
+                log::audit(action, target, caller.uid, caller.pid, error.getName());
+            reply->returnError(error);
+        }
+    }
+
     std::string certificateIdFromPath(const std::string& path) const;
+    // Slow calls queued or running, every caller and pool together (GetStatus).
+    std::size_t pendingSlowCalls() const { return cpuPool_.pending() + fetchPool_.pending(); }
+    // Set when certd shuts down: downloads stop early instead of holding the exit.
+    const std::atomic<bool>& shuttingDown() const { return fetchPool_.cancelled(); }
 
 private:
+    WorkPool& poolFor(Pool pool) { return pool == Pool::Cpu ? cpuPool_ : fetchPool_; }
+    template <typename... Results, typename Commit>
+    void finishLater(const sdbus::Result<Results...>& reply, const std::exception_ptr& error,
+                     const Commit& commit, const Caller& caller, const std::string& action,
+                     const std::string& target, Right right)
+    {
+        try {
+            if (error)
+                std::rethrow_exception(error);
+            auto values = commit();
+            flow_.settle();
+            if (right != Right::Read)
+                log::audit(action, target, caller.uid, caller.pid, "ok");
+            std::apply([&](const auto&... v) { reply.returnResults(v...); }, values);
+        } catch (...) {
+            const sdbus::Error busError = currentBusError();
+            if (right != Right::Read)
+                log::audit(action, target, caller.uid, caller.pid, busError.getName());
+            reply.returnError(busError);
+        }
+    }
+
     // Objects removed by a mutation are announced at once but unregistered and
     // freed only after the current message: sd-bus and sdbus-c++ 1.2 touch an
     // object after its own handler returns, so Delete must not free itself.
@@ -118,6 +192,9 @@ private:
     std::map<std::string, std::unique_ptr<RequestObject>> requests_;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;
+    // Last: destroyed first, so no finished job reaches a half-destroyed service.
+    WorkPool cpuPool_;
+    WorkPool fetchPool_;
 };
 
 } // namespace certd::bus

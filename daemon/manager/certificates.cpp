@@ -11,10 +11,18 @@ namespace certd {
 
 Manager::Created Manager::createSelfSigned(CreateSpec cs)
 {
+    PendingCreate pending = prepareCreate(std::move(cs), true);
+    buildCreate(pending);
+    return commitCreate(std::move(pending));
+}
+
+Manager::Created Manager::commitSelfSigned(PendingCreate& pending)
+{
     const StoreState before = store_.state();
-    Created created;
-    ParsedKey key = prepareCreate(cs, created);
-    ParsedCertificate cert = parseCertificate(pki::createSelfSigned(cs.spec, key.key.get()));
+    const CreateSpec& cs = pending.spec;
+    const ParsedKey& key = pending.key;
+    ParsedCertificate& cert = pending.certificate;
+    Created created = std::move(pending.created);
 
     Changes changes;
     auto tx = store_.begin();
@@ -163,25 +171,46 @@ void Manager::deleteCertificate(const std::string& id)
 
 SecureBytes Manager::exportCertificate(const std::string& id, const ExportOptions& options) const
 {
+    return buildExport(prepareExport(id, options));
+}
+
+Manager::PendingExport Manager::prepareExport(const std::string& id, const ExportOptions& options) const
+{
     const auto& entry = certificate(id);
     if (!options.includeCertificate && !options.includePrivateKey)
         throw Error(ErrorCode::InvalidArgument, "include_certificate: nothing to export");
-    pki::ExportRequest request;
-    request.format = options.format;
-    request.passphrase = options.passphrase;
-    request.friendlyName = friendlyName(id);
+    PendingExport pending;
+    pending.options = options;
+    pending.friendlyName = friendlyName(id);
+    // Copies: the encryption may run on another thread while the entries are read or deleted.
+    const auto copy = [&](X509* cert) {
+        pki::X509Ptr out(X509_dup(cert));
+        if (!out)
+            throwOpenSsl(ErrorCode::Internal, "cannot copy a certificate");
+        pending.certificates.push_back(std::move(out));
+    };
     if (options.includeCertificate) {
-        request.certificates.push_back(entry.cert.get());
+        copy(entry.cert.get());
         if (options.includeChain)
             for (const auto& issuer : entry.chain)
-                request.certificates.push_back(certificates_.at(issuer).cert.get());
+                copy(certificates_.at(issuer).cert.get());
     }
-    pki::EvpPkeyPtr key;
     if (options.includePrivateKey) {
         requirePrivateKey(entry);
-        key = loadPrivateKey(entry.keyId);
-        request.key = key.get();
+        pending.key = loadPrivateKey(entry.keyId);
     }
+    return pending;
+}
+
+SecureBytes Manager::buildExport(const PendingExport& pending)
+{
+    pki::ExportRequest request;
+    request.format = pending.options.format;
+    request.passphrase = pending.options.passphrase;
+    request.friendlyName = pending.friendlyName;
+    for (const auto& cert : pending.certificates)
+        request.certificates.push_back(cert.get());
+    request.key = pending.key.get();
     return pki::exportObjects(request);
 }
 

@@ -38,19 +38,31 @@ void Manager::refuseForeignKeys(const std::vector<ParsedCertificate>& certificat
 Manager::Imported Manager::importData(ByteView data, const Secret& passphrase,
                                       const std::string& friendlyName)
 {
+    return commitImport(parseImportData(data, passphrase), friendlyName);
+}
+
+Manager::ParsedImport Manager::parseImportData(ByteView data, const Secret& passphrase)
+{
     auto bundle = pki::parseImport(data, passphrase);
     // Each object parsed once: ids, SPKI hashes, descriptions and kinds from here on.
-    std::vector<ParsedKey> keys;
+    ParsedImport parsed;
     for (auto& key : bundle.keys)
-        keys.push_back(parseKey(std::move(key)));
-    std::vector<ParsedCertificate> certs;
+        parsed.keys.push_back(parseKey(std::move(key)));
     for (auto& cert : bundle.certificates)
-        certs.push_back(parseCertificate(std::move(cert)));
+        parsed.certificates.push_back(parseCertificate(std::move(cert)));
+    parsed.warnings = std::move(bundle.warnings);
+    return parsed;
+}
+
+Manager::Imported Manager::commitImport(ParsedImport parsed, const std::string& friendlyName)
+{
+    std::vector<ParsedKey>& keys = parsed.keys;
+    std::vector<ParsedCertificate>& certs = parsed.certificates;
     refuseForeignKeys(certs, keys);
 
     const StoreState before = store_.state();
     Imported result;
-    result.warnings = bundle.warnings;
+    result.warnings = std::move(parsed.warnings);
     Changes changes;
 
     auto tx = store_.begin();
@@ -144,16 +156,40 @@ Manager::Imported Manager::importData(ByteView data, const Secret& passphrase,
 
 std::vector<std::string> Manager::fetchIssuers(const std::string& id)
 {
+    PendingFetch pending = prepareFetch(id);
+    buildFetch(pending);
+    return commitFetch(std::move(pending));
+}
+
+Manager::PendingFetch Manager::prepareFetch(const std::string& id) const
+{
+    PendingFetch pending;
+    const auto& entry = certificate(id);
+    if (entry.chainComplete) {
+        pending.nothingToDo = true;
+        return pending;
+    }
+    const CertificateEntry& start = entry.chain.empty() ? entry : certificate(entry.chain.back());
+    // A copy: the download runs on another thread while this entry may be read or deleted.
+    pending.top.reset(X509_dup(start.cert.get()));
+    if (!pending.top)
+        throwOpenSsl(ErrorCode::Internal, "cannot copy a certificate");
+    pending.urls = start.info.authorityInfoAccess;
+    pending.topSubject = start.info.subject;
+    pending.fetch = options_.fetch;
+    return pending;
+}
+
+void Manager::buildFetch(PendingFetch& pending)
+{
+    if (pending.nothingToDo)
+        return;
     constexpr std::size_t kMaxFetchHops = 5;
     // Every hop shares one budget, so a call ends well inside the 25 s D-Bus default.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    const auto& entry = certificate(id);
-    if (entry.chainComplete)
-        return {};
-    const CertificateEntry& start = entry.chain.empty() ? entry : certificate(entry.chain.back());
-    X509* top = start.cert.get();
-    std::vector<std::string> urls = start.info.authorityInfoAccess;
-    std::string topSubject = start.info.subject;
+    X509* top = pending.top.get();
+    std::vector<std::string> urls = pending.urls;
+    std::string topSubject = pending.topSubject;
     // Download every hop first and import them together: a failure on a later hop
     // leaves nothing behind.
     std::vector<pki::X509Ptr> downloaded;
@@ -178,8 +214,9 @@ std::vector<std::string> Manager::fetchIssuers(const std::string& id)
             throw Error(ErrorCode::FetchFailed,
                         "fetching issuers took too long; stopped before '" + url + "'");
         FetchLimits limits;
+        limits.cancel = pending.cancel;
         limits.timeoutMs = std::min<long>(limits.timeoutMs, static_cast<long>(left.count()));
-        const Bytes data = options_.fetch ? options_.fetch(url) : fetchUrl(url, limits);
+        const Bytes data = pending.fetch ? pending.fetch(url) : fetchUrl(url, limits);
         pki::ImportedBundle bundle;
         try {
             bundle = pki::parseImport(data, Secret());
@@ -205,10 +242,17 @@ std::vector<std::string> Manager::fetchIssuers(const std::string& id)
         topSubject = info.subject;
         urls = info.authorityInfoAccess;
     }
-    std::string pem;
     for (const auto& c : downloaded)
-        pem += pki::certificatePem(c.get());
-    return importData(asBytes(pem), Secret(), {}).certificates;
+        pending.pem += pki::certificatePem(c.get());
+}
+
+std::vector<std::string> Manager::commitFetch(PendingFetch pending)
+{
+    if (pending.nothingToDo)
+        return {};
+    // The issuers stand on their own: they are imported even if the certificate that named
+    // them was deleted meanwhile (as if the deletion came after this call).
+    return importData(asBytes(pending.pem), Secret(), {}).certificates;
 }
 
 } // namespace certd

@@ -44,21 +44,49 @@ void copySubject(X509* cert, const pki::CertificateInfo& info, pki::CertificateS
 
 } // namespace
 
-ParsedKey Manager::prepareCreate(CreateSpec& cs, Created& created) const
+Manager::PendingCreate Manager::prepareCreate(CreateSpec cs, bool selfSigned) const
 {
+    PendingCreate pending;
+    pending.selfSigned = selfSigned;
     if (cs.copyFrom) {
         const auto& source = certificate(*cs.copyFrom);
         copySubject(source.cert.get(), source.info, cs.spec);
         if (cs.spec.friendlyName.empty())
             cs.spec.friendlyName = friendlyName(source.id) + " (re-key)";
     }
-    created.warnings = pki::validateSpec(cs.spec);
+    pending.created.warnings = pki::validateSpec(cs.spec);
     if (!cs.keyId && !cs.spec.keyType)
         throw Error(ErrorCode::InvalidArgument, "key_type: give key_type (e.g. rsa2048), key or copy_from");
-    auto key = cs.keyId ? loadPrivateKey(*cs.keyId) : pki::generateKey(*cs.spec.keyType);
+    if (cs.keyId)
+        pending.existingKey = loadPrivateKey(*cs.keyId);
+    pending.spec = std::move(cs);
+    return pending;
+}
+
+void Manager::buildCreate(PendingCreate& pending)
+{
+    auto key =
+        pending.existingKey ? std::move(pending.existingKey) : pki::generateKey(*pending.spec.spec.keyType);
     if (auto limited = pki::limitedClientsWarning(key.get()))
-        created.warnings.push_back(std::move(*limited));
-    return parseKey(std::move(key));
+        pending.created.warnings.push_back(std::move(*limited));
+    pending.key = parseKey(std::move(key));
+    if (pending.selfSigned)
+        pending.certificate =
+            parseCertificate(pki::createSelfSigned(pending.spec.spec, pending.key.key.get()));
+    else
+        pending.requestPem =
+            pki::requestPem(pki::createRequest(pending.spec.spec, pending.key.key.get()).get());
+}
+
+Manager::Created Manager::commitCreate(PendingCreate pending)
+{
+    // The key named by `key` may have been deleted while this one was being made: the
+    // deletion came first, so this call finds no key (as it would have, run after it).
+    if (pending.spec.keyId && !keys_.count(*pending.spec.keyId))
+        throw Error(ErrorCode::NotFound, "key '" + *pending.spec.keyId + "' was deleted while the " +
+                                             (pending.selfSigned ? "certificate" : "request") +
+                                             " was being made; nothing was created");
+    return pending.selfSigned ? commitSelfSigned(pending) : commitRequest(pending);
 }
 
 void Manager::stageKey(Store::Transaction& tx, const ParsedKey& key, Changes& changes) const

@@ -14,6 +14,7 @@
 #include "store/store.hpp"
 #include "terminator/state.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -92,6 +93,56 @@ public:
     };
     Imported importData(ByteView data, const Secret& passphrase, const std::string& friendlyName);
 
+    // ---- slow calls, in three steps (the bus layer runs the middle one on a worker thread):
+    // prepare (loop thread: reads the model, captures the inputs), build (any thread: pure,
+    // touches no Manager state: key generation, signing, parsing, downloads, encryption) and
+    // commit (loop thread: re-checks what may have changed meanwhile, then commits as the
+    // one-step call would). The one-step calls above are the three steps in a row.
+    struct PendingCreate {
+        CreateSpec spec;
+        bool selfSigned = false;
+        pki::EvpPkeyPtr existingKey;   // spec.keyId's key, read from the store by prepare
+        Created created;               // warnings so far
+        ParsedKey key;                 // built
+        ParsedCertificate certificate; // built, self-signed
+        std::string requestPem;        // built, request
+    };
+    PendingCreate prepareCreate(CreateSpec spec, bool selfSigned) const;
+    static void buildCreate(PendingCreate& pending);
+    // NotFound when the key named by `key` was deleted while the key or request was being made.
+    Created commitCreate(PendingCreate pending);
+
+    struct ParsedImport {
+        std::vector<ParsedKey> keys;
+        std::vector<ParsedCertificate> certificates;
+        std::vector<pki::Warning> warnings;
+    };
+    static ParsedImport parseImportData(ByteView data, const Secret& passphrase);
+    // Imports like importData(); what is stored already by then is re-imported (idempotent).
+    Imported commitImport(ParsedImport parsed, const std::string& friendlyName);
+
+    struct PendingFetch {
+        pki::X509Ptr top; // a copy of the top of the chain
+        std::string topSubject;
+        std::vector<std::string> urls;
+        std::function<Bytes(const std::string& url)> fetch; // ManagerOptions::fetch
+        const std::atomic<bool>* cancel = nullptr;          // FetchLimits::cancel
+        bool nothingToDo = false;                           // the chain is complete
+        std::string pem;                                    // built: the issuers, nearest first
+    };
+    PendingFetch prepareFetch(const std::string& id) const;
+    static void buildFetch(PendingFetch& pending);
+    std::vector<std::string> commitFetch(PendingFetch pending);
+
+    struct PendingExport {
+        ExportOptions options;
+        std::vector<pki::X509Ptr> certificates; // copies: leaf, then the chain if asked for
+        pki::EvpPkeyPtr key;
+        std::string friendlyName;
+    };
+    PendingExport prepareExport(const std::string& id, const ExportOptions& options) const;
+    static SecureBytes buildExport(const PendingExport& pending);
+
     // ---- addresses and bindings
     // Binding changes run a pre-flight check: error findings refuse (CheckFailed) unless
     // `force`; warning findings are returned.
@@ -132,8 +183,9 @@ private:
     void recomputeDerived(Changes& changes, bool allWarnings = false);
     std::string findIssuer(const CertificateEntry& entry) const;
     pki::EvpPkeyPtr loadPrivateKey(const std::string& keyId) const;
-    // Shared by the create calls: applies copy_from, validates, returns the key to use.
-    ParsedKey prepareCreate(CreateSpec& spec, Created& created) const;
+    // commitCreate's two kinds.
+    Created commitSelfSigned(PendingCreate& pending);
+    Created commitRequest(PendingCreate& pending);
     // Adds the key to the transaction unless stored already; records the change.
     void stageKey(Store::Transaction& tx, const ParsedKey& key, Changes& changes) const;
     const std::string& requireAddress(const std::string& text, std::string& canonical) const;

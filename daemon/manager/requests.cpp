@@ -22,10 +22,17 @@ std::string randomRequestId()
 
 Manager::Created Manager::createRequest(CreateSpec cs)
 {
-    Created created;
-    ParsedKey key = prepareCreate(cs, created);
-    auto req = pki::createRequest(cs.spec, key.key.get());
-    std::string pem = pki::requestPem(req.get());
+    PendingCreate pending = prepareCreate(std::move(cs), false);
+    buildCreate(pending);
+    return commitCreate(std::move(pending));
+}
+
+Manager::Created Manager::commitRequest(PendingCreate& pending)
+{
+    const CreateSpec& cs = pending.spec;
+    const ParsedKey& key = pending.key;
+    std::string pem = std::move(pending.requestPem);
+    Created created = std::move(pending.created);
     const std::string id = randomRequestId();
 
     Changes changes;

@@ -2,7 +2,7 @@
 # state snapshots, certificate paths computed from files, error names from
 # certctl and dbus-send, and a loopback HTTP server for FetchIssuer.
 #   MAKE_TEST_CERT, MAKE_TEST_PKI   test certificate tools (meson passes them)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HTTP_PID=
 HTTP_PORT=

@@ -380,3 +380,64 @@ TEST_CASE("check names uncovered hosts, compares IPs canonically, and reports a 
     CHECK(uncovered.front().find("a.b.example.com") != std::string::npos);
     CHECK(rootInfo);
 }
+
+// Issue 12: slow calls in three steps (prepare, build on a worker, commit); what happens to
+// the model between prepare and commit decides the outcome as if the calls ran one after
+// the other in commit order.
+TEST_CASE("a request on a key deleted between prepare and commit: NotFound, nothing stored")
+{
+    Fixture f;
+    f.manager.ensureFactoryCertificate();
+    const auto lone = test::testKey(pki::KeyType::EcP256, 9);
+    const auto keyId = f.manager.importData(asBytes(keyPem(lone.get())), Secret(), "").keys.front();
+    f.manager.takeChanges();
+    CreateSpec cs;
+    cs.spec.subject.commonName = "csr.example.com";
+    cs.keyId = keyId;
+    auto pending = f.manager.prepareCreate(cs, false);
+    Manager::buildCreate(pending);
+    f.manager.deleteKey(keyId); // the key has no user yet: the deletion is allowed
+    const StoreState before = f.store.state();
+    f.manager.takeChanges();
+    CHECK(codeOf([&] { f.manager.commitCreate(std::move(pending)); }) == ErrorCode::NotFound);
+    CHECK(f.store.state() == before);
+    CHECK(f.manager.requests().empty());
+    CHECK(f.manager.takeChanges().empty());
+}
+
+TEST_CASE("two imports of one file parsed before either commits: stored once, same objects")
+{
+    Fixture f;
+    f.manager.ensureFactoryCertificate();
+    const auto a = test::makeSelfSigned(serverFor("twin.example.com"));
+    const std::string data = pem(a.cert.get());
+    auto first = Manager::parseImportData(asBytes(data), Secret());
+    auto second = Manager::parseImportData(asBytes(data), Secret());
+    const auto one = f.manager.commitImport(std::move(first), "");
+    const std::size_t certificates = f.manager.certificates().size();
+    f.manager.takeChanges();
+    const auto two = f.manager.commitImport(std::move(second), "twin");
+    CHECK(one.certificates == two.certificates);
+    CHECK(f.manager.certificates().size() == certificates);
+    CHECK(f.manager.friendlyName(two.certificates.front()) == "twin"); // the later name wins
+    CHECK(f.manager.takeChanges().certificatesAdded.empty());
+}
+
+TEST_CASE("a certificate made off the model appears only at its commit")
+{
+    Fixture f;
+    f.manager.ensureFactoryCertificate();
+    CreateSpec cs;
+    cs.spec.subject.commonName = "late.example.com";
+    cs.spec.keyType = pki::KeyType::EcP256;
+    auto pending = f.manager.prepareCreate(cs, true);
+    Manager::buildCreate(pending);
+    const std::string id = pending.certificate.id;
+    CHECK_FALSE(f.manager.certificates().count(id));
+    CHECK(codeOf([&] { f.manager.assign("127.0.0.2", id); }) == ErrorCode::NotFound);
+    const auto created = f.manager.commitCreate(std::move(pending));
+    CHECK(created.id == id);
+    CHECK(f.manager.certificate(id).info.subject == "CN=late.example.com");
+    f.manager.assign("127.0.0.2", id);
+    CHECK(f.manager.certificateForAddress("127.0.0.2") == id);
+}
