@@ -63,7 +63,7 @@ Manager::Imported Manager::importData(ByteView data, const Secret& passphrase,
         if (st.keys.count(key.id))
             continue;
         tx.putKey(key.id, pki::privateKeyToPkcs8Der(key.key.get()));
-        st.keys[key.id] = StoredKey{now()};
+        st.keys[key.id] = StoredKey{now(), key.algorithm, key.bits, key.spkiSha256};
         newKeys.push_back(&key);
     }
 

@@ -424,7 +424,8 @@ void Store::removeUnreferenced(std::vector<std::string>* report)
 void Store::commit(Transaction&& transaction)
 {
     stage(std::move(transaction));
-    flush();
+    if (!deferred_)
+        flush();
 }
 
 void Store::stage(Transaction&& transaction)
