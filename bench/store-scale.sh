@@ -41,8 +41,11 @@ for n in $SIZES; do
   startup=$(( $(now_ms) - t0 ))
   t0=$(now_ms)
   gmo=
+  # Above 20,000 certificates the reply outgrows the bus's message size limit, and certd
+  # loses its bus connection (a limit of the bus layer, noted in docs/performance.md): skip.
+  [ "$n" -le "${GMO_MAX:-20000}" ] || gmo=n/a
   for _ in 1 2 3; do
-    # At 50,000 certificates the reply outgrows the bus's message size limit: n/a.
+    [ -z "$gmo" ] || break
     busctl --system call org.certd1 /org/certd1 org.freedesktop.DBus.ObjectManager GetManagedObjects \
       >/dev/null 2>"$WORK/gmo.err" || { gmo=n/a; break; }
   done
