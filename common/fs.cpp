@@ -88,7 +88,7 @@ Buffer readWhole(const std::filesystem::path& path)
 } // namespace
 
 void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, ByteView data,
-                     mode_t mode)
+                     mode_t mode, SyncDirectory sync)
 {
     const std::filesystem::path target = directory / name;
     const UniqueFd dir = openDirectory(directory, "cannot write", target);
@@ -120,7 +120,7 @@ void writeFileAtomic(const std::filesystem::path& directory, const std::string& 
         ::unlinkat(dir.get(), temp.c_str(), 0);
         throwErrno("cannot write", target, error);
     }
-    if (::fsync(dir.get()) != 0)
+    if (sync == SyncDirectory::Now && ::fsync(dir.get()) != 0)
         throwErrno("cannot write", target, errno);
 }
 

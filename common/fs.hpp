@@ -17,8 +17,11 @@ inline constexpr std::string_view kTempPrefix = ".tmp-";
 // the old file or the new one: temp file in the same directory (O_EXCL, final
 // `mode` from creation), write, fsync, rename, fsync the directory.
 // Throws Error(Internal) with the path and errno text; the old file is intact.
+// With SyncDirectory::Later the rename is not yet durable: the caller fsyncs the directory
+// once for several files (syncDirectory()) before anything may rely on them.
+enum class SyncDirectory { Now, Later };
 void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, ByteView data,
-                     mode_t mode);
+                     mode_t mode, SyncDirectory sync = SyncDirectory::Now);
 
 // Reads a whole file; throws Error(Internal) naming the path.
 Bytes readFile(const std::filesystem::path& path);

@@ -175,6 +175,8 @@ public:
 private:
     std::uint64_t now() const;
     void loadFromStore();
+    // Writes each key's description into the store where it is missing (older stores).
+    void cacheKeyDescriptions();
     CertificateEntry& addCertificateEntry(ParsedCertificate parsed);
     void addKeyEntry(const ParsedKey& parsed);
     void addRequestEntry(const std::string& id, std::string pem);

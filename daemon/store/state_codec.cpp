@@ -83,7 +83,7 @@ public:
                                              ": " + reason + "; repair the file or restore it from a backup");
     }
 
-    StoreState parse(const YAML::Node& root) const
+    StoreState parse(const YAML::Node& root, std::uint64_t* journalGeneration) const
     {
         if (!root.IsMap())
             fail(root.Mark(), "expected a mapping that starts with schema_version");
@@ -98,26 +98,76 @@ public:
                                                  " is newer than this certd understands (schema " +
                                                  std::to_string(kSchemaVersion) +
                                                  "); run a newer certd or restore a backup made by this one");
+        if (journalGeneration)
+            *journalGeneration = number(root, "journal_generation");
 
         StoreState state;
-        state.factoryCertificate = text(root, "factory_certificate");
-        if (!state.factoryCertificate.empty() && !isValidId(state.factoryCertificate))
-            fail(root["factory_certificate"].Mark(),
-                 invalidIdReason("certificate", state.factoryCertificate));
-        section(root, "certificates", "certificate", state.certificates, [&](const YAML::Node& node) {
+        state.factoryCertificate = factory(root);
+        entries(root, state.certificates, state.keys, state.requests, state.bindings);
+        return state;
+    }
+
+    StateDelta parseDelta(const YAML::Node& root) const
+    {
+        if (!root.IsMap())
+            fail(root.Mark(), "expected a mapping");
+        StateDelta delta;
+        if (root["factory_certificate"])
+            delta.factoryCertificate = factory(root);
+        entries(root, delta.certificates, delta.keys, delta.requests, delta.bindings);
+        const YAML::Node removed = mapping(root, "removed");
+        delta.removedCertificates = ids(removed, "certificates", "certificate");
+        delta.removedKeys = ids(removed, "keys", "key");
+        delta.removedRequests = ids(removed, "requests", "request");
+        const YAML::Node bindings = removed["bindings"];
+        if (bindings && !bindings.IsNull()) {
+            if (!bindings.IsSequence())
+                fail(bindings.Mark(), "removed bindings must be a list of addresses");
+            for (const auto& item : bindings)
+                delta.removedBindings.push_back(scalar(item, "binding address"));
+        }
+        return delta;
+    }
+
+private:
+    std::string factory(const YAML::Node& root) const
+    {
+        std::string id = text(root, "factory_certificate");
+        if (!id.empty() && !isValidId(id))
+            fail(root["factory_certificate"].Mark(), invalidIdReason("certificate", id));
+        return id;
+    }
+
+    // The four maps, as state.yaml and journal records spell them.
+    void entries(const YAML::Node& root, std::map<std::string, StoredCertificate>& certificates,
+                 std::map<std::string, StoredKey>& keys, std::map<std::string, StoredRequest>& requests,
+                 std::map<std::string, std::string>& bindingsOut) const
+    {
+        section(root, "certificates", "certificate", certificates, [&](const YAML::Node& node) {
             StoredCertificate certificate;
             certificate.friendlyName = text(node, "friendly_name");
             certificate.chainMode = oneOf(node, "chain_mode", parseChainMode);
-            certificate.manualChain = ids(node, "manual_chain");
+            certificate.manualChain = ids(node, "manual_chain", "certificate");
             certificate.addedUSec = number(node, "added_usec");
             return certificate;
         });
-        section(root, "keys", "key", state.keys, [&](const YAML::Node& node) {
+        section(root, "keys", "key", keys, [&](const YAML::Node& node) {
             StoredKey key;
             key.addedUSec = number(node, "added_usec");
+            key.algorithm = text(node, "algorithm");
+            const std::uint64_t bits = number(node, "bits");
+            if (bits > 65536)
+                fail(node["bits"].Mark(), "bits " + std::to_string(bits) + " is not a key size");
+            key.bits = static_cast<unsigned>(bits);
+            key.spkiSha256 = text(node, "spki_sha256");
+            if (!key.spkiSha256.empty() &&
+                (key.spkiSha256.size() != 64 ||
+                 !std::all_of(key.spkiSha256.begin(), key.spkiSha256.end(),
+                              [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })))
+                fail(node["spki_sha256"].Mark(), "spki_sha256 must be 64 lower-case hex digits");
             return key;
         });
-        section(root, "requests", "request", state.requests, [&](const YAML::Node& node) {
+        section(root, "requests", "request", requests, [&](const YAML::Node& node) {
             StoredRequest request;
             request.friendlyName = text(node, "friendly_name");
             request.keyId = text(node, "key");
@@ -129,13 +179,11 @@ public:
         const YAML::Node bindings = mapping(root, "bindings");
         for (const auto& entry : bindings) {
             const std::string address = scalar(entry.first, "binding address");
-            if (!state.bindings.emplace(address, scalar(entry.second, "certificate id")).second)
+            if (!bindingsOut.emplace(address, scalar(entry.second, "certificate id")).second)
                 fail(entry.first.Mark(), "address " + inQuotes(address) + " is bound twice");
         }
-        return state;
     }
 
-private:
     std::string scalar(const YAML::Node& node, const std::string& what) const
     {
         if (node.IsNull())
@@ -171,18 +219,18 @@ private:
         return value;
     }
 
-    std::vector<std::string> ids(const YAML::Node& parent, const char* key) const
+    std::vector<std::string> ids(const YAML::Node& parent, const char* key, const char* noun) const
     {
         std::vector<std::string> out;
         const YAML::Node node = parent[key];
         if (!node || node.IsNull())
             return out;
         if (!node.IsSequence())
-            fail(node.Mark(), std::string(key) + " must be a list of certificate ids");
+            fail(node.Mark(), std::string(key) + " must be a list of " + noun + " ids");
         for (const auto& item : node) {
-            out.push_back(scalar(item, "a certificate id"));
+            out.push_back(scalar(item, std::string("a ") + noun + " id"));
             if (!isValidId(out.back()))
-                fail(item.Mark(), invalidIdReason("certificate", out.back()));
+                fail(item.Mark(), invalidIdReason(noun, out.back()));
         }
         return out;
     }
@@ -241,71 +289,191 @@ void validateState(const StoreState& state)
     }
 }
 
-std::string serializeState(const StoreState& state)
+namespace {
+
+// Writes the parts state.yaml and journal records share. Every string double-quoted: ids
+// such as "null" stay strings, and any friendly name (quotes, colons, newlines) reads back.
+class StateWriter {
+public:
+    void field(const char* key, const std::string& value)
+    {
+        out_ << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+    }
+
+    void number(const char* key, std::uint64_t value) { out_ << YAML::Key << key << YAML::Value << value; }
+
+    void entries(const std::map<std::string, StoredCertificate>& certificates,
+                 const std::map<std::string, StoredKey>& keys,
+                 const std::map<std::string, StoredRequest>& requests,
+                 const std::map<std::string, std::string>& bindings)
+    {
+        out_ << YAML::Key << "certificates" << YAML::Value << YAML::BeginMap;
+        for (const auto& [id, certificate] : certificates) {
+            out_ << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+            field("friendly_name", certificate.friendlyName);
+            field("chain_mode", std::string(chainModeName(certificate.chainMode)));
+            list("manual_chain", certificate.manualChain);
+            number("added_usec", certificate.addedUSec);
+            out_ << YAML::EndMap;
+        }
+        out_ << YAML::EndMap;
+
+        out_ << YAML::Key << "keys" << YAML::Value << YAML::BeginMap;
+        for (const auto& [id, key] : keys) {
+            out_ << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+            number("added_usec", key.addedUSec);
+            if (!key.spkiSha256.empty()) {
+                field("algorithm", key.algorithm);
+                number("bits", key.bits);
+                field("spki_sha256", key.spkiSha256);
+            }
+            out_ << YAML::EndMap;
+        }
+        out_ << YAML::EndMap;
+
+        out_ << YAML::Key << "requests" << YAML::Value << YAML::BeginMap;
+        for (const auto& [id, request] : requests) {
+            out_ << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+            field("friendly_name", request.friendlyName);
+            field("key", request.keyId);
+            field("state", std::string(requestStateName(request.state)));
+            field("certificate", request.certificateId);
+            number("created_usec", request.createdUSec);
+            out_ << YAML::EndMap;
+        }
+        out_ << YAML::EndMap;
+
+        out_ << YAML::Key << "bindings" << YAML::Value << YAML::BeginMap;
+        for (const auto& [address, id] : bindings) {
+            out_ << YAML::Key << YAML::DoubleQuoted << address;
+            out_ << YAML::Value << YAML::DoubleQuoted << id;
+        }
+        out_ << YAML::EndMap;
+    }
+
+    void list(const char* key, const std::vector<std::string>& items)
+    {
+        out_ << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& item : items)
+            out_ << YAML::DoubleQuoted << item;
+        out_ << YAML::EndSeq;
+    }
+
+    YAML::Emitter& out() { return out_; }
+
+    std::string text()
+    {
+        if (!out_.good())
+            throw Error(ErrorCode::Internal, "cannot write the store state: " + out_.GetLastError());
+        return std::string(out_.c_str(), out_.size()) + "\n";
+    }
+
+private:
+    YAML::Emitter out_;
+};
+
+// Ordered walk of two maps: `set` for entries new or different in `after`, `removed` for
+// entries only in `before`.
+template <typename Value>
+void diffMap(const std::map<std::string, Value>& before, const std::map<std::string, Value>& after,
+             std::map<std::string, Value>& set, std::vector<std::string>& removed)
 {
-    YAML::Emitter out;
-    // Every string double-quoted: ids such as "null" stay strings, and any
-    // friendly name (quotes, colons, newlines) reads back as it was.
-    const auto field = [&](const char* key, const std::string& value) {
-        out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
-    };
-    out << YAML::BeginMap;
-    out << YAML::Key << "schema_version" << YAML::Value << kSchemaVersion;
-    field("factory_certificate", state.factoryCertificate);
-
-    out << YAML::Key << "certificates" << YAML::Value << YAML::BeginMap;
-    for (const auto& [id, certificate] : state.certificates) {
-        out << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
-        field("friendly_name", certificate.friendlyName);
-        field("chain_mode", std::string(chainModeName(certificate.chainMode)));
-        out << YAML::Key << "manual_chain" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-        for (const std::string& issuer : certificate.manualChain)
-            out << YAML::DoubleQuoted << issuer;
-        out << YAML::EndSeq;
-        out << YAML::Key << "added_usec" << YAML::Value << certificate.addedUSec;
-        out << YAML::EndMap;
+    auto b = before.begin();
+    auto a = after.begin();
+    while (b != before.end() || a != after.end()) {
+        if (a == after.end() || (b != before.end() && b->first < a->first)) {
+            removed.push_back(b->first);
+            ++b;
+        } else if (b == before.end() || a->first < b->first) {
+            set.emplace_hint(set.end(), a->first, a->second);
+            ++a;
+        } else {
+            if (!(a->second == b->second))
+                set.emplace_hint(set.end(), a->first, a->second);
+            ++a;
+            ++b;
+        }
     }
-    out << YAML::EndMap;
-
-    out << YAML::Key << "keys" << YAML::Value << YAML::BeginMap;
-    for (const auto& [id, key] : state.keys) {
-        out << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
-        out << YAML::Key << "added_usec" << YAML::Value << key.addedUSec;
-        out << YAML::EndMap;
-    }
-    out << YAML::EndMap;
-
-    out << YAML::Key << "requests" << YAML::Value << YAML::BeginMap;
-    for (const auto& [id, request] : state.requests) {
-        out << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
-        field("friendly_name", request.friendlyName);
-        field("key", request.keyId);
-        field("state", std::string(requestStateName(request.state)));
-        field("certificate", request.certificateId);
-        out << YAML::Key << "created_usec" << YAML::Value << request.createdUSec;
-        out << YAML::EndMap;
-    }
-    out << YAML::EndMap;
-
-    out << YAML::Key << "bindings" << YAML::Value << YAML::BeginMap;
-    for (const auto& [address, id] : state.bindings) {
-        out << YAML::Key << YAML::DoubleQuoted << address;
-        out << YAML::Value << YAML::DoubleQuoted << id;
-    }
-    out << YAML::EndMap;
-    out << YAML::EndMap;
-
-    if (!out.good())
-        throw Error(ErrorCode::Internal, "cannot write the store state: " + out.GetLastError());
-    return std::string(out.c_str(), out.size()) + "\n";
 }
 
-StoreState parseState(std::string_view yaml, const std::string& origin)
+template <typename Value>
+void applyMap(std::map<std::string, Value>& target, const std::map<std::string, Value>& set,
+              const std::vector<std::string>& removed)
+{
+    for (const auto& id : removed)
+        target.erase(id);
+    for (const auto& [id, value] : set)
+        target.insert_or_assign(id, value);
+}
+
+} // namespace
+
+StateDelta diffStates(const StoreState& before, const StoreState& after)
+{
+    StateDelta delta;
+    diffMap(before.certificates, after.certificates, delta.certificates, delta.removedCertificates);
+    diffMap(before.keys, after.keys, delta.keys, delta.removedKeys);
+    diffMap(before.requests, after.requests, delta.requests, delta.removedRequests);
+    diffMap(before.bindings, after.bindings, delta.bindings, delta.removedBindings);
+    if (before.factoryCertificate != after.factoryCertificate)
+        delta.factoryCertificate = after.factoryCertificate;
+    return delta;
+}
+
+void applyDelta(StoreState& state, const StateDelta& delta)
+{
+    applyMap(state.certificates, delta.certificates, delta.removedCertificates);
+    applyMap(state.keys, delta.keys, delta.removedKeys);
+    applyMap(state.requests, delta.requests, delta.removedRequests);
+    applyMap(state.bindings, delta.bindings, delta.removedBindings);
+    if (delta.factoryCertificate)
+        state.factoryCertificate = *delta.factoryCertificate;
+}
+
+std::string serializeState(const StoreState& state, std::uint64_t journalGeneration)
+{
+    StateWriter writer;
+    writer.out() << YAML::BeginMap;
+    writer.out() << YAML::Key << "schema_version" << YAML::Value << kSchemaVersion;
+    writer.number("journal_generation", journalGeneration);
+    writer.field("factory_certificate", state.factoryCertificate);
+    writer.entries(state.certificates, state.keys, state.requests, state.bindings);
+    writer.out() << YAML::EndMap;
+    return writer.text();
+}
+
+std::string serializeDelta(const StateDelta& delta)
+{
+    StateWriter writer;
+    writer.out() << YAML::BeginMap;
+    if (delta.factoryCertificate)
+        writer.field("factory_certificate", *delta.factoryCertificate);
+    writer.entries(delta.certificates, delta.keys, delta.requests, delta.bindings);
+    writer.out() << YAML::Key << "removed" << YAML::Value << YAML::BeginMap;
+    writer.list("certificates", delta.removedCertificates);
+    writer.list("keys", delta.removedKeys);
+    writer.list("requests", delta.removedRequests);
+    writer.list("bindings", delta.removedBindings);
+    writer.out() << YAML::EndMap << YAML::EndMap;
+    return writer.text();
+}
+
+StateDelta parseDelta(std::string_view yaml, const std::string& origin)
+{
+    const StateParser parser(origin);
+    try {
+        return parser.parseDelta(YAML::Load(std::string(yaml)));
+    } catch (const YAML::Exception& e) {
+        parser.fail(e.mark, e.msg);
+    }
+}
+
+StoreState parseState(std::string_view yaml, const std::string& origin, std::uint64_t* journalGeneration)
 {
     const StateParser parser(origin);
     StoreState state;
     try {
-        state = parser.parse(YAML::Load(std::string(yaml)));
+        state = parser.parse(YAML::Load(std::string(yaml)), journalGeneration);
     } catch (const YAML::Exception& e) {
         parser.fail(e.mark, e.msg);
     }

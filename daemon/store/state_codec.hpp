@@ -5,6 +5,7 @@
 
 #include "store/state.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,9 +25,16 @@ std::string inQuotes(const std::string& text);
 // not UTF-8, a binding with an empty address. (References between entries: Store.)
 void validateState(const StoreState& state);
 
-// state.yaml text for a state, and back.
-std::string serializeState(const StoreState& state);
+// state.yaml text for a state, and back. `journalGeneration` names the state.journal
+// whose records continue this snapshot (0 in a schema 1 file).
+std::string serializeState(const StoreState& state, std::uint64_t journalGeneration = 0);
 // Throws Error(Internal) naming `origin`, line and reason.
-StoreState parseState(std::string_view yaml, const std::string& origin);
+StoreState parseState(std::string_view yaml, const std::string& origin,
+                      std::uint64_t* journalGeneration = nullptr);
+
+// The text of one state.journal record (YAML: the sets as in state.yaml, plus `removed`), and
+// back. parseDelta throws Error(Internal) naming `origin` and reason.
+std::string serializeDelta(const StateDelta& delta);
+StateDelta parseDelta(std::string_view yaml, const std::string& origin);
 
 } // namespace certd

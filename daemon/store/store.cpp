@@ -2,21 +2,30 @@
 
 #include "error.hpp"
 #include "fs.hpp"
+#include "store/journal.hpp"
 #include "store/state_codec.hpp"
+#include "unique_fd.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <utility>
 
 namespace certd {
 namespace {
 
 constexpr const char* kStateFile = "state.yaml";
+constexpr const char* kJournalFile = "state.journal";
 constexpr mode_t kStateMode = 0600;
+// The journal is folded into a new state.yaml once it is larger than the snapshot (and than
+// this): each change then costs its record plus, amortised, about as much again.
+constexpr std::uint64_t kMinJournalCompaction = 64 * 1024;
 constexpr mode_t kDirectoryMode = 0700;
 
 enum class Kind : std::size_t { Certificate, Key, Request };
@@ -176,7 +185,10 @@ Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
     struct stat st = {};
     if (::lstat(statePath.c_str(), &st) == 0) {
         const Bytes text = readFile(statePath);
-        state_ = parseState({reinterpret_cast<const char*>(text.data()), text.size()}, statePath.string());
+        snapshotBytes_ = text.size();
+        state_ = parseState({reinterpret_cast<const char*>(text.data()), text.size()}, statePath.string(),
+                            &generation_);
+        loadJournal();
     } else if (errno != ENOENT) {
         throw Error(ErrorCode::Internal, "cannot read " + statePath.string() + ": " + std::strerror(errno));
     } else {
@@ -190,13 +202,138 @@ Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
                         statePath.string() + " is missing but the store holds " + std::to_string(blobs) +
                             " keys, certificates and requests; restore state.yaml from a "
                             "backup, or move the store away to start empty");
-        writeFileAtomic(directory_, kStateFile, asBytes(serializeState(state_)), kStateMode);
+        const std::string text = serializeState(state_, generation_);
+        writeFileAtomic(directory_, kStateFile, asBytes(text), kStateMode);
+        snapshotBytes_ = text.size();
+        removeFileDurably(directory_, kJournalFile);
     }
 
+    // Dropped entries stay in the files (an operator may restore the blob); the next flush
+    // writes a state.yaml without them, so that no journal record has to name them.
+    const std::size_t reported = loadReport_.size();
     removeBrokenReferences(
         state_, [&](Kind kind, const std::string& id) { return stored_[slot(kind)].contains(id); },
         [&](const std::string& problem) { loadReport_.push_back("dropped " + problem); });
+    snapshotNext_ = snapshotNext_ || loadReport_.size() != reported;
     removeUnreferenced(&loadReport_);
+}
+
+void Store::loadJournal()
+{
+    const std::filesystem::path path = directory_ / kJournalFile;
+    struct stat st = {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT)
+            return;
+        throw Error(ErrorCode::Internal, "cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    const Bytes data = readFile(path);
+    const JournalContents contents = decodeJournal(data);
+    std::size_t applied = 0;
+    std::size_t stale = 0;
+    for (const JournalRecord& record : contents.records) {
+        if (record.generation != generation_) {
+            ++stale;
+            continue;
+        }
+        applyDelta(state_, parseDelta(record.payload, path.string()));
+        ++applied;
+    }
+    if (applied > 0) {
+        try {
+            validateState(state_);
+        } catch (const Error& e) {
+            throw Error(ErrorCode::Internal,
+                        path.string() + ": " + e.what() +
+                            "; repair or remove the file, or restore the store from a backup");
+        }
+    }
+    if (contents.intactBytes < data.size())
+        loadReport_.push_back("removed an incomplete record (" +
+                              std::to_string(data.size() - contents.intactBytes) +
+                              " bytes) from the end of " + kJournalFile + " (left by an interrupted write)");
+    if (stale > 0)
+        loadReport_.push_back("removed " + std::to_string(stale) + " records of " + kJournalFile +
+                              " already in " + kStateFile + " (left by an interrupted compaction)");
+
+    // Fold the journal into state.yaml now: it starts empty, and a torn tail is gone.
+    try {
+        if (applied > 0)
+            writeSnapshot();
+        else
+            removeFileDurably(directory_, kJournalFile);
+        journalBytes_ = 0;
+    } catch (const Error& e) {
+        // A read-only store still opens; the next flush writes a state.yaml of a new
+        // generation, which leaves this journal behind whatever it holds.
+        loadReport_.push_back(e.what());
+        snapshotNext_ = true;
+    }
+}
+
+void Store::writeSnapshot()
+{
+    const std::string text = serializeState(state_, generation_ + 1);
+    writeFileAtomic(directory_, kStateFile, asBytes(text), kStateMode);
+    // From here the journal's records are of an older generation: ignored if it survives.
+    ++generation_;
+    snapshotBytes_ = text.size();
+    journalBytes_ = 0;
+    snapshotNext_ = false;
+    ++counters_.snapshots;
+    try {
+        removeFile(directory_, kJournalFile);
+    } catch (const Error&) {
+        // Harmless: the next append truncates it, and open ignores its generation.
+    }
+}
+
+void Store::appendJournal(const Bytes& record)
+{
+    const std::filesystem::path path = directory_ / kJournalFile;
+    const auto failed = [&](int error) {
+        throw Error(ErrorCode::Internal, "cannot write " + path.string() + ": " + std::strerror(error));
+    };
+    const UniqueFd dir(::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir)
+        failed(errno);
+    const bool fresh = journalBytes_ == 0;
+    // Opened per append, not held: a held writable descriptor would keep the file system
+    // from being remounted read-only.
+    UniqueFd fd(::openat(dir.get(), kJournalFile,
+                         O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (fresh ? O_TRUNC : 0), kStateMode));
+    if (!fd)
+        failed(errno);
+    int error = 0;
+    if (fresh && ::fchmod(fd.get(), kStateMode) != 0)
+        error = errno;
+    std::size_t done = 0;
+    while (error == 0 && done < record.size()) {
+        const ssize_t n = ::pwrite(fd.get(), record.data() + done, record.size() - done,
+                                   static_cast<off_t>(journalBytes_ + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            error = n < 0 ? errno : EIO;
+        else
+            done += static_cast<std::size_t>(n);
+    }
+    if (error == 0 && ::fdatasync(fd.get()) != 0)
+        error = errno;
+    // A new file's name is durable only with its directory.
+    if (error == 0 && fresh && ::fsync(dir.get()) != 0)
+        error = errno;
+    if (error != 0) {
+        // Cut the journal back, so that the next record follows the last good one; if even
+        // that fails, the next flush writes a new state.yaml, which leaves the journal behind.
+        const bool restored = fresh ? ::unlinkat(dir.get(), kJournalFile, 0) == 0
+                                    : ::ftruncate(fd.get(), static_cast<off_t>(journalBytes_)) == 0;
+        if (!restored)
+            snapshotNext_ = true;
+        failed(error);
+    }
+    journalBytes_ += record.size();
+    ++counters_.journalRecords;
 }
 
 void Store::scanFiles()
@@ -235,7 +372,7 @@ void Store::scanFiles()
                     stored_[slot(*kind)].insert(id);
                     continue;
                 }
-            } else if (name == kStateFile ||
+            } else if (name == kStateFile || name == kJournalFile ||
                        std::any_of(kKindInfo.begin(), kKindInfo.end(),
                                    [&](const KindInfo& k) { return name == k.directory; })) {
                 continue;
@@ -286,7 +423,17 @@ void Store::removeUnreferenced(std::vector<std::string>* report)
 
 void Store::commit(Transaction&& transaction)
 {
-    StoreState next = std::move(transaction.state_);
+    stage(std::move(transaction));
+    if (!deferred_)
+        flush();
+}
+
+void Store::stage(Transaction&& transaction)
+{
+    if (transaction.base_ != version_)
+        throw Error(ErrorCode::Internal,
+                    "a store transaction was begun before another was staged; begin again");
+    StoreState& next = transaction.state_;
     validateState(next);
 
     // The blobs of the transaction, by kind and id.
@@ -301,40 +448,120 @@ void Store::commit(Transaction&& transaction)
     removeBrokenReferences(
         next,
         [&](Kind kind, const std::string& id) {
-            return stored_[slot(kind)].contains(id) || puts[slot(kind)].contains(id);
+            return stored_[slot(kind)].contains(id) || stagedBlobs_[slot(kind)].contains(id) ||
+                   puts[slot(kind)].contains(id);
         },
         [](const std::string& problem) { throw Error(ErrorCode::InvalidArgument, problem); });
 
-    // Blobs before the state that names them: a crash in between leaves
-    // orphans, which the next open removes.
-    for (const Kind kind : kKinds) {
-        auto& stored = stored_[slot(kind)];
-        for (const auto& [id, data] : puts[slot(kind)]) {
-            if (stored.contains(id) || !holds(next, kind, id))
-                continue;
-            writeFileAtomic(blobDirectory(directory_, kind), fileName(kind, id), data, info(kind).mode);
-            stored.insert(id);
+    // Only blobs the new state names, not stored yet nor staged by an earlier transaction.
+    for (const Kind kind : kKinds)
+        for (const auto& [id, data] : puts[slot(kind)])
+            if (holds(next, kind, id) && !stored_[slot(kind)].contains(id))
+                stagedBlobs_[slot(kind)].emplace(id, data);
+    if (durable_)
+        state_ = std::move(next);
+    else
+        durable_ = std::exchange(state_, std::move(next));
+    // The views in stagedBlobs_ point into the maps' nodes, which a move leaves in place.
+    transaction.state_ = StoreState{};
+    stagedData_.push_back(std::move(transaction));
+    ++staged_;
+    ++version_;
+}
+
+void Store::discardStaged()
+{
+    if (!durable_)
+        return;
+    state_ = std::move(*durable_);
+    durable_.reset();
+    for (auto& blobs : stagedBlobs_)
+        blobs.clear();
+    stagedData_.clear();
+    staged_ = 0;
+    ++version_;
+}
+
+void Store::compact()
+{
+    snapshotNext_ = true;
+    if (!durable_)
+        durable_ = state_; // nothing staged: a flush of no change, which writes the snapshot
+    flush();
+}
+
+void Store::flush()
+{
+    if (!durable_)
+        return;
+    try {
+        // Blobs before the record that names them: a crash in between leaves orphans,
+        // which the next open removes. One fsync per file, one per directory.
+        for (const Kind kind : kKinds) {
+            auto& stored = stored_[slot(kind)];
+            bool written = false;
+            for (const auto& [id, data] : stagedBlobs_[slot(kind)]) {
+                if (stored.contains(id) || !holds(state_, kind, id))
+                    continue;
+                writeFileAtomic(blobDirectory(directory_, kind), fileName(kind, id), data, info(kind).mode,
+                                SyncDirectory::Later);
+                stored.insert(id);
+                written = true;
+            }
+            if (written)
+                syncDirectory(blobDirectory(directory_, kind));
         }
+        const StateDelta delta = diffStates(*durable_, state_);
+        if (!delta.empty() || snapshotNext_) {
+            const Bytes record =
+                delta.empty() ? Bytes{} : encodeJournalRecord(generation_, serializeDelta(delta));
+            if (snapshotNext_ ||
+                journalBytes_ + record.size() > std::max(kMinJournalCompaction, snapshotBytes_))
+                writeSnapshot();
+            else
+                appendJournal(record);
+        }
+    } catch (...) {
+        discardStaged();
+        throw;
     }
-    writeFileAtomic(directory_, kStateFile, asBytes(serializeState(next)), kStateMode);
-    state_ = std::move(next);
-    // The commit is durable; failing to remove a blob now must not undo that.
+    durable_.reset();
+    for (auto& blobs : stagedBlobs_)
+        blobs.clear();
+    stagedData_.clear();
+    staged_ = 0;
+    // The flush is durable; failing to remove a blob now must not undo that.
     removeUnreferenced(nullptr);
+}
+
+const ByteView* Store::stagedBlob(std::size_t kind, const std::string& id) const
+{
+    const auto it = stagedBlobs_[kind].find(id);
+    return it == stagedBlobs_[kind].end() || stored_[kind].contains(id) ? nullptr : &it->second;
 }
 
 Bytes Store::certificateDer(const std::string& id) const
 {
-    return readFile(heldBlobPath(state_, directory_, Kind::Certificate, id));
+    const auto path = heldBlobPath(state_, directory_, Kind::Certificate, id);
+    if (const ByteView* staged = stagedBlob(slot(Kind::Certificate), id))
+        return {staged->begin(), staged->end()};
+    return readFile(path);
 }
 
 SecureBytes Store::keyPkcs8(const std::string& id) const
 {
-    return readSecretFile(heldBlobPath(state_, directory_, Kind::Key, id));
+    const auto path = heldBlobPath(state_, directory_, Kind::Key, id);
+    if (const ByteView* staged = stagedBlob(slot(Kind::Key), id))
+        return {staged->begin(), staged->end()};
+    return readSecretFile(path);
 }
 
 std::string Store::requestPem(const std::string& id) const
 {
-    const Bytes pem = readFile(heldBlobPath(state_, directory_, Kind::Request, id));
+    const auto path = heldBlobPath(state_, directory_, Kind::Request, id);
+    if (const ByteView* staged = stagedBlob(slot(Kind::Request), id))
+        return {staged->begin(), staged->end()};
+    const Bytes pem = readFile(path);
     return std::string(pem.begin(), pem.end());
 }
 

@@ -3,21 +3,27 @@
 // kill that the store opens cleanly with every acknowledged change in it.
 //
 // The child applies a deterministic stream of mutations (a function of the
-// seed, the sequence number and the state before) and writes each sequence
-// number to a pipe once commit() has returned. The parent recomputes the
-// expected states from the same stream: after k acknowledgements the store
-// must hold exactly the state after k mutations, or after k + 1 (the one in
-// flight may have become durable before its acknowledgement). A kill tests
-// the order of writes, renames and removals, not fsync (the page cache
+// seed, the sequence number and the state before) in groups (group commit: each
+// mutation staged, then one flush; half the groups hold one mutation, the others
+// 2 to 5, also a function of the seed) and writes the group's sequence numbers to
+// a pipe once flush() has returned. The parent recomputes the expected states
+// from the same stream: after k acknowledgements the store must hold exactly the
+// state after k mutations, or after the whole next group (the one in flight may
+// have become durable before its acknowledgement), never part of a group. A kill
+// tests the order of writes, renames and removals, not fsync (the page cache
 // survives the process).
 //
 // CERTD_CRASH_ITERATIONS (default 200) sets the number of kills,
-// CERTD_CRASH_SEED the seed (default: from the clock; printed to reproduce).
+// CERTD_CRASH_SEED the seed (default: from the clock; printed to reproduce),
+// CERTD_CRASH_PREFILL (default 0) a number of certificates the store holds before
+// the first kill (laid out by hand, as a large store that each commit must not rewrite).
 
 #include "error.hpp"
 #include "fs.hpp"
+#include "store/state_codec.hpp"
 #include "store/store.hpp"
 #include "temp_dir.hpp"
+#include "unique_fd.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -143,8 +149,9 @@ std::vector<Put> mutate(std::uint64_t seed, std::uint64_t seq, StoreState& state
             if (rng() % 2 == 0)
                 state.requests.erase(request);
             else
-                request->second = {request->second.friendlyName, request->second.keyId, RequestState::Completed,
-                                   pick(certificates, rng)->first, request->second.createdUSec};
+                request->second = {request->second.friendlyName, request->second.keyId,
+                                   RequestState::Completed, pick(certificates, rng)->first,
+                                   request->second.createdUSec};
         }
         break;
     default:
@@ -157,9 +164,23 @@ std::vector<Put> mutate(std::uint64_t seed, std::uint64_t seq, StoreState& state
     return puts;
 }
 
-void writeAck(int fd, std::uint64_t seq)
+// The number of mutations in the group that starts at `first`.
+std::uint64_t groupSize(std::uint64_t seed, std::uint64_t first)
 {
-    if (::write(fd, &seq, sizeof(seq)) != static_cast<ssize_t>(sizeof(seq))) {
+    std::mt19937_64 rng(seed ^ (first * 0xbf58476d1ce4e5b9ULL));
+    const std::uint64_t draw = rng();
+    return draw % 2 == 0 ? 1 : 2 + draw / 2 % 4;
+}
+
+// One write for the whole group (at most 40 bytes, atomic on a pipe): the parent
+// never sees part of a group acknowledged.
+void writeAcks(int fd, std::uint64_t first, std::uint64_t count)
+{
+    std::vector<std::uint64_t> seqs;
+    for (std::uint64_t i = 0; i < count; ++i)
+        seqs.push_back(first + i);
+    const auto size = static_cast<ssize_t>(seqs.size() * sizeof(std::uint64_t));
+    if (::write(fd, seqs.data(), static_cast<std::size_t>(size)) != size) {
         std::perror("store-crash child: cannot acknowledge");
         ::_exit(3);
     }
@@ -170,24 +191,29 @@ void writeAck(int fd, std::uint64_t seq)
 {
     try {
         Store store(directory);
-        for (std::uint64_t seq = next; seq < next + 100000; ++seq) {
-            auto tx = store.begin();
-            for (const Put& put : mutate(seed, seq, tx.state())) {
-                const std::string text = blobText(put.kind, put.id);
-                switch (put.kind) {
-                case Blob::Certificate:
-                    tx.putCertificate(put.id, asBytes(text));
-                    break;
-                case Blob::Key:
-                    tx.putKey(put.id, asBytes(text));
-                    break;
-                case Blob::Request:
-                    tx.putRequest(put.id, text);
-                    break;
+        for (std::uint64_t first = next; first < next + 100000;) {
+            const std::uint64_t count = groupSize(seed, first);
+            for (std::uint64_t seq = first; seq < first + count; ++seq) {
+                auto tx = store.begin();
+                for (const Put& put : mutate(seed, seq, tx.state())) {
+                    const std::string text = blobText(put.kind, put.id);
+                    switch (put.kind) {
+                    case Blob::Certificate:
+                        tx.putCertificate(put.id, asBytes(text));
+                        break;
+                    case Blob::Key:
+                        tx.putKey(put.id, asBytes(text));
+                        break;
+                    case Blob::Request:
+                        tx.putRequest(put.id, text);
+                        break;
+                    }
                 }
+                store.stage(std::move(tx));
             }
-            store.commit(std::move(tx));
-            writeAck(ackFd, seq);
+            store.flush();
+            writeAcks(ackFd, first, count);
+            first += count;
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "store-crash child: %s\n", e.what());
@@ -259,10 +285,30 @@ int main()
     std::cout << "store-crash: seed " << seed << " (CERTD_CRASH_SEED=" << seed << " to repeat the stream)"
               << std::endl;
 
+    const std::uint64_t prefill = envNumber("CERTD_CRASH_PREFILL", 0);
     const test::TempDir tmp;
     const fs::path directory = tmp / "store";
     std::mt19937_64 timing(seed);
     StoreState model; // the state after `applied` mutations
+    if (prefill > 0) {
+        {
+            const Store empty(directory);
+        }
+        for (std::uint64_t i = 0; i < prefill; ++i) {
+            const std::string id = "p" + std::to_string(i);
+            const std::string text = blobText(Blob::Certificate, id);
+            const UniqueFd fd(::open((directory / "certs" / (id + ".der")).c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+            if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+                std::perror("store-crash: prefill");
+                return 2;
+            }
+            model.certificates[id] =
+                StoredCertificate{"prefilled " + std::to_string(i), ChainMode::Automatic, {}, i};
+        }
+        writeFileAtomic(directory, "state.yaml", asBytes(serializeState(model)), 0600);
+        std::cout << "store-crash: store prefilled with " << prefill << " certificates" << std::endl;
+    }
     std::uint64_t applied = 0;
     std::uint64_t acknowledged = 0;
     std::uint64_t inFlightLanded = 0;
@@ -320,12 +366,14 @@ int main()
             if (acks[i] != applied + 1 + i)
                 problems.push_back("acknowledgement " + std::to_string(acks[i]) + " out of sequence");
 
-        // The expected state after the acknowledged mutations, and after one more.
+        // The expected state after the acknowledged mutations, and after the next group.
         const std::uint64_t k = applied + acks.size();
         for (std::uint64_t seq = applied + 1; seq <= k; ++seq)
             mutate(seed, seq, model);
         StoreState inFlight = model;
-        mutate(seed, k + 1, inFlight);
+        const std::uint64_t inFlightCount = groupSize(seed, k + 1);
+        for (std::uint64_t seq = k + 1; seq <= k + inFlightCount; ++seq)
+            mutate(seed, seq, inFlight);
         acknowledged += acks.size();
 
         try {
@@ -333,7 +381,7 @@ int main()
             if (store.state() == inFlight) {
                 inFlightLanded += inFlight == model ? 0 : 1;
                 model = std::move(inFlight);
-                applied = k + 1;
+                applied = k + inFlightCount;
             } else if (store.state() == model) {
                 applied = k;
             } else {

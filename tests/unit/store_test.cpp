@@ -1,5 +1,6 @@
 #include "error.hpp"
 #include "fs.hpp"
+#include "store/journal.hpp"
 #include "store/state_codec.hpp"
 #include "store/store.hpp"
 #include "temp_dir.hpp"
@@ -119,7 +120,8 @@ void addEverything(Store& store)
     store.commit(std::move(tx));
 }
 
-const std::vector<std::string> kOddNames{ // NOLINT(cert-err58-cpp): a test's fixed data
+const std::vector<std::string> kOddNames{
+    // NOLINT(cert-err58-cpp): a test's fixed data
     "plain",
     "say \"hi\" it's",
     "key: value",
@@ -189,7 +191,8 @@ TEST_CASE("the state and blobs survive a re-open, odd friendly names included")
         for (std::size_t i = 0; i < kOddNames.size(); ++i) {
             const std::string id = "odd" + std::to_string(i);
             tx.putCertificate(id, asBytes(certDer(id)));
-            tx.state().certificates[id] = StoredCertificate{kOddNames[i], ChainMode::Automatic, {}, UINT64_MAX - i};
+            tx.state().certificates[id] =
+                StoredCertificate{kOddNames[i], ChainMode::Automatic, {}, UINT64_MAX - i};
         }
         tx.state().requests["r1"].friendlyName = "request: \"odd\"\n😀";
         tx.state().bindings["odd: address\n"] = "odd1";
@@ -452,6 +455,7 @@ TEST_CASE("entries whose file is missing are dropped at open, with what depends 
     {
         Store store(tmp.path());
         addEverything(store);
+        store.compact(); // no journal for open to fold in
     }
     const std::string stateBefore = readText(tmp / "state.yaml");
     fs::remove(tmp / "certs/c1.der");
@@ -527,36 +531,52 @@ TEST_CASE("a failed blob write leaves the previous state in memory and on disk")
     CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der", "c2.der"});
 }
 
-TEST_CASE("a failed state.yaml write keeps the previous state, and the next open removes its blobs")
+TEST_CASE("a failed state write keeps the previous state, and the next open removes its blobs")
 {
-    test::TempDir tmp;
-    std::string stateBefore;
-    StoreState before;
-    {
-        Store store(tmp.path());
-        addEverything(store);
-        before = store.state();
-        stateBefore = readText(tmp / "state.yaml");
-        // A non-empty directory named state.yaml: rename() over it fails.
-        fs::remove(tmp / "state.yaml");
-        fs::create_directories(tmp / "state.yaml/occupied");
+    // The state goes to state.journal (a record) or to state.yaml (a compaction): each must fail cleanly.
+    for (const char* file : {"state.journal", "state.yaml"}) {
+        CAPTURE(file);
+        test::TempDir tmp;
+        std::string stateBefore;
+        StoreState before;
+        {
+            Store store(tmp.path());
+            addEverything(store);
+            store.compact(); // state.yaml holds everything, no journal
+            before = store.state();
+            stateBefore = readText(tmp / "state.yaml");
+            // A non-empty directory in the file's place: opening or renaming over it fails.
+            fs::remove(tmp / file);
+            fs::create_directories(tmp / file / "occupied");
 
-        auto tx = store.begin();
-        tx.putCertificate("c3", asBytes(certDer("c3")));
-        tx.state().certificates["c3"] = StoredCertificate{};
-        const std::string message = errorOf(ErrorCode::Internal, [&] { store.commit(std::move(tx)); });
-        CHECK(message.find("cannot write " + (tmp / "state.yaml").string() + ": ") == 0);
+            auto tx = store.begin();
+            tx.putCertificate("c3", asBytes(certDer("c3")));
+            tx.state().certificates["c3"] = StoredCertificate{};
+            const std::string message = errorOf(ErrorCode::Internal, [&] {
+                store.stage(std::move(tx));
+                if (std::string(file) == "state.yaml")
+                    store.compact();
+                else
+                    store.flush();
+            });
+            CHECK(message.find("cannot write " + (tmp / file).string() + ": ") == 0);
+            CHECK(store.state() == before);
+            CHECK(store.staged() == 0);
+            // No temporary file left (the occupied name is listed, as it was before).
+            std::vector<std::string> expected{"certs", "keys", "requests", "state.yaml"};
+            if (std::string(file) == "state.journal")
+                expected.insert(expected.begin() + 3, file);
+            CHECK(filesIn(tmp.path()) == expected);
+            CHECK(fs::exists(tmp / "certs/c3.der"));
+        }
+        fs::remove_all(tmp / file);
+        writeText(tmp / "state.yaml", stateBefore);
+        const Store store(tmp.path());
         CHECK(store.state() == before);
-        CHECK(filesIn(tmp.path()) == std::vector<std::string>{"certs", "keys", "requests", "state.yaml"});
-        CHECK(fs::exists(tmp / "certs/c3.der"));
+        CHECK(!fs::exists(tmp / "certs/c3.der"));
+        CHECK(store.loadReport() ==
+              std::vector<std::string>{"removed unreferenced certificate file certs/c3.der"});
     }
-    fs::remove_all(tmp / "state.yaml");
-    writeText(tmp / "state.yaml", stateBefore);
-    const Store store(tmp.path());
-    CHECK(store.state() == before);
-    CHECK(!fs::exists(tmp / "certs/c3.der"));
-    CHECK(store.loadReport() ==
-          std::vector<std::string>{"removed unreferenced certificate file certs/c3.der"});
 }
 
 TEST_CASE("writeFileAtomic replaces a file whole and leaves no temporary file")
@@ -584,7 +604,8 @@ TEST_CASE("10,000 certificates open and commit without quadratic cost")
     for (int i = 0; i < kCount; ++i) {
         const std::string id = "c" + std::to_string(i);
         writeText(tmp / "certs" / (id + ".der"), certDer(id));
-        state.certificates[id] = StoredCertificate{"certificate " + std::to_string(i), ChainMode::Automatic, {}, 1};
+        state.certificates[id] =
+            StoredCertificate{"certificate " + std::to_string(i), ChainMode::Automatic, {}, 1};
         state.bindings["10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":443"] = id;
     }
     writeText(tmp / "state.yaml", serializeState(state));
@@ -607,4 +628,328 @@ TEST_CASE("10,000 certificates open and commit without quadratic cost")
     // Generous bounds (a noisy shared machine); quadratic work would take minutes.
     CHECK(open < 20.0);
     CHECK(commit < 5.0);
+}
+
+TEST_CASE("a commit appends one journal record and leaves state.yaml alone; open folds the journal in")
+{
+    test::TempDir tmp;
+    StoreState expected;
+    std::string snapshotBefore;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+        store.compact();
+        snapshotBefore = readText(tmp / "state.yaml");
+        CHECK(!fs::exists(tmp / "state.journal"));
+        const auto records = store.counters().journalRecords;
+        addCertificate(store, "c3", "third");
+        auto tx = store.begin();
+        tx.state().certificates.erase("c2");
+        tx.state().bindings.erase("[::1]:8443");
+        tx.state().requests["r1"].certificateId.clear();
+        tx.state().factoryCertificate = "c3";
+        store.commit(std::move(tx));
+        expected = store.state();
+        CHECK(readText(tmp / "state.yaml") == snapshotBefore);
+        CHECK(modeOf(tmp / "state.journal") == 0600);
+        CHECK(store.counters().journalRecords == records + 2);
+        const std::string journal = readText(tmp / "state.journal");
+        CHECK(journal.find("third") != std::string::npos);
+        CHECK(journal.find("PKCS8") == std::string::npos); // blobs stay in their files
+        CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der", "c3.der"});
+    }
+    const Store reopened(tmp.path());
+    CHECK(reopened.loadReport().empty());
+    CHECK(reopened.state() == expected);
+    CHECK(!fs::exists(tmp / "state.journal"));
+    CHECK(readText(tmp / "state.yaml") != snapshotBefore);
+    CHECK(parseState(readText(tmp / "state.yaml"), "test") == expected);
+}
+
+TEST_CASE("a torn or garbled last journal record is discarded, every intact one applied")
+{
+    for (const bool garble : {false, true}) {
+        CAPTURE(garble);
+        test::TempDir tmp;
+        StoreState afterFirst;
+        std::uint64_t firstBytes = 0;
+        {
+            Store store(tmp.path());
+            addCertificate(store, "c1", "first");
+            afterFirst = store.state();
+            firstBytes = store.journalBytes();
+            addCertificate(store, "c2", "second");
+        }
+        std::string journal = readText(tmp / "state.journal");
+        REQUIRE(journal.size() > firstBytes + 30);
+        if (garble)
+            journal[journal.size() - 5] ^= 0x20; // inside the second record's payload
+        else
+            journal.resize(journal.size() - 7); // the crash came mid-append
+        writeText(tmp / "state.journal", journal);
+
+        const Store store(tmp.path());
+        CHECK(store.state() == afterFirst);
+        CHECK(reportMentions(store, "removed an incomplete record (" +
+                                        std::to_string(journal.size() - firstBytes) +
+                                        " bytes) from the end of state.journal"));
+        CHECK(reportMentions(store, "removed unreferenced certificate file certs/c2.der"));
+        CHECK(!fs::exists(tmp / "state.journal"));
+        CHECK(Store(tmp.path()).state() == afterFirst);
+    }
+}
+
+TEST_CASE("journal records of an older generation than state.yaml are not replayed")
+{
+    test::TempDir tmp;
+    std::string oldJournal;
+    StoreState expected;
+    {
+        Store store(tmp.path());
+        addCertificate(store, "c1", "first");
+        auto tx = store.begin();
+        tx.state().certificates["c1"].friendlyName = "renamed";
+        store.commit(std::move(tx));
+        oldJournal = readText(tmp / "state.journal");
+        // Compacted (a new state.yaml), then renamed back: a replay of the old journal would undo it.
+        store.compact();
+        auto back = store.begin();
+        back.state().certificates["c1"].friendlyName = "first again";
+        store.commit(std::move(back));
+        store.compact();
+        expected = store.state();
+    }
+    // As if the crash came between the rename of state.yaml and the removal of the journal.
+    writeText(tmp / "state.journal", oldJournal);
+    const Store store(tmp.path());
+    CHECK(store.state() == expected);
+    CHECK(store.state().certificates.at("c1").friendlyName == "first again");
+    CHECK(reportMentions(store, "removed 2 records of state.journal already in state.yaml"));
+    CHECK(!fs::exists(tmp / "state.journal"));
+}
+
+TEST_CASE("a journal record with a valid checksum but a bad entry is refused naming the file")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+        addCertificate(store, "c1");
+    }
+    const std::string payload = "certificates:\n  \"c2\": {chain_mode: \"sometimes\"}\n";
+    const Bytes record = encodeJournalRecord(1, payload);
+    {
+        Store store(tmp.path()); // folds the journal: state.yaml is generation 1 now
+    }
+    writeText(tmp / "state.journal", std::string(record.begin(), record.end()));
+    const std::string message = errorOf(ErrorCode::Internal, [&] { Store store(tmp.path()); });
+    CHECK(message.find((tmp / "state.journal").string()) == 0);
+    CHECK(message.find("chain_mode \"sometimes\" is unknown") != std::string::npos);
+}
+
+TEST_CASE("bytes written per commit do not grow with the number of stored certificates")
+{
+    const auto bytesPerCommit = [](int count) {
+        test::TempDir tmp;
+        {
+            Store store(tmp.path());
+        }
+        StoreState state;
+        for (int i = 0; i < count; ++i) {
+            const std::string id = "c" + std::to_string(i);
+            writeText(tmp / "certs" / (id + ".der"), certDer(id));
+            state.certificates[id] =
+                StoredCertificate{"certificate " + std::to_string(i), ChainMode::Automatic, {}, 1};
+        }
+        writeText(tmp / "state.yaml", serializeState(state));
+        Store store(tmp.path());
+        const std::string snapshot = readText(tmp / "state.yaml");
+        for (int i = 0; i < 20; ++i)
+            addCertificate(store, "new" + std::to_string(i), "a new certificate");
+        auto tx = store.begin();
+        tx.state().certificates["c0"].friendlyName = "renamed";
+        store.commit(std::move(tx));
+        CHECK(readText(tmp / "state.yaml") == snapshot);
+        CHECK(store.counters().snapshots == 0);
+        return store.journalBytes() / 21;
+    };
+    const auto small = bytesPerCommit(100);
+    const auto large = bytesPerCommit(10000);
+    MESSAGE("journal bytes per commit: " << small << " with 100 certificates, " << large << " with 10,000");
+    CHECK(large == small);
+    CHECK(large < 300);
+}
+
+TEST_CASE("the journal is folded into state.yaml once it outgrows the snapshot")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    std::uint64_t largest = 0;
+    for (int i = 0; i < 2000 && store.counters().snapshots < 2; ++i) {
+        auto tx = store.begin();
+        tx.state().certificates["c1"].friendlyName = "name " + std::to_string(i);
+        store.commit(std::move(tx));
+        largest = std::max(largest, store.journalBytes());
+    }
+    CHECK(store.counters().snapshots == 2);
+    CHECK(largest <= 64 * 1024);
+    CHECK(Store(tmp.path()).state() == store.state());
+}
+
+TEST_CASE("staged transactions show at once and become durable together in one flush")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    const auto records = store.counters().journalRecords;
+    const auto disk = snapshot(tmp.path());
+
+    auto first = store.begin();
+    first.putCertificate("c3", asBytes(certDer("c3")));
+    first.putKey("k3", asBytes("PKCS8 k3"));
+    first.state().certificates["c3"] = StoredCertificate{"third", ChainMode::Automatic, {}, 5};
+    first.state().keys["k3"] = StoredKey{5};
+    store.stage(std::move(first));
+    auto second = store.begin(); // builds on the first
+    CHECK(second.state().certificates.contains("c3"));
+    second.state().bindings["10.0.0.1:443"] = "c3";
+    second.putCertificate("c4", asBytes(certDer("c4")));
+    second.state().certificates["c4"] = StoredCertificate{"fourth", ChainMode::Automatic, {}, 6};
+    store.stage(std::move(second));
+    auto third = store.begin();
+    third.state().certificates.erase("c4"); // staged and removed again: never written
+    third.state().certificates["c1"].friendlyName = "renamed";
+    store.stage(std::move(third));
+
+    CHECK(store.staged() == 3);
+    CHECK(store.state().bindings.at("10.0.0.1:443") == "c3");
+    CHECK(store.certificateDer("c3") == bytes(certDer("c3"))); // from memory
+    const SecureBytes key = store.keyPkcs8("k3");
+    CHECK(std::string(key.begin(), key.end()) == "PKCS8 k3");
+    CHECK(!fs::exists(tmp / "certs/c3.der"));
+    CHECK(snapshot(tmp.path()) == disk); // nothing written yet
+
+    store.flush();
+    CHECK(store.staged() == 0);
+    CHECK(store.counters().journalRecords == records + 1);
+    CHECK(filesIn(tmp / "certs") == std::vector<std::string>{"c1.der", "c2.der", "c3.der"});
+    CHECK(modeOf(tmp / "keys/k3.key") == 0600);
+    const StoreState expected = store.state();
+    CHECK(expected.certificates.at("c1").friendlyName == "renamed");
+    CHECK(!expected.certificates.contains("c4"));
+    CHECK(Store(tmp.path()).state() == expected);
+}
+
+TEST_CASE("a refused stage changes nothing; a failed flush drops every staged transaction")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    const StoreState durable = store.state();
+
+    auto good = store.begin();
+    good.state().certificates["c1"].friendlyName = "staged";
+    store.stage(std::move(good));
+    const StoreState staged = store.state();
+    auto bad = store.begin();
+    bad.state().bindings["10.0.0.9:443"] = "c9";
+    CHECK(errorOf(ErrorCode::InvalidArgument, [&] { store.stage(std::move(bad)); }).find("c9") !=
+          std::string::npos);
+    CHECK(store.state() == staged);
+    CHECK(store.staged() == 1);
+
+    // A regular file where keys/ was: the key of the next transaction cannot be written.
+    fs::rename(tmp / "keys", tmp / "keys.saved");
+    writeText(tmp / "keys", "");
+    auto withKey = store.begin();
+    withKey.putKey("k2", asBytes("k2"));
+    withKey.state().keys["k2"] = StoredKey{};
+    store.stage(std::move(withKey));
+    CHECK(errorOf(ErrorCode::Internal, [&] { store.flush(); }).find("Not a directory") != std::string::npos);
+    CHECK(store.state() == durable);
+    CHECK(store.staged() == 0);
+    fs::remove(tmp / "keys");
+    fs::rename(tmp / "keys.saved", tmp / "keys");
+    CHECK(Store(tmp.path()).state() == durable);
+}
+
+TEST_CASE("a transaction begun before another was staged is refused, not merged")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addCertificate(store, "c1");
+    auto early = store.begin();
+    auto later = store.begin();
+    later.state().certificates["c1"].friendlyName = "later";
+    store.stage(std::move(later));
+    early.state().certificates["c1"].friendlyName = "early";
+    CHECK(errorOf(ErrorCode::Internal, [&] { store.stage(std::move(early)); }).find("begin again") !=
+          std::string::npos);
+    store.flush();
+    CHECK(store.state().certificates.at("c1").friendlyName == "later");
+    store.discardStaged(); // nothing staged: no-op
+    auto again = store.begin();
+    again.state().certificates["c1"].friendlyName = "again";
+    store.stage(std::move(again));
+    store.discardStaged();
+    CHECK(store.state().certificates.at("c1").friendlyName == "later");
+}
+
+TEST_CASE("diffStates and applyDelta round-trip, and a delta survives its text")
+{
+    StoreState before;
+    before.certificates["a"] = StoredCertificate{"a", ChainMode::Automatic, {}, 1};
+    before.certificates["b"] = StoredCertificate{"b", ChainMode::Manual, {"a"}, 2};
+    before.keys["k"] = StoredKey{3};
+    before.requests["r"] = StoredRequest{"r", "k", RequestState::Pending, "", 4};
+    before.bindings["1.2.3.4:443"] = "a";
+    before.factoryCertificate = "a";
+    StoreState after = before;
+    after.certificates.erase("a");
+    after.certificates["c"] = StoredCertificate{kOddNames[3], ChainMode::Automatic, {}, 5};
+    after.certificates["b"].manualChain.clear();
+    after.keys.clear();
+    after.requests.clear();
+    after.bindings = {{"odd: address\n", "c"}};
+    after.factoryCertificate = "c";
+    const StateDelta delta = diffStates(before, after);
+    CHECK(delta.removedCertificates == std::vector<std::string>{"a"});
+    CHECK(delta.certificates.size() == 2);
+    StoreState replayed = before;
+    applyDelta(replayed, delta);
+    CHECK(replayed == after);
+    applyDelta(replayed, delta); // idempotent
+    CHECK(replayed == after);
+    CHECK(parseDelta(serializeDelta(delta), "test") == delta);
+    CHECK(diffStates(after, after).empty());
+}
+
+TEST_CASE("while deferred, commit only stages, and one flush makes the group durable")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addCertificate(store, "c0");
+    const auto records = store.counters().journalRecords;
+    const auto disk = snapshot(tmp.path());
+    store.setDeferred(true);
+    for (int i = 1; i <= 3; ++i)
+        addCertificate(store, "c" + std::to_string(i));
+    CHECK(store.staged() == 3);
+    CHECK(store.state().certificates.size() == 4);
+    CHECK(snapshot(tmp.path()) == disk);
+    store.flush();
+    store.setDeferred(false);
+    CHECK(store.counters().journalRecords == records + 1);
+    CHECK(Store(tmp.path()).state().certificates.size() == 4);
+}
+
+TEST_CASE("a key's cached description round-trips, and a malformed one is refused")
+{
+    StoreState state;
+    state.keys["k"] = StoredKey{7, "EC", 256, std::string(64, 'a')};
+    state.keys["old"] = StoredKey{8};
+    CHECK(parseState(serializeState(state), "test") == state);
+    const std::string text = "schema_version: 2\nkeys:\n  k:\n    spki_sha256: \"ABC\"\n";
+    const std::string message = errorOf(ErrorCode::Internal, [&] { parseState(text, "state.yaml"); });
+    CHECK(message.find("state.yaml, line 4: spki_sha256 must be 64 lower-case hex digits") == 0);
 }
