@@ -177,7 +177,7 @@ TEST_CASE("start-up reads each key's description from the store, and fills it in
     CHECK(loaded.algorithm == created.algorithm);
     CHECK(loaded.bits == created.bits);
     CHECK(manager.certificate(id).keyId == created.id);
-    CHECK(codeOf([&] {
+    CHECK(errorCodeOf([&] {
               ExportOptions options;
               options.includePrivateKey = true;
               manager.exportCertificate(id, options);
@@ -448,7 +448,7 @@ TEST_CASE("a request on a key deleted between prepare and commit: NotFound, noth
     f.manager.deleteKey(keyId); // the key has no user yet: the deletion is allowed
     const StoreState before = f.store.state();
     f.manager.takeChanges();
-    CHECK(codeOf([&] { f.manager.commitCreate(std::move(pending)); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { f.manager.commitCreate(std::move(pending)); }) == ErrorCode::NotFound);
     CHECK(f.store.state() == before);
     CHECK(f.manager.requests().empty());
     CHECK(f.manager.takeChanges().empty());
@@ -483,7 +483,7 @@ TEST_CASE("a certificate made off the model appears only at its commit")
     Manager::buildCreate(pending);
     const std::string id = pending.certificate.id;
     CHECK_FALSE(f.manager.certificates().count(id));
-    CHECK(codeOf([&] { f.manager.assign("127.0.0.2", id); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { f.manager.assign("127.0.0.2", id); }) == ErrorCode::NotFound);
     const auto created = f.manager.commitCreate(std::move(pending));
     CHECK(created.id == id);
     CHECK(f.manager.certificate(id).info.subject == "CN=late.example.com");

@@ -2,6 +2,7 @@
 // that answer Busy, exceptions carried back, and every `done` on the loop's thread.
 // Ordering is forced with gates (a job waits until the test opens it), never with time.
 #include "error.hpp"
+#include "error_code_of.hpp"
 #include "event_loop.hpp"
 #include "work_pool.hpp"
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 using namespace certd;
+using certd::test::errorCodeOf;
 
 namespace {
 
@@ -46,17 +48,6 @@ void runUntil(EventLoop& loop, const std::function<bool()>& done)
 {
     while (!done())
         REQUIRE(sd_event_run(loop.get(), UINT64_MAX) >= 0);
-}
-
-ErrorCode codeOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("expected an error");
-    return ErrorCode::Internal;
 }
 
 } // namespace
@@ -112,12 +103,12 @@ TEST_CASE("work pool: beyond the caller's cap, Busy; other callers and later cal
     pool.submit("a", job(&blocker));
     pool.submit("a", job());
     pool.submit("a", job());
-    CHECK(codeOf([&] { pool.submit("a", job()); }) == ErrorCode::Busy);
+    CHECK(errorCodeOf([&] { pool.submit("a", job()); }) == ErrorCode::Busy);
     CHECK(pool.pending("a") == 3);
     pool.submit("b", job());
     pool.submit("c", job());
     // The pool's own cap (5) holds whoever asks.
-    CHECK(codeOf([&] { pool.submit("d", job()); }) == ErrorCode::Busy);
+    CHECK(errorCodeOf([&] { pool.submit("d", job()); }) == ErrorCode::Busy);
     CHECK(pool.pending("d") == 0);
     blocker.open();
     runUntil(loop, [&] { return finished == 5; });
