@@ -36,12 +36,25 @@ for n in $SIZES; do
   printf 'state_directory: ./state\naddresses: [127.0.0.2, 127.0.0.3]\nport: 8443\nbackend: tcp:127.0.0.1:8080\n%s' "$TERMINATOR" > "$d/certd.yaml"
   "$BUILD/bench/store-fill" "$d/state" "$n" >/dev/null
   t0=$(now_ms)
-  CERTD_LOG_STDERR=1 "$CERTD" --config "$d/certd.yaml" 2>/dev/null & PID=$!
+  CERTD_LOG_STDERR=1 "$CERTD" --config "$d/certd.yaml" 2>"$d/certd.log" & PID=$!
   until busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1; do sleep 0.01; done
   startup=$(( $(now_ms) - t0 ))
   t0=$(now_ms)
-  for _ in 1 2 3; do busctl --system call org.certd1 /org/certd1 org.freedesktop.DBus.ObjectManager GetManagedObjects >/dev/null; done
-  gmo=$(( ($(now_ms) - t0) / 3 ))
+  gmo=
+  # Above 20,000 certificates the reply outgrows the bus's message size limit, and certd
+  # loses its bus connection (a limit of the bus layer, noted in docs/performance.md): skip.
+  [ "$n" -le "${GMO_MAX:-20000}" ] || gmo=n/a
+  for _ in 1 2 3; do
+    [ -z "$gmo" ] || break
+    busctl --system call org.certd1 /org/certd1 org.freedesktop.DBus.ObjectManager GetManagedObjects \
+      >/dev/null 2>"$WORK/gmo.err" || { gmo=n/a; break; }
+  done
+  [ -n "$gmo" ] || gmo=$(( ($(now_ms) - t0) / 3 ))
+  if ! kill -0 "$PID" 2>/dev/null; then
+    echo "certd exited during GetManagedObjects with $n certificates: $(cat "$WORK/gmo.err"); its log ends:"
+    tail -3 "$d/certd.log"
+    PID=; continue
+  fi
   # Import latency: 5 distinct certificates, one call each.
   t0=$(now_ms)
   for i in 1 2 3 4 5; do
@@ -66,9 +79,10 @@ done
 set -- $SIZES
 first=$1; shift || true
 for n in "$@"; do
+  [ -n "${R[$first]+x}" ] && [ -n "${R[$n]+x}" ] || continue
   read -r s1 g1 i1 w1 c1 r1 <<<"${R[$first]}"; read -r s2 g2 i2 w2 c2 r2 <<<"${R[$n]}"
   awk -v a="$first" -v b="$n" -v s1="$s1" -v s2="$s2" -v g1="$g1" -v g2="$g2" -v i1="$i1" -v i2="$i2" \
     -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v r1="$r1" -v r2="$r2" \
-    'function q(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "n/a" }
+    'function q(x, y) { return (x > 0 && y > 0) ? sprintf("%.2f", x / y) : "n/a" }
      BEGIN { printf "ratio %s/%s (%.0fx the certificates): startup %s, GetManagedObjects %s, Import %s, bytes per Import %s (write_bytes) %s (wchar), RSS %s\n", b, a, b/a, q(s2, s1), q(g2, g1), q(i2, i1), q(w2, w1), q(c2, c1), q(r2, r1) }'
 done

@@ -57,7 +57,9 @@ int main(int argc, char** argv)
         const auto keyId = pki::keyId(key.get());
         const auto certId = pki::certificateId(cert.get());
         writePlain(dir / "keys" / (keyId + ".key"), pki::privateKeyToPkcs8Der(key.get()), 0600);
-        state.keys[keyId] = StoredKey{now};
+        state.keys[keyId] =
+            StoredKey{now, pki::keyAlgorithm(key.get()), static_cast<unsigned>(pki::keyBits(key.get())),
+                      pki::spkiSha256Hex(key.get())};
         writePlain(dir / "certs" / (certId + ".der"), pki::certificateDer(cert.get()), 0644);
         state.certificates[certId] =
             StoredCertificate{"bench " + std::to_string(i), ChainMode::Automatic, {}, now};

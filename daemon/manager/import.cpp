@@ -75,7 +75,7 @@ Manager::Imported Manager::commitImport(ParsedImport parsed, const std::string& 
         if (st.keys.count(key.id))
             continue;
         tx.putKey(key.id, pki::privateKeyToPkcs8Der(key.key.get()));
-        st.keys[key.id] = StoredKey{now()};
+        st.keys[key.id] = StoredKey{now(), key.algorithm, key.bits, key.spkiSha256};
         newKeys.push_back(&key);
     }
 

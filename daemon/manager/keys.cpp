@@ -96,7 +96,7 @@ void Manager::stageKey(Store::Transaction& tx, const ParsedKey& key, Changes& ch
         return;
     }
     tx.putKey(key.id, pki::privateKeyToPkcs8Der(key.key.get()));
-    tx.state().keys[key.id] = StoredKey{now()};
+    tx.state().keys[key.id] = StoredKey{now(), key.algorithm, key.bits, key.spkiSha256};
     changes.keysAdded.insert(key.id);
 }
 

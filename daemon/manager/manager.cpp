@@ -92,14 +92,42 @@ Changes Manager::takeChanges()
 void Manager::loadFromStore()
 {
     const StoreState& st = store_.state();
-    for (const auto& [id, stored] : st.keys)
+    bool uncached = false;
+    for (const auto& [id, stored] : st.keys) {
+        // The description cached at creation or import spares parsing every private key.
+        if (!stored.algorithm.empty() && stored.spkiSha256.starts_with(id)) {
+            keyBySpki_[stored.spkiSha256] = id;
+            keys_[id] = KeyEntry{id, stored.algorithm, stored.bits, stored.spkiSha256};
+            continue;
+        }
         addKeyEntry(parseKey(pki::privateKeyFromPkcs8Der(store_.keyPkcs8(id))));
+        uncached = true;
+    }
     for (const auto& [id, stored] : st.certificates)
         addCertificateEntry(parseCertificate(pki::certificateFromDer(store_.certificateDer(id))));
     for (const auto& [id, stored] : st.requests)
         addRequestEntry(id, store_.requestPem(id));
     Changes ignored;
     recomputeDerived(ignored, true);
+    if (uncached)
+        cacheKeyDescriptions();
+}
+
+void Manager::cacheKeyDescriptions()
+{
+    auto tx = store_.begin();
+    for (auto& [id, stored] : tx.state().keys)
+        if (const auto it = keys_.find(id); it != keys_.end() && it->second.spkiSha256.starts_with(id)) {
+            stored.algorithm = it->second.algorithm;
+            stored.bits = it->second.bits;
+            stored.spkiSha256 = it->second.spkiSha256;
+        }
+    try {
+        store_.commit(std::move(tx));
+    } catch (const Error&) {
+        // Only a cache (a read-only store, a full disk): the next start parses the keys again.
+        store_.discardStaged();
+    }
 }
 
 void Manager::commit(Store::Transaction&& tx)

@@ -191,6 +191,8 @@ private:
     void revertToDurable();
     // Drops a certificate and what indexes it; returns its entry.
     CertificateEntry forgetCertificate(const std::string& id);
+    // Writes each key's description into the store where it is missing (older stores).
+    void cacheKeyDescriptions();
     CertificateEntry& addCertificateEntry(ParsedCertificate parsed);
     void addKeyEntry(const ParsedKey& parsed);
     void addRequestEntry(const std::string& id, std::string pem);

@@ -1,12 +1,11 @@
 #include "chain.hpp"
 
-#include "error.hpp"
 #include "certificate.hpp"
+#include "error.hpp"
 #include "text.hpp"
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
-
 
 #include <algorithm>
 #include <cctype>

@@ -1,7 +1,7 @@
 #include "import.hpp"
 
-#include "error.hpp"
 #include "certificate.hpp"
+#include "error.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

@@ -36,6 +36,11 @@ struct StoredCertificate {
 
 struct StoredKey {
     std::uint64_t addedUSec = 0;
+    // What the bus shows of the key, cached so that start-up need not parse every private
+    // key (written at creation and import; empty in older files: certd parses and fills them).
+    std::string algorithm{}; // "RSA", "EC", "Ed25519", "Ed448"
+    unsigned bits = 0;
+    std::string spkiSha256{}; // hex SHA-256 of the SubjectPublicKeyInfo; the key id is its prefix
     bool operator==(const StoredKey&) const = default;
 };
 

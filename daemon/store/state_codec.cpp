@@ -154,6 +154,17 @@ private:
         section(root, "keys", "key", keys, [&](const YAML::Node& node) {
             StoredKey key;
             key.addedUSec = number(node, "added_usec");
+            key.algorithm = text(node, "algorithm");
+            const std::uint64_t bits = number(node, "bits");
+            if (bits > 65536)
+                fail(node["bits"].Mark(), "bits " + std::to_string(bits) + " is not a key size");
+            key.bits = static_cast<unsigned>(bits);
+            key.spkiSha256 = text(node, "spki_sha256");
+            if (!key.spkiSha256.empty() &&
+                (key.spkiSha256.size() != 64 ||
+                 !std::all_of(key.spkiSha256.begin(), key.spkiSha256.end(),
+                              [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })))
+                fail(node["spki_sha256"].Mark(), "spki_sha256 must be 64 lower-case hex digits");
             return key;
         });
         section(root, "requests", "request", requests, [&](const YAML::Node& node) {
@@ -311,6 +322,11 @@ public:
         for (const auto& [id, key] : keys) {
             out_ << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
             number("added_usec", key.addedUSec);
+            if (!key.spkiSha256.empty()) {
+                field("algorithm", key.algorithm);
+                number("bits", key.bits);
+                field("spki_sha256", key.spkiSha256);
+            }
             out_ << YAML::EndMap;
         }
         out_ << YAML::EndMap;

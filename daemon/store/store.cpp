@@ -25,7 +25,7 @@ constexpr const char* kJournalFile = "state.journal";
 constexpr mode_t kStateMode = 0600;
 // The journal is folded into a new state.yaml once it is larger than the snapshot (and than
 // this): each change then costs its record plus, amortised, about as much again.
-constexpr std::uint64_t kMinJournalCompaction = 64 * 1024;
+constexpr std::uint64_t kMinJournalCompaction = 64ULL * 1024;
 constexpr mode_t kDirectoryMode = 0700;
 
 enum class Kind : std::size_t { Certificate, Key, Request };
@@ -424,7 +424,8 @@ void Store::removeUnreferenced(std::vector<std::string>* report)
 void Store::commit(Transaction&& transaction)
 {
     stage(std::move(transaction));
-    flush();
+    if (!deferred_)
+        flush();
 }
 
 void Store::stage(Transaction&& transaction)

@@ -80,7 +80,8 @@ public:
     // transaction is staged: one begun earlier is refused (Error(Internal)), as it would undo
     // what was staged in between.
     Transaction begin() const { return {state_, version_}; }
-    // Makes the transaction durable: stage() then flush(). Returns only when durable.
+    // Makes the transaction durable: stage() then flush() (only stage() while deferred()).
+    // Returns only when durable.
     // Throws what stage() and flush() throw; on any error the previous state stays, on
     // disk and here (and so does nothing else that was staged: see flush()).
     void commit(Transaction&& transaction);
@@ -105,6 +106,11 @@ public:
     void discardStaged();
     // flush(), writing a new state.yaml (and dropping the journal) instead of a journal record.
     void compact();
+    // While deferred, commit() only stages, and whoever deferred calls flush(): group commit
+    // for code that commits (the Manager's mutations) without changing it. Flush before
+    // anything acts on the staged state outside certd (replies, the terminator, signals).
+    void setDeferred(bool deferred) { deferred_ = deferred; }
+    bool deferred() const { return deferred_; }
 
     // What the store wrote, for tests and benchmarks: journal appends and snapshots (state.yaml).
     struct Counters {
@@ -144,6 +150,7 @@ private:
     std::uint64_t journalBytes_ = 0;  // intact length of state.journal (0: absent)
     std::uint64_t snapshotBytes_ = 0; // size of state.yaml
     bool snapshotNext_ = false;       // the next flush writes state.yaml, not a journal record
+    bool deferred_ = false;
     Counters counters_;
 };
 

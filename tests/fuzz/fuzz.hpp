@@ -10,8 +10,9 @@
 #include <string>
 #include <string_view>
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, // NOLINT(readability-identifier-naming): libFuzzer's
-                                      std::size_t size);
+extern "C" int
+LLVMFuzzerTestOneInput(const std::uint8_t* data, // NOLINT(readability-identifier-naming): libFuzzer's
+                       std::size_t size);
 
 namespace certd::fuzz {
 

@@ -129,8 +129,8 @@ stop_certd
 start_certd
 [ "$(cprop "$cert" HasPrivateKey)" = true ] || fail "after a restart the Ed25519 key is gone"
 # "running" once certd-tls has acknowledged the state it was given (the bindings).
-for _ in $(seq 200); do [ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = '"running"' ] && break; sleep 0.05; done
-[ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = '"running"' ] || fail "the terminator did not come back"
+terminator_running() { [ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = '"running"' ]; }
+wait_until 60 terminator_running || fail "the terminator did not come back"
 [ "$(served_fp 127.0.0.2 "$WORK/ed.pem" -sigalgs ed25519)" = "$(fp_of "$cert")" ] \
   || fail "after a restart 127.0.0.2 does not serve the Ed25519 certificate"
 pass "after a restart certd serves the Ed25519 certificate again"

@@ -159,7 +159,8 @@ int main(int argc, char** argv)
                     } else if (cmd == "profile") {
                         std::string v;
                         in >> v;
-                        state.profile = v == "modern" ? tls::TlsProfile::Modern : tls::TlsProfile::Intermediate;
+                        state.profile =
+                            v == "modern" ? tls::TlsProfile::Modern : tls::TlsProfile::Intermediate;
                         std::cout << "ok\n";
                     } else if (cmd == "timeouts") {
                         long hs = 0, idle = 0;
@@ -208,7 +209,8 @@ int main(int argc, char** argv)
                         while (supervisor.state() != TerminatorState::Running &&
                                std::chrono::steady_clock::now() < deadline)
                             sd_event_run(event, 100'000);
-                        std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout") << '\n';
+                        std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout")
+                                  << '\n';
                     } else if (cmd == "wait-restart") {
                         pid_t old = 0;
                         in >> old;
@@ -217,7 +219,8 @@ int main(int argc, char** argv)
                                 supervisor.state() != TerminatorState::Running) &&
                                std::chrono::steady_clock::now() < deadline)
                             sd_event_run(event, 100'000);
-                        std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout") << '\n';
+                        std::cout << (supervisor.state() == TerminatorState::Running ? "running" : "timeout")
+                                  << '\n';
                     } else if (cmd == "statuses") {
                         printStatuses(supervisor.listenerStatus());
                         std::cout << "end\n";

@@ -103,7 +103,8 @@ void PrivateBus::use() const
 CertdProcess::CertdProcess(const PrivateBus& bus, const std::vector<std::string>& extraConfig) : bus_(bus)
 {
     // A random port, so test programs running side by side do not collide on 127.0.0.2.
-    port_ = static_cast<std::uint16_t>(20000 + (static_cast<long>(::getpid()) * 7919 + ::time(nullptr)) % 20000);
+    port_ =
+        static_cast<std::uint16_t>(20000 + (static_cast<long>(::getpid()) * 7919 + ::time(nullptr)) % 20000);
     std::string yaml = "state_directory: ./state\n"
                        "addresses: [127.0.0.2, 127.0.0.3]\n"
                        "port: " +

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <set>
 
-using certd::tls::Backend;
 using certd::Config;
 using certd::parseConfig;
+using certd::tls::Backend;
 
 namespace {
 

@@ -137,6 +137,55 @@ TEST_CASE("a reopened store gives the same model")
     CHECK(manager.takeChanges().empty()); // loading is not a change
 }
 
+TEST_CASE("start-up reads each key's description from the store, and fills it in for older stores")
+{
+    test::TempDir dir;
+    std::string id;
+    KeyEntry created;
+    {
+        Store store(dir.path());
+        Manager manager(store, {});
+        CreateSpec cs;
+        cs.spec.subject.commonName = "web.example.com";
+        cs.spec.keyType = pki::KeyType::EcP256;
+        id = manager.createSelfSigned(cs).id;
+        created = manager.key(manager.certificate(id).keyId);
+        const StoredKey& stored = store.state().keys.at(created.id);
+        CHECK(stored.algorithm == "EC");
+        CHECK(stored.bits == 256);
+        CHECK(stored.spkiSha256 == created.spkiSha256);
+        // As an older certd left it: no description.
+        auto tx = store.begin();
+        tx.state().keys.at(created.id) = StoredKey{stored.addedUSec};
+        store.commit(std::move(tx));
+    }
+    {
+        Store store(dir.path());
+        Manager manager(store, {});
+        CHECK(manager.key(created.id).spkiSha256 == created.spkiSha256);
+        CHECK(manager.takeChanges().empty());
+        const StoredKey& stored = store.state().keys.at(created.id);
+        CHECK(stored.algorithm == "EC");
+        CHECK(stored.bits == 256);
+        CHECK(stored.spkiSha256 == created.spkiSha256);
+    }
+    // With the description stored, start-up does not parse the key: a damaged key file
+    // shows only when the key is used.
+    const auto keyFile = dir.path() / "keys" / (created.id + ".key");
+    std::filesystem::resize_file(keyFile, 10);
+    Store store(dir.path());
+    Manager manager(store, {});
+    const KeyEntry& loaded = manager.key(created.id);
+    CHECK(loaded.algorithm == created.algorithm);
+    CHECK(loaded.bits == created.bits);
+    CHECK(manager.certificate(id).keyId == created.id);
+    CHECK(errorCodeOf([&] {
+              ExportOptions options;
+              options.includePrivateKey = true;
+              manager.exportCertificate(id, options);
+          }) != ErrorCode::NotFound);
+}
+
 TEST_CASE("a signed certificate completes its request, links the key and takes the request's name")
 {
     Fixture f;

@@ -96,9 +96,9 @@ private:
 
 struct Handshake {
     bool done = false;
-    std::string version;    // "TLSv1.3"
-    std::string cipher;     // "ECDHE-ECDSA-AES128-GCM-SHA256"
-    pki::X509Ptr peer;      // the certificate the client got
+    std::string version; // "TLSv1.3"
+    std::string cipher;  // "ECDHE-ECDSA-AES128-GCM-SHA256"
+    pki::X509Ptr peer;   // the certificate the client got
     long verifyResult = -1;
     std::string error; // what OpenSSL said when the handshake failed
 };
