@@ -15,7 +15,7 @@ ChangeFlow::ChangeFlow(Manager& manager, terminator::Link& terminator, EventLoop
 void ChangeFlow::whenSettled(Waiter waiter)
 {
     waiters_.push_back(std::move(waiter));
-    if (waiters_.size() >= kMaxGroup)
+    if (waiters_.size() >= kMaxGroup || manager_.pendingChanges().removesAny())
         settle();
     else
         idle_.schedule();
@@ -23,16 +23,8 @@ void ChangeFlow::whenSettled(Waiter waiter)
 
 void ChangeFlow::settleUnlessGrouping()
 {
-    if (waiters_.empty())
+    if (waiters_.empty() || manager_.pendingChanges().removesAny())
         settle();
-    else
-        retractRemoved();
-}
-
-void ChangeFlow::retractRemoved()
-{
-    if (retract_ && manager_.hasChanges())
-        retract_(manager_.pendingChanges());
 }
 
 void ChangeFlow::subscribe(Subscriber subscriber)

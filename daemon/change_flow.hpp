@@ -11,6 +11,12 @@
 // one terminator sync and one round of signals. Everything else (netlink, timers, the
 // terminator's own news) is settled after each event the loop dispatches, unless a group is
 // forming: then it joins the group's settle.
+//
+// A removal ends the group at once: the settle retracts the removed object before the loop
+// dispatches another message, so no message reaches a bus object whose model entry is gone
+// (its getters would fail, and with them a GetManagedObjects). The object itself is freed
+// only after the current message: its own pending replies (a Delete's) go out in that settle,
+// while its vtable, which their reply signature points into, is still alive.
 
 #include "event_loop.hpp"
 #include "manager/manager.hpp"
@@ -40,13 +46,6 @@ public:
     ChangeFlow& operator=(const ChangeFlow&) = delete;
 
     void subscribe(Subscriber subscriber);
-    // `retract` gets what was removed as soon as it is removed (see retractRemoved()), besides
-    // the settle's subscribers: a bus object must not outlive the model entry it reads.
-    void onRemoval(Subscriber retract) { retract_ = std::move(retract); }
-    // Hands what the Manager removed since the last settle to the onRemoval subscriber now, not
-    // at the group's settle. (A removal needs no terminator acknowledgement: what is served
-    // cannot be removed.)
-    void retractRemoved();
     // The next settle() also rotates session ticket keys and drops session caches (a
     // compromise-driven swap).
     void requestFlush() { flush_ = true; }
@@ -55,16 +54,16 @@ public:
     // while it runs is handed on by the same call.
     void settle();
     // Calls `waiter` after the next settle (in the order they were added), which runs once no bus
-    // message is waiting, or now when kMaxGroup waiters are queued.
+    // message is waiting, or now when kMaxGroup waiters are queued or something was removed.
     void whenSettled(Waiter waiter);
-    // settle(), unless waiters are queued: their settle is due and takes this along.
+    // settle(), unless waiters are queued (their settle is due and takes this along) and
+    // nothing was removed.
     void settleUnlessGrouping();
 
 private:
     Manager& manager_;
     terminator::Link& terminator_;
     std::vector<Subscriber> subscribers_;
-    Subscriber retract_;
     std::vector<Waiter> waiters_;
     EventLoop::Idle idle_;
     bool flush_ = false;

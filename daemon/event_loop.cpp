@@ -1,6 +1,7 @@
 #include "event_loop.hpp"
 
 #include "error.hpp"
+#include "log.hpp"
 
 #include <sdbus-c++/IConnection.h>
 
@@ -23,9 +24,15 @@ void check(int r, const char* what)
         throw Error(ErrorCode::Internal, std::string(what) + ": " + std::strerror(-r));
 }
 
+// No exception may cross sd-event's C frames: a handler that throws is logged, and the loop
+// goes on (returning an error would disable the source for good).
 int runHandler(void* userdata)
 {
-    static_cast<std::function<void()>*>(userdata)->operator()();
+    try {
+        static_cast<std::function<void()>*>(userdata)->operator()();
+    } catch (const std::exception& e) {
+        log::error(std::string("an event handler failed: ") + e.what());
+    }
     return 0;
 }
 

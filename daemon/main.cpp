@@ -144,6 +144,9 @@ int run(const std::filesystem::path& configPath)
                manager.addresses().size());
     const int r = loop.run();
     sd_notify(0, "STOPPING=1");
+    // Calls still waiting for their group's settle get it now (durable, then answered), while
+    // the connection their replies need is alive.
+    flow.settle();
     connection->releaseName(bus::kBusName);
     return r < 0 ? 1 : 0;
 }

@@ -19,7 +19,8 @@ toBus(const std::vector<std::pair<std::string, std::string>>& subjectAltNames);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Manager_adaptor, sdbus::ObjectManager_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     ManagerObject(sdbus::IConnection& connection, Service& service);
     ~ManagerObject();
@@ -53,7 +54,8 @@ private:
 
 class CertificateObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Certificate_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     CertificateObject(sdbus::IConnection& connection, Service& service, std::string id);
     ~CertificateObject();
@@ -101,7 +103,8 @@ private:
 
 class KeyObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Key_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     KeyObject(sdbus::IConnection& connection, Service& service, std::string id);
     ~KeyObject();
@@ -123,7 +126,8 @@ private:
 
 class RequestObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Request_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     RequestObject(sdbus::IConnection& connection, Service& service, std::string id);
     ~RequestObject();
@@ -150,7 +154,8 @@ private:
 
 class AddressObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Address_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     AddressObject(sdbus::IConnection& connection, Service& service, std::string address);
     ~AddressObject();

@@ -78,7 +78,6 @@ Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manag
     for (const auto& [address, entry] : manager_.addresses())
         addAddressObject(address, false);
     flow_.subscribe([this](const Changes& changes) { publish(changes); });
-    flow_.onRemoval([this](const Changes& changes) { retract(changes); });
 }
 
 Service::~Service() = default;
@@ -144,26 +143,6 @@ void applyTo(Objects& objects, const std::set<std::string>& added, const std::se
 }
 
 } // namespace
-
-void Service::retract(const Changes& c)
-{
-    const auto retractFrom = [&](auto& objects, const std::set<std::string>& removed) {
-        for (const auto& id : removed) {
-            const auto it = objects.find(id);
-            if (it == objects.end())
-                continue;
-            it->second->retract();
-            graveyard_.push_back(std::shared_ptr<void>(std::move(it->second)));
-            objects.erase(it);
-        }
-    };
-    retractFrom(keys_, c.keysRemoved);
-    retractFrom(certificates_, c.certificatesRemoved);
-    retractFrom(requests_, c.requestsRemoved);
-    retractFrom(addresses_, c.addressesRemoved);
-    if (!graveyard_.empty())
-        loop_.defer([this] { buryTheDead(); });
-}
 
 void Service::publish(const Changes& c)
 {

@@ -31,4 +31,10 @@ bool Changes::empty() const
            addressesRemoved.empty() && addressesChanged.empty() && !factoryChanged && !terminatorChanged;
 }
 
+bool Changes::removesAny() const
+{
+    return !certificatesRemoved.empty() || !keysRemoved.empty() || !requestsRemoved.empty() ||
+           !addressesRemoved.empty();
+}
+
 } // namespace certd
