@@ -51,19 +51,23 @@ void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
         return;
     }
     // A key or a passphrase: encoding or encrypting (PKCS#12's KDF) runs on a worker.
-    service.mutateLater(
-        {getObject(), lifeline()}, Pool::Cpu, "ExportPrivateKey", getObjectPath(), right, std::move(result),
-        [&] {
-            auto pending =
-                std::make_shared<Manager::PendingExport>(service.manager().prepareExport(id, parsed));
-            auto data = std::make_shared<SecureBytes>();
-            return SlowCall<std::tuple<std::vector<uint8_t>>>{
-                [pending, data] {
-                    *data = Manager::buildExport(*pending);
-                    pending->key.reset();
-                },
-                [data] { return std::tuple{std::vector<uint8_t>(data->begin(), data->end())}; }};
-        });
+    service.mutateLater({getObject(), lifeline()}, Pool::Cpu, "ExportPrivateKey", getObjectPath(), right,
+                        std::move(result), [&] {
+                            auto pending = std::make_shared<Manager::PendingExport>(
+                                service.manager().prepareExport(id, parsed));
+                            auto data = std::make_shared<SecureBytes>();
+                            return SlowCall<std::tuple<std::vector<uint8_t>>>{
+                                [pending, data] {
+                                    *data = Manager::buildExport(*pending);
+                                    pending->key.reset();
+                                },
+                                [data, &service, id] {
+                                    // Deleted meanwhile: the deletion came first (NotFound), as for
+                                    // FetchIssuer.
+                                    service.manager().certificate(id);
+                                    return std::tuple{std::vector<uint8_t>(data->begin(), data->end())};
+                                }};
+                        });
 }
 
 void CertificateObject::SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName)

@@ -124,6 +124,7 @@ public:
     Imported commitImport(ParsedImport parsed, const std::string& friendlyName);
 
     struct PendingFetch {
+        std::string id;   // the certificate FetchIssuer was called on
         pki::X509Ptr top; // a copy of the top of the chain
         std::string topSubject;
         std::vector<std::string> urls;

@@ -366,6 +366,29 @@ TEST_CASE("fetchIssuers follows the AIA URLs and imports the whole chain, or not
     CHECK(f.fetches == fetches);
 }
 
+TEST_CASE("a FetchIssuer whose certificate is deleted before its commit is NotFound and imports nothing")
+{
+    // The slow path of the bus (prepare, build on a worker, commit): the deletion commits
+    // between build and commit, so it came first.
+    Fixture f;
+    const auto root = test::makeRoot("Deleted Fetch Root");
+    test::IssueOptions leafOptions;
+    leafOptions.commonName = "gone.example.com";
+    leafOptions.dnsNames = {"gone.example.com"};
+    leafOptions.caIssuersUrls = {"http://ca.test/gone-root.der"};
+    const auto leaf = test::issue(root, leafOptions);
+    f.web["http://ca.test/gone-root.der"] = pki::certificateDer(root.cert.get());
+    const auto id = f.manager.importData(asBytes(pem(leaf.cert.get())), Secret(), "").certificates.front();
+    auto pending = f.manager.prepareFetch(id);
+    Manager::buildFetch(pending);
+    CHECK_FALSE(pending.pem.empty()); // the download worked
+    f.manager.deleteCertificate(id);
+    const auto certificatesBefore = f.manager.certificates().size();
+    CHECK(errorCodeOf([&] { f.manager.commitFetch(std::move(pending)); }) == ErrorCode::NotFound);
+    CHECK(f.manager.certificates().size() == certificatesBefore);
+    CHECK(f.store.state().certificates.size() == certificatesBefore);
+}
+
 TEST_CASE("a manual chain must list issuers leaf-first")
 {
     Fixture f;
