@@ -23,7 +23,7 @@
 # Driver: tests/slow-calls (`ninja -C BUILD tests/slow-calls tests/make-test-pki`).
 #
 # MODE=fsync (issue 12, group commit): fsyncs per acknowledged mutation, counted with strace
-# (`strace -f -ttt -e trace=fsync,fdatasync` on certd, only those inside the driver's load
+# (`strace -f -ttt -e trace=fsync,fdatasync,syncfs` on certd, each call one, only those inside the driver's load
 # window), and calls/s: 1 client (CALLS/4 calls) and 50 clients (CALLS [2000] calls), each
 # with every mutation committing alone (CERTD_GROUP_COMMIT=0, the baseline) and with group
 # commit, alternating, RUNS [3] times; prints each run and the medians. Needs strace.
@@ -73,12 +73,12 @@ if [ "${MODE:-load}" = fsync ]; then
   done
   command -v strace >/dev/null || { echo "bus-load: MODE=fsync needs strace (apt-get install strace)" >&2; exit 1; }
   CALLS=${CALLS:-2000}; RUNS=${RUNS:-3}
-  WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-  # certd under strace: every fsync and fdatasync of every thread, with its time. The driver
+  WORK=$(mktemp -d); trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+  # certd under strace: every fsync, fdatasync and syncfs of every thread, with its time. The driver
   # stops certd with SIGTERM; the wrapper hands that on to certd (strace's child).
   cat > "$WORK/certd" <<WRAP
 #!/usr/bin/env bash
-strace -f -qq -ttt --seccomp-bpf -e trace=fsync,fdatasync -o "\$FSYNC_LOG" "$BUILD/daemon/certd" "\$@" &
+strace -f -qq -ttt -y --seccomp-bpf -e trace=fsync,fdatasync,syncfs -o "\$FSYNC_LOG" "$BUILD/daemon/certd" "\$@" &
 st=\$!
 trap 'pkill -TERM -P \$st' TERM INT
 wait \$st || wait \$st
@@ -98,7 +98,7 @@ WRAP
           { echo "$out"; echo "bus-load: the driver failed" >&2; exit 1; }
         read -r from to acked < <(sed -n 's/^load window (epoch s): \([0-9.]*\) \([0-9.]*\); mutations acknowledged: \([0-9]*\)$/\1 \2 \3/p' <<<"$out")
         rate=$(sed -n 's/.* calls in [0-9.]* s: \([0-9]*\) calls\/s.*/\1/p' <<<"$out")
-        n=$(awk -v a="$from" -v b="$to" '$2 >= a && $2 <= b && ($3 ~ /^fsync\(/ || $3 ~ /^fdatasync\(/) { n++ } END { print n + 0 }' "$FSYNC_LOG")
+        n=$(awk -v a="$from" -v b="$to" '$2 >= a && $2 <= b && $3 ~ /^(fsync|fdatasync|syncfs)\(/ { n++ } END { print n + 0 }' "$FSYNC_LOG")
         per=$(awk -v n="$n" -v m="$acked" 'BEGIN { printf "%.2f", n / m }')
         printf "%-8s %-14s %7s %12s %9s %10s %14s\n" "$threads" "$mode" "$run" "$acked" "$n" "$rate" "$per"
         SUM[$threads.$mode.per]+="$per "; SUM[$threads.$mode.rate]+="$rate "

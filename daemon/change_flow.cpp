@@ -15,7 +15,7 @@ ChangeFlow::ChangeFlow(Manager& manager, terminator::Link& terminator, EventLoop
 void ChangeFlow::whenSettled(Waiter waiter)
 {
     waiters_.push_back(std::move(waiter));
-    if (waiters_.size() >= kMaxGroup || manager_.pendingChanges().removesAny())
+    if (waiters_.size() >= kMaxGroup || !manager_.pendingChanges().addressesRemoved.empty())
         settle();
     else
         idle_.schedule();
@@ -23,7 +23,7 @@ void ChangeFlow::whenSettled(Waiter waiter)
 
 void ChangeFlow::settleUnlessGrouping()
 {
-    if (waiters_.empty() || manager_.pendingChanges().removesAny())
+    if (waiters_.empty() || !manager_.pendingChanges().addressesRemoved.empty())
         settle();
 }
 

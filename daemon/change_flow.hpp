@@ -12,11 +12,11 @@
 // terminator's own news) is settled after each event the loop dispatches, unless a group is
 // forming: then it joins the group's settle.
 //
-// A removal ends the group at once: the settle retracts the removed object before the loop
-// dispatches another message, so no message reaches a bus object whose model entry is gone
-// (its getters would fail, and with them a GetManagedObjects). The object itself is freed
-// only after the current message: its own pending replies (a Delete's) go out in that settle,
-// while its vtable, which their reply signature points into, is still alive.
+// Objects appear and go with the durable state: a removal is announced (InterfacesRemoved) at
+// its group's settle, and until then the object reads as it was (Manager::shown…()). The
+// object is freed only after that settle's message: its own pending replies (a Delete's) go
+// out in the settle, while its vtable, which their reply signature points into, is alive.
+// An address that vanished (netlink) has nothing to read as it was: it ends the group at once.
 
 #include "event_loop.hpp"
 #include "manager/manager.hpp"
@@ -54,10 +54,10 @@ public:
     // while it runs is handed on by the same call.
     void settle();
     // Calls `waiter` after the next settle (in the order they were added), which runs once no bus
-    // message is waiting, or now when kMaxGroup waiters are queued or something was removed.
+    // message is waiting, or now when kMaxGroup waiters are queued or an address vanished.
     void whenSettled(Waiter waiter);
-    // settle(), unless waiters are queued (their settle is due and takes this along) and
-    // nothing was removed.
+    // settle(), unless waiters are queued (their settle is due and takes this along) and no
+    // address vanished.
     void settleUnlessGrouping();
 
 private:

@@ -23,7 +23,7 @@ void CertificateObject::emitChanged()
 
 const CertificateEntry& CertificateObject::entry() const
 {
-    return service_.manager().certificate(id_);
+    return service_.manager().shownCertificate(id_);
 }
 
 void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,

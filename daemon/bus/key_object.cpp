@@ -29,15 +29,15 @@ void KeyObject::Delete(sdbus::Result<>&& result)
 
 std::string KeyObject::Algorithm()
 {
-    return handleErrors([&] { return service_.manager().key(id_).algorithm; });
+    return handleErrors([&] { return service_.manager().shownKey(id_).algorithm; });
 }
 uint32_t KeyObject::Bits()
 {
-    return handleErrors([&] { return service_.manager().key(id_).bits; });
+    return handleErrors([&] { return service_.manager().shownKey(id_).bits; });
 }
 std::string KeyObject::FingerprintSHA256()
 {
-    return handleErrors([&] { return service_.manager().key(id_).spkiSha256; });
+    return handleErrors([&] { return service_.manager().shownKey(id_).spkiSha256; });
 }
 
 std::vector<sdbus::ObjectPath> KeyObject::Certificates()

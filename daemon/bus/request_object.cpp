@@ -21,12 +21,12 @@ void RequestObject::emitChanged()
 
 const RequestEntry& RequestObject::entry() const
 {
-    return service_.manager().request(id_);
+    return service_.manager().shownRequest(id_);
 }
 
 const StoredRequest& RequestObject::stored() const
 {
-    return service_.manager().storedRequest(id_);
+    return service_.manager().shownStoredRequest(id_);
 }
 
 void RequestObject::Delete(sdbus::Result<>&& result)

@@ -31,10 +31,4 @@ bool Changes::empty() const
            addressesRemoved.empty() && addressesChanged.empty() && !factoryChanged && !terminatorChanged;
 }
 
-bool Changes::removesAny() const
-{
-    return !certificatesRemoved.empty() || !keysRemoved.empty() || !requestsRemoved.empty() ||
-           !addressesRemoved.empty();
-}
-
 } // namespace certd

@@ -18,8 +18,6 @@ struct Changes {
     bool terminatorChanged = false; // TerminatorState or TerminatorError
     void merge(const Changes& other);
     bool empty() const;
-    // Something was removed: its bus object must go before another message reads it.
-    bool removesAny() const;
 };
 
 } // namespace certd

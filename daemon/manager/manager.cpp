@@ -86,6 +86,9 @@ std::uint64_t Manager::now() const
 
 Changes Manager::takeChanges()
 {
+    // The settle that takes these retracts what was removed (after a flush: durable).
+    if (!hasStaged())
+        parked_ = {};
     return std::exchange(pending_, Changes{});
 }
 
@@ -144,7 +147,6 @@ void Manager::flush()
         return;
     try {
         store_.flush();
-        parked_ = {};
     } catch (const Error&) {
         // The store dropped what was staged: the model follows it back to the durable state.
         revertToDurable();
@@ -365,6 +367,40 @@ const StoredRequest& Manager::storedRequest(const std::string& id) const
     return findOrThrow(store_.state().requests, id, "request");
 }
 
+namespace {
+
+// The live entry, else the parked one, else NotFound.
+template <typename Live, typename Parked>
+const auto& liveOrParked(const Live& live, const Parked& parked, const std::string& id, const char* what)
+{
+    const auto it = live.find(id);
+    if (it != live.end())
+        return it->second;
+    return findOrThrow(parked, id, what);
+}
+
+} // namespace
+
+const CertificateEntry& Manager::shownCertificate(const std::string& id) const
+{
+    return liveOrParked(certificates_, parked_.certificates, id, "certificate");
+}
+
+const KeyEntry& Manager::shownKey(const std::string& id) const
+{
+    return liveOrParked(keys_, parked_.keys, id, "key");
+}
+
+const RequestEntry& Manager::shownRequest(const std::string& id) const
+{
+    return liveOrParked(requests_, parked_.requests, id, "request");
+}
+
+const StoredRequest& Manager::shownStoredRequest(const std::string& id) const
+{
+    return liveOrParked(store_.state().requests, parked_.storedRequests, id, "request");
+}
+
 std::vector<std::string> Manager::certificatesOfKey(const std::string& keyId) const
 {
     const auto it = certificatesByKey_.find(keyId);
@@ -384,14 +420,20 @@ std::string Manager::friendlyName(const std::string& certificateId) const
 {
     const auto& certs = store_.state().certificates;
     const auto it = certs.find(certificateId);
-    return it == certs.end() ? certificateId : it->second.friendlyName;
+    if (it != certs.end())
+        return it->second.friendlyName;
+    const auto parked = parked_.storedCertificates.find(certificateId);
+    return parked == parked_.storedCertificates.end() ? certificateId : parked->second.friendlyName;
 }
 
 ChainMode Manager::chainMode(const std::string& certificateId) const
 {
     const auto& certs = store_.state().certificates;
     const auto it = certs.find(certificateId);
-    return it == certs.end() ? ChainMode::Automatic : it->second.chainMode;
+    if (it != certs.end())
+        return it->second.chainMode;
+    const auto parked = parked_.storedCertificates.find(certificateId);
+    return parked == parked_.storedCertificates.end() ? ChainMode::Automatic : parked->second.chainMode;
 }
 
 std::string Manager::rootOf(const std::string& id) const
@@ -405,16 +447,14 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
     const StoreState& after = store_.state();
     for (const auto& [id, stored] : before.certificates)
         if (!after.certificates.count(id)) {
-            CertificateEntry forgotten = forgetCertificate(id);
-            if (hasStaged())
-                parked_.certificates[id] = std::move(forgotten);
+            parked_.certificates[id] = forgetCertificate(id);
+            parked_.storedCertificates[id] = stored;
             changes.certificatesRemoved.insert(id);
         }
     for (const auto& [id, stored] : before.keys)
         if (!after.keys.count(id)) {
             keyBySpki_.erase(keys_.at(id).spkiSha256);
-            if (hasStaged())
-                parked_.keys[id] = std::move(keys_.at(id));
+            parked_.keys[id] = std::move(keys_.at(id));
             keys_.erase(id);
             changes.keysRemoved.insert(id);
         } else if (stored != after.keys.at(id)) {
@@ -422,8 +462,8 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
         }
     for (const auto& [id, stored] : before.requests) {
         if (!after.requests.count(id)) {
-            if (hasStaged())
-                parked_.requests[id] = std::move(requests_.at(id));
+            parked_.requests[id] = std::move(requests_.at(id));
+            parked_.storedRequests[id] = stored;
             requests_.erase(id);
             changes.requestsRemoved.insert(id);
             if (keys_.count(stored.keyId))

@@ -43,6 +43,12 @@ public:
     const RequestEntry& request(const std::string& id) const;
     const StoredRequest& storedRequest(const std::string& id) const;
     const AddressEntry& address(const std::string& address) const;
+    // What the bus shows: an object that a mutation removed stays on the bus until the settle
+    // that makes the removal durable (ChangeFlow), and reads as it was until then.
+    const CertificateEntry& shownCertificate(const std::string& id) const; // NotFound
+    const KeyEntry& shownKey(const std::string& id) const;
+    const RequestEntry& shownRequest(const std::string& id) const;
+    const StoredRequest& shownStoredRequest(const std::string& id) const;
 
     // The certificate serving an address: its binding, else the factory certificate.
     std::string certificateForAddress(const std::string& address) const;
@@ -242,12 +248,15 @@ private:
     TerminatorState terminatorState_ = TerminatorState::Stopped;
     std::string terminatorError_;
     Changes pending_;
-    // Entries that staged (not yet durable) transactions removed, kept until the flush: a failed
-    // flush brings them back without reading the store.
+    // Entries that mutations removed since the last settle (takeChanges()), with their stored
+    // records: their bus objects read them until that settle retracts them (shown…()), and a
+    // failed flush brings back those of staged transactions without reading the store.
     struct Parked {
         std::map<std::string, CertificateEntry> certificates;
         std::map<std::string, KeyEntry> keys;
         std::map<std::string, RequestEntry> requests;
+        std::map<std::string, StoredCertificate> storedCertificates;
+        std::map<std::string, StoredRequest> storedRequests;
     } parked_;
 };
 
