@@ -27,9 +27,15 @@
 # window), and calls/s: 1 client (CALLS/4 calls) and 50 clients (CALLS [2000] calls), each
 # with every mutation committing alone (CERTD_GROUP_COMMIT=0, the baseline) and with group
 # commit, alternating, RUNS [3] times; prints each run and the medians. Needs strace.
+#
+# MODE=all: MODE=slow, then MODE=fsync (issue 12's figures in one run).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build}
+if [ "${MODE:-load}" = all ]; then
+  MODE=slow "$0" "$BUILD"
+  MODE=fsync exec "$0" "$BUILD"
+fi
 if [ "${MODE:-load}" = slow ]; then
   for f in tests/slow-calls tests/make-test-pki daemon/certd daemon/certd-tls client/certctl; do
     [ -x "$BUILD/$f" ] || { echo "bus-load: $BUILD/$f missing: ninja -C $BUILD tests/slow-calls tests/make-test-pki" >&2; exit 1; }
