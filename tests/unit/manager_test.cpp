@@ -389,6 +389,43 @@ TEST_CASE("a FetchIssuer whose certificate is deleted before its commit is NotFo
     CHECK(f.store.state().certificates.size() == certificatesBefore);
 }
 
+TEST_CASE("a removed object reads as it was until the settle that takes the removal")
+{
+    // The bus shows the durable set of objects: a deleted certificate's object stays until
+    // the settle (takeChanges) after the flush, and its getters read the parked entry.
+    test::TempDir dir;
+    ManagerOptions options;
+    options.groupCommit = true;
+    options.factorySpec.subject.commonName = "appliance.example.com";
+    options.factoryKeyType = pki::KeyType::EcP256;
+    Store store(dir.path());
+    Manager manager(store, options);
+    manager.ensureFactoryCertificate();
+    CreateSpec cs;
+    cs.spec.friendlyName = "going";
+    cs.spec.subject.commonName = "going.example.com";
+    cs.spec.keyType = pki::KeyType::EcP256;
+    const auto created = manager.createSelfSigned(cs);
+    const auto request = manager.createRequest(cs);
+    manager.flush();
+    manager.takeChanges();
+
+    manager.deleteCertificate(created.id);
+    manager.deleteRequest(request.id);
+    CHECK(errorCodeOf([&] { manager.certificate(created.id); }) == ErrorCode::NotFound);
+    CHECK(manager.shownCertificate(created.id).info.subject == "CN=going.example.com");
+    CHECK(manager.friendlyName(created.id) == "going");
+    CHECK(manager.shownRequest(request.id).id == request.id);
+    CHECK(manager.shownStoredRequest(request.id).friendlyName == "going");
+    manager.flush();
+    CHECK(manager.shownCertificate(created.id).id == created.id); // durable, not yet settled
+    const Changes changes = manager.takeChanges();
+    CHECK(changes.certificatesRemoved.count(created.id) == 1);
+    CHECK(errorCodeOf([&] { manager.shownCertificate(created.id); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { manager.shownRequest(request.id); }) == ErrorCode::NotFound);
+    CHECK(manager.friendlyName(created.id) == created.id);
+}
+
 TEST_CASE("a manual chain must list issuers leaf-first")
 {
     Fixture f;
