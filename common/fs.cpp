@@ -110,7 +110,7 @@ void writeFileAtomic(const std::filesystem::path& directory, const std::string& 
         error = errno;
     if (error == 0)
         error = writeAll(file.get(), data);
-    if (error == 0 && ::fsync(file.get()) != 0)
+    if (error == 0 && sync != SyncDirectory::WithFileSystem && ::fsync(file.get()) != 0)
         error = errno;
     if (error == 0 && ::close(file.release()) != 0)
         error = errno;
@@ -175,6 +175,13 @@ void syncDirectory(const std::filesystem::path& directory)
     const UniqueFd fd = openDirectory(directory, "cannot sync directory", directory);
     if (::fsync(fd.get()) != 0)
         throwErrno("cannot sync directory", directory, errno);
+}
+
+void syncFileSystem(const std::filesystem::path& directory)
+{
+    const UniqueFd fd = openDirectory(directory, "cannot sync the file system of", directory);
+    if (::syncfs(fd.get()) != 0)
+        throwErrno("cannot sync the file system of", directory, errno);
 }
 
 } // namespace certd

@@ -18,8 +18,10 @@ inline constexpr std::string_view kTempPrefix = ".tmp-";
 // `mode` from creation), write, fsync, rename, fsync the directory.
 // Throws Error(Internal) with the path and errno text; the old file is intact.
 // With SyncDirectory::Later the rename is not yet durable: the caller fsyncs the directory
-// once for several files (syncDirectory()) before anything may rely on them.
-enum class SyncDirectory { Now, Later };
+// once for several files (syncDirectory()) before anything may rely on them. With
+// SyncDirectory::WithFileSystem neither the file nor its name is: the caller makes many files
+// durable at once with syncFileSystem().
+enum class SyncDirectory { Now, Later, WithFileSystem };
 void writeFileAtomic(const std::filesystem::path& directory, const std::string& name, ByteView data,
                      mode_t mode, SyncDirectory sync = SyncDirectory::Now);
 
@@ -38,5 +40,8 @@ void ensureDirectory(const std::filesystem::path& directory, mode_t mode);
 
 // fsync(2) of a directory.
 void syncDirectory(const std::filesystem::path& directory);
+// syncfs(2) of the file system holding `directory`: every file written there, and every
+// name, is durable once it returns (it also writes back other dirty data of that file system).
+void syncFileSystem(const std::filesystem::path& directory);
 
 } // namespace certd

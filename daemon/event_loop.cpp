@@ -1,6 +1,7 @@
 #include "event_loop.hpp"
 
 #include "error.hpp"
+#include "log.hpp"
 
 #include <sdbus-c++/IConnection.h>
 
@@ -23,9 +24,15 @@ void check(int r, const char* what)
         throw Error(ErrorCode::Internal, std::string(what) + ": " + std::strerror(-r));
 }
 
+// No exception may cross sd-event's C frames: a handler that throws is logged, and the loop
+// goes on (returning an error would disable the source for good).
 int runHandler(void* userdata)
 {
-    static_cast<std::function<void()>*>(userdata)->operator()();
+    try {
+        static_cast<std::function<void()>*>(userdata)->operator()();
+    } catch (const std::exception& e) {
+        log::error(std::string("an event handler failed: ") + e.what());
+    }
     return 0;
 }
 
@@ -171,6 +178,23 @@ void EventLoop::Timer::arm(std::uint64_t realtimeUSec)
 void EventLoop::Timer::disarm()
 {
     sd_event_source_set_enabled(source_.get(), SD_EVENT_OFF);
+}
+
+EventLoop::Idle::Idle(EventLoop& loop, std::function<void()> handler) : handler_(std::move(handler))
+{
+    check(sd_event_add_defer(
+              loop.get(), adopt(source_),
+              [](sd_event_source*, void* userdata) { return runHandler(userdata); }, &handler_),
+          "cannot defer work");
+    sd_event_source_set_priority(source_.get(), SD_EVENT_PRIORITY_IDLE);
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_OFF);
+}
+
+EventLoop::Idle::~Idle() = default;
+
+void EventLoop::Idle::schedule()
+{
+    sd_event_source_set_enabled(source_.get(), SD_EVENT_ONESHOT);
 }
 
 void EventLoop::enableWatchdog()

@@ -53,6 +53,21 @@ public:
         std::function<void()> handler_;
     };
 
+    // Calls `handler` once per schedule(), when no event of a higher priority is pending (sd-event's
+    // idle priority): after the bus messages that are already waiting. One per owner.
+    class Idle {
+    public:
+        Idle(EventLoop& loop, std::function<void()> handler);
+        ~Idle();
+        Idle(const Idle&) = delete;
+        Idle& operator=(const Idle&) = delete;
+        void schedule();
+
+    private:
+        EventSourcePtr source_;
+        std::function<void()> handler_;
+    };
+
     // Pets the systemd watchdog when WATCHDOG_USEC is set.
     void enableWatchdog();
     int run();

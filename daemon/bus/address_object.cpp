@@ -20,46 +20,50 @@ void AddressObject::emitChanged()
                                 {"Certificate", "State", "Error"});
 }
 
-BusWarnings AddressObject::Assign(const sdbus::ObjectPath& certificate,
-                                  const std::map<std::string, sdbus::Variant>& options)
+void AddressObject::Assign(sdbus::Result<BusWarnings>&& result, sdbus::ObjectPath certificate,
+                           std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(getObject(), "Assign", address_ + " -> " + std::string(certificate), Right::Manage,
-                           [&] {
-                               const auto parsed = parseBindingOptions(options);
-                               auto bound = service_.manager().assign(
-                                   address_, service_.certificateIdFromPath(certificate), parsed.force);
-                               if (parsed.flush)
-                                   service_.requestFlush();
-                               return toBus(bound.warnings);
-                           });
+    service_.mutate({getObject(), lifeline()}, std::move(result), "Assign",
+                    address_ + " -> " + std::string(certificate), Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().assign(
+                            address_, service_.certificateIdFromPath(certificate), parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return toBus(bound.warnings);
+                    });
 }
 
 std::string AddressObject::Address()
 {
-    return address_;
+    return handleErrors([&] { return address_; });
 }
 uint16_t AddressObject::Port()
 {
-    return service_.info().port;
+    return handleErrors([&] { return service_.info().port; });
 }
 
 sdbus::ObjectPath AddressObject::Certificate()
 {
-    const auto id = service_.manager().certificateForAddress(address_);
-    return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+    return handleErrors([&] {
+        const auto id = service_.manager().certificateForAddress(address_);
+        return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+    });
 }
 
 std::string AddressObject::Origin()
 {
-    return std::string(addressOriginName(service_.manager().address(address_).origin));
+    return handleErrors(
+        [&] { return std::string(addressOriginName(service_.manager().address(address_).origin)); });
 }
 std::string AddressObject::State()
 {
-    return std::string(tls::listenerStateName(service_.manager().address(address_).state));
+    return handleErrors(
+        [&] { return std::string(tls::listenerStateName(service_.manager().address(address_).state)); });
 }
 std::string AddressObject::Error()
 {
-    return service_.manager().address(address_).error;
+    return handleErrors([&] { return service_.manager().address(address_).error; });
 }
 
 } // namespace certd::bus

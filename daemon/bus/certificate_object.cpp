@@ -23,7 +23,7 @@ void CertificateObject::emitChanged()
 
 const CertificateEntry& CertificateObject::entry() const
 {
-    return service_.manager().certificate(id_);
+    return service_.manager().shownCertificate(id_);
 }
 
 void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
@@ -51,41 +51,47 @@ void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
         return;
     }
     // A key or a passphrase: encoding or encrypting (PKCS#12's KDF) runs on a worker.
-    service.mutateLater(
-        getObject(), Pool::Cpu, "ExportPrivateKey", getObjectPath(), right, std::move(result), [&] {
-            auto pending =
-                std::make_shared<Manager::PendingExport>(service.manager().prepareExport(id, parsed));
-            auto data = std::make_shared<SecureBytes>();
-            return SlowCall<std::tuple<std::vector<uint8_t>>>{
-                [pending, data] {
-                    *data = Manager::buildExport(*pending);
-                    pending->key.reset();
-                },
-                [data] { return std::tuple{std::vector<uint8_t>(data->begin(), data->end())}; }};
-        });
+    service.mutateLater({getObject(), lifeline()}, Pool::Cpu, "ExportPrivateKey", getObjectPath(), right,
+                        std::move(result), [&] {
+                            auto pending = std::make_shared<Manager::PendingExport>(
+                                service.manager().prepareExport(id, parsed));
+                            auto data = std::make_shared<SecureBytes>();
+                            return SlowCall<std::tuple<std::vector<uint8_t>>>{
+                                [pending, data] {
+                                    *data = Manager::buildExport(*pending);
+                                    pending->key.reset();
+                                },
+                                [data, &service, id] {
+                                    // Deleted meanwhile: the deletion came first (NotFound), as for
+                                    // FetchIssuer.
+                                    service.manager().certificate(id);
+                                    return std::tuple{std::vector<uint8_t>(data->begin(), data->end())};
+                                }};
+                        });
 }
 
-void CertificateObject::SetFriendlyName(const std::string& friendlyName)
+void CertificateObject::SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName)
 {
-    service_.mutate(getObject(), "SetFriendlyName", getObjectPath(), Right::Manage,
-                    [&] { service_.manager().setFriendlyName(id_, friendlyName); });
+    service_.mutate({getObject(), lifeline()}, std::move(result), "SetFriendlyName", getObjectPath(),
+                    Right::Manage, [&] { service_.manager().setFriendlyName(id_, friendlyName); });
 }
 
-BusWarnings CertificateObject::SetAddresses(const std::vector<std::string>& addresses,
-                                            const std::map<std::string, sdbus::Variant>& options)
+void CertificateObject::SetAddresses(sdbus::Result<BusWarnings>&& result, std::vector<std::string> addresses,
+                                     std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(getObject(), "SetAddresses", getObjectPath(), Right::Manage, [&] {
-        const auto parsed = parseBindingOptions(options);
-        auto bound = service_.manager().setAddresses(id_, addresses, parsed.force);
-        if (parsed.flush)
-            service_.requestFlush();
-        return toBus(bound.warnings);
-    });
+    service_.mutate({getObject(), lifeline()}, std::move(result), "SetAddresses", getObjectPath(),
+                    Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().setAddresses(id_, addresses, parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return toBus(bound.warnings);
+                    });
 }
 
-void CertificateObject::SetChain(const std::string& mode, const std::vector<uint8_t>& pem)
+void CertificateObject::SetChain(sdbus::Result<>&& result, std::string mode, std::vector<uint8_t> pem)
 {
-    service_.mutate(getObject(), "SetChain", getObjectPath(), Right::Manage,
+    service_.mutate({getObject(), lifeline()}, std::move(result), "SetChain", getObjectPath(), Right::Manage,
                     [&] { service_.manager().setChain(id_, parseChainModeArgument(mode), pem); });
 }
 
@@ -94,7 +100,8 @@ void CertificateObject::FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>
     Service& service = service_;
     const std::string id = id_;
     service.mutateLater(
-        getObject(), Pool::Fetch, "FetchIssuer", getObjectPath(), Right::Manage, std::move(result), [&] {
+        {getObject(), lifeline()}, Pool::Fetch, "FetchIssuer", getObjectPath(), Right::Manage,
+        std::move(result), [&] {
             // The downloads run on a worker; the issuers are imported at the commit.
             auto pending = std::make_shared<Manager::PendingFetch>(service.manager().prepareFetch(id));
             pending->cancel = &service.shuttingDown();
@@ -120,108 +127,112 @@ CertificateObject::Check(const std::vector<std::string>& hostnames)
     });
 }
 
-void CertificateObject::Delete()
+void CertificateObject::Delete(sdbus::Result<>&& result)
 {
     // Copy: publishing the deletion retracts this object.
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteCertificate", path, Right::Manage,
+    service.mutate({getObject(), lifeline()}, std::move(result), "DeleteCertificate", path, Right::Manage,
                    [&] { service.manager().deleteCertificate(id); });
 }
 
 std::string CertificateObject::FriendlyName()
 {
-    return service_.manager().friendlyName(id_);
+    return handleErrors([&] { return service_.manager().friendlyName(id_); });
 }
 std::string CertificateObject::Subject()
 {
-    return entry().info.subject;
+    return handleErrors([&] { return entry().info.subject; });
 }
 std::string CertificateObject::Issuer()
 {
-    return entry().info.issuer;
+    return handleErrors([&] { return entry().info.issuer; });
 }
 std::string CertificateObject::IssuedTo()
 {
-    return entry().info.issuedTo;
+    return handleErrors([&] { return entry().info.issuedTo; });
 }
 std::string CertificateObject::IssuedBy()
 {
-    return entry().info.issuedBy;
+    return handleErrors([&] { return entry().info.issuedBy; });
 }
 std::string CertificateObject::SerialNumber()
 {
-    return entry().info.serialNumber;
+    return handleErrors([&] { return entry().info.serialNumber; });
 }
 std::string CertificateObject::SignatureAlgorithm()
 {
-    return entry().info.signatureAlgorithm;
+    return handleErrors([&] { return entry().info.signatureAlgorithm; });
 }
 uint64_t CertificateObject::NotBeforeUSec()
 {
-    return entry().info.notBeforeUSec;
+    return handleErrors([&] { return entry().info.notBeforeUSec; });
 }
 uint64_t CertificateObject::NotAfterUSec()
 {
-    return entry().info.notAfterUSec;
+    return handleErrors([&] { return entry().info.notAfterUSec; });
 }
 std::string CertificateObject::PublicKey()
 {
-    return entry().info.publicKey;
+    return handleErrors([&] { return entry().info.publicKey; });
 }
 std::vector<sdbus::Struct<std::string, std::string>> CertificateObject::SubjectAlternativeNames()
 {
-    return toBus(entry().info.subjectAlternativeNames);
+    return handleErrors([&] { return toBus(entry().info.subjectAlternativeNames); });
 }
 std::vector<std::string> CertificateObject::AuthorityInfoAccess()
 {
-    return entry().info.authorityInfoAccess;
+    return handleErrors([&] { return entry().info.authorityInfoAccess; });
 }
 std::string CertificateObject::FingerprintSHA256()
 {
-    return entry().info.fingerprintSha256;
+    return handleErrors([&] { return entry().info.fingerprintSha256; });
 }
 
 sdbus::ObjectPath CertificateObject::Key()
 {
-    const auto& keyId = entry().keyId;
-    return sdbus::ObjectPath(keyId.empty() ? "/" : keyPath(keyId));
+    return handleErrors([&] {
+        const auto& keyId = entry().keyId;
+        return sdbus::ObjectPath(keyId.empty() ? "/" : keyPath(keyId));
+    });
 }
 
 bool CertificateObject::HasPrivateKey()
 {
-    return !entry().keyId.empty();
+    return handleErrors([&] { return !entry().keyId.empty(); });
 }
 std::string CertificateObject::Kind()
 {
-    return std::string(pki::kindName(entry().kind));
+    return handleErrors([&] { return std::string(pki::kindName(entry().kind)); });
 }
 
 std::vector<sdbus::ObjectPath> CertificateObject::Chain()
 {
-    std::vector<sdbus::ObjectPath> out;
-    for (const auto& id : entry().chain)
-        out.emplace_back(certificatePath(id));
-    return out;
+    return handleErrors([&] {
+        std::vector<sdbus::ObjectPath> out;
+        for (const auto& id : entry().chain)
+            out.emplace_back(certificatePath(id));
+        return out;
+    });
 }
 
 std::string CertificateObject::ChainMode()
 {
-    return std::string(chainModeName(service_.manager().chainMode(id_)));
+    return handleErrors([&] { return std::string(chainModeName(service_.manager().chainMode(id_))); });
 }
 
 BusWarnings CertificateObject::Warnings()
 {
-    return toBus(entry().warnings);
+    return handleErrors([&] { return toBus(entry().warnings); });
 }
 std::vector<std::string> CertificateObject::Addresses()
 {
-    return service_.manager().addressesOf(id_);
+    return handleErrors([&] { return service_.manager().addressesOf(id_); });
 }
 bool CertificateObject::IsFactoryDefault()
 {
-    return service_.manager().factoryCertificate() == id_;
+    return handleErrors([&] { return service_.manager().factoryCertificate() == id_; });
 }
 
 } // namespace certd::bus

@@ -18,41 +18,46 @@ void KeyObject::emitChanged()
     emitPropertiesChangedSignal(org::certd1::Key_adaptor::INTERFACE_NAME, {"Certificates", "Requests"});
 }
 
-void KeyObject::Delete()
+void KeyObject::Delete(sdbus::Result<>&& result)
 {
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteKey", path, Right::Manage, [&] { service.manager().deleteKey(id); });
+    service.mutate({getObject(), lifeline()}, std::move(result), "DeleteKey", path, Right::Manage,
+                   [&] { service.manager().deleteKey(id); });
 }
 
 std::string KeyObject::Algorithm()
 {
-    return service_.manager().key(id_).algorithm;
+    return handleErrors([&] { return service_.manager().shownKey(id_).algorithm; });
 }
 uint32_t KeyObject::Bits()
 {
-    return service_.manager().key(id_).bits;
+    return handleErrors([&] { return service_.manager().shownKey(id_).bits; });
 }
 std::string KeyObject::FingerprintSHA256()
 {
-    return service_.manager().key(id_).spkiSha256;
+    return handleErrors([&] { return service_.manager().shownKey(id_).spkiSha256; });
 }
 
 std::vector<sdbus::ObjectPath> KeyObject::Certificates()
 {
-    std::vector<sdbus::ObjectPath> out;
-    for (const auto& id : service_.manager().certificatesOfKey(id_))
-        out.emplace_back(certificatePath(id));
-    return out;
+    return handleErrors([&] {
+        std::vector<sdbus::ObjectPath> out;
+        for (const auto& id : service_.manager().certificatesOfKey(id_))
+            out.emplace_back(certificatePath(id));
+        return out;
+    });
 }
 
 std::vector<sdbus::ObjectPath> KeyObject::Requests()
 {
-    std::vector<sdbus::ObjectPath> out;
-    for (const auto& id : service_.manager().requestsOfKey(id_))
-        out.emplace_back(requestPath(id));
-    return out;
+    return handleErrors([&] {
+        std::vector<sdbus::ObjectPath> out;
+        for (const auto& id : service_.manager().requestsOfKey(id_))
+            out.emplace_back(requestPath(id));
+        return out;
+    });
 }
 
 } // namespace certd::bus

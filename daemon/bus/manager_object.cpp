@@ -36,8 +36,8 @@ void ManagerObject::create(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& resul
 {
     Service& service = service_;
     service.mutateLater(
-        getObject(), Pool::Cpu, selfSigned ? "CreateSelfSigned" : "CreateRequest", kRootPath, Right::Manage,
-        std::move(result), [&] {
+        {getObject(), lifeline()}, Pool::Cpu, selfSigned ? "CreateSelfSigned" : "CreateRequest", kRootPath,
+        Right::Manage, std::move(result), [&] {
             // The key is made and signed with on a worker; the objects appear at the commit.
             auto pending = std::make_shared<Manager::PendingCreate>(
                 service.manager().prepareCreate(parseCreateSpec(spec, selfSigned), selfSigned));
@@ -57,63 +57,62 @@ void ManagerObject::Import(sdbus::Result<std::vector<sdbus::ObjectPath>, BusWarn
                            std::map<std::string, sdbus::Variant> options)
 {
     Service& service = service_;
-    service.mutateLater(getObject(), Pool::Cpu, "Import", kRootPath, Right::Manage, std::move(result), [&] {
-        // Every parse runs on a worker (PKCS#12, PBES2 and encrypted PEM run a KDF); what is
-        // stored is decided at the commit, so two imports of one file store it once.
-        struct Pending {
-            Bytes data;
-            Secret passphrase;
-            Manager::ParsedImport parsed;
-        };
-        auto pending = std::make_shared<Pending>(Pending{std::move(data), Secret(passphrase), {}});
-        OPENSSL_cleanse(passphrase.data(), passphrase.size());
-        const std::string friendlyName = parseImportOptions(options);
-        return SlowCall<std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>>{
-            [pending] { pending->parsed = Manager::parseImportData(pending->data, pending->passphrase); },
-            [pending, &service, friendlyName] {
-                auto imported = service.manager().commitImport(std::move(pending->parsed), friendlyName);
-                std::vector<sdbus::ObjectPath> objects;
-                for (const auto& id : imported.certificates)
-                    objects.emplace_back(certificatePath(id));
-                for (const auto& id : imported.keys)
-                    objects.emplace_back(keyPath(id));
-                for (const auto& id : imported.requests)
-                    objects.emplace_back(requestPath(id));
-                return std::tuple{objects, toBus(imported.warnings)};
-            }};
-    });
-}
-
-BusWarnings ManagerObject::Assign(const std::string& address, const sdbus::ObjectPath& certificate,
-                                  const std::map<std::string, sdbus::Variant>& options)
-{
-    return service_.mutate(
-        getObject(), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
-            const auto parsed = parseBindingOptions(options);
-            auto bound =
-                service_.manager().assign(address, service_.certificateIdFromPath(certificate), parsed.force);
-            if (parsed.flush)
-                service_.requestFlush();
-            return toBus(bound.warnings);
+    service.mutateLater(
+        {getObject(), lifeline()}, Pool::Cpu, "Import", kRootPath, Right::Manage, std::move(result), [&] {
+            // Every parse runs on a worker (PKCS#12, PBES2 and encrypted PEM run a KDF); what is
+            // stored is decided at the commit, so two imports of one file store it once.
+            struct Pending {
+                Bytes data;
+                Secret passphrase;
+                Manager::ParsedImport parsed;
+            };
+            auto pending = std::make_shared<Pending>(Pending{std::move(data), Secret(passphrase), {}});
+            OPENSSL_cleanse(passphrase.data(), passphrase.size());
+            const std::string friendlyName = parseImportOptions(options);
+            return SlowCall<std::tuple<std::vector<sdbus::ObjectPath>, BusWarnings>>{
+                [pending] { pending->parsed = Manager::parseImportData(pending->data, pending->passphrase); },
+                [pending, &service, friendlyName] {
+                    auto imported = service.manager().commitImport(std::move(pending->parsed), friendlyName);
+                    std::vector<sdbus::ObjectPath> objects;
+                    for (const auto& id : imported.certificates)
+                        objects.emplace_back(certificatePath(id));
+                    for (const auto& id : imported.keys)
+                        objects.emplace_back(keyPath(id));
+                    for (const auto& id : imported.requests)
+                        objects.emplace_back(requestPath(id));
+                    return std::tuple{objects, toBus(imported.warnings)};
+                }};
         });
 }
 
-std::tuple<std::vector<std::string>, BusWarnings>
-ManagerObject::ReplaceCertificate(const sdbus::ObjectPath& oldCertificate,
-                                  const sdbus::ObjectPath& newCertificate,
-                                  const std::map<std::string, sdbus::Variant>& options)
+void ManagerObject::Assign(sdbus::Result<BusWarnings>&& result, std::string address,
+                           sdbus::ObjectPath certificate, std::map<std::string, sdbus::Variant> options)
 {
-    return service_.mutate(getObject(), "ReplaceCertificate",
-                           std::string(oldCertificate) + " -> " + std::string(newCertificate), Right::Manage,
-                           [&] {
-                               const auto parsed = parseBindingOptions(options);
-                               auto bound = service_.manager().replaceCertificate(
-                                   service_.certificateIdFromPath(oldCertificate),
-                                   service_.certificateIdFromPath(newCertificate), parsed.force);
-                               if (parsed.flush)
-                                   service_.requestFlush();
-                               return std::tuple{bound.moved, toBus(bound.warnings)};
-                           });
+    service_.mutate({getObject(), lifeline()}, std::move(result), "Assign",
+                    address + " -> " + std::string(certificate), Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().assign(
+                            address, service_.certificateIdFromPath(certificate), parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return toBus(bound.warnings);
+                    });
+}
+
+void ManagerObject::ReplaceCertificate(sdbus::Result<std::vector<std::string>, BusWarnings>&& result,
+                                       sdbus::ObjectPath oldCertificate, sdbus::ObjectPath newCertificate,
+                                       std::map<std::string, sdbus::Variant> options)
+{
+    service_.mutate({getObject(), lifeline()}, std::move(result), "ReplaceCertificate",
+                    std::string(oldCertificate) + " -> " + std::string(newCertificate), Right::Manage, [&] {
+                        const auto parsed = parseBindingOptions(options);
+                        auto bound = service_.manager().replaceCertificate(
+                            service_.certificateIdFromPath(oldCertificate),
+                            service_.certificateIdFromPath(newCertificate), parsed.force);
+                        if (parsed.flush)
+                            service_.requestFlush();
+                        return std::tuple{bound.moved, toBus(bound.warnings)};
+                    });
 }
 
 namespace {
@@ -186,28 +185,31 @@ std::map<std::string, sdbus::Variant> ManagerObject::GetCallerRights()
 
 std::string ManagerObject::Version()
 {
-    return service_.info().version;
+    return handleErrors([&] { return service_.info().version; });
 }
 
 sdbus::ObjectPath ManagerObject::FactoryCertificate()
 {
-    const auto& id = service_.manager().factoryCertificate();
-    return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+    return handleErrors([&] {
+        const auto& id = service_.manager().factoryCertificate();
+        return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+    });
 }
 
 std::vector<std::string> ManagerObject::KeyTypes()
 {
-    return pki::keyTypeNameList();
+    return handleErrors([&] { return pki::keyTypeNameList(); });
 }
 
 std::string ManagerObject::TerminatorState()
 {
-    return std::string(terminatorStateName(service_.manager().terminatorState()));
+    return handleErrors(
+        [&] { return std::string(terminatorStateName(service_.manager().terminatorState())); });
 }
 
 std::string ManagerObject::TerminatorError()
 {
-    return service_.manager().terminatorError();
+    return handleErrors([&] { return service_.manager().terminatorError(); });
 }
 
 } // namespace certd::bus

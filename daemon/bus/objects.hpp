@@ -19,7 +19,8 @@ toBus(const std::vector<std::pair<std::string, std::string>>& subjectAltNames);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Manager_adaptor, sdbus::ObjectManager_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     ManagerObject(sdbus::IConnection& connection, Service& service);
     ~ManagerObject();
@@ -35,11 +36,11 @@ private:
     // CreateSelfSigned and CreateRequest.
     void create(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
                 const std::map<std::string, sdbus::Variant>& spec, bool selfSigned);
-    BusWarnings Assign(const std::string& address, const sdbus::ObjectPath& certificate,
-                       const std::map<std::string, sdbus::Variant>& options) override;
-    std::tuple<std::vector<std::string>, BusWarnings>
-    ReplaceCertificate(const sdbus::ObjectPath& oldCertificate, const sdbus::ObjectPath& newCertificate,
-                       const std::map<std::string, sdbus::Variant>& options) override;
+    void Assign(sdbus::Result<BusWarnings>&& result, std::string address, sdbus::ObjectPath certificate,
+                std::map<std::string, sdbus::Variant> options) override;
+    void ReplaceCertificate(sdbus::Result<std::vector<std::string>, BusWarnings>&& result,
+                            sdbus::ObjectPath oldCertificate, sdbus::ObjectPath newCertificate,
+                            std::map<std::string, sdbus::Variant> options) override;
     std::map<std::string, sdbus::Variant> GetStatus() override;
     std::map<std::string, sdbus::Variant> GetCallerRights() override;
     std::string Version() override;
@@ -53,7 +54,8 @@ private:
 
 class CertificateObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Certificate_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     CertificateObject(sdbus::IConnection& connection, Service& service, std::string id);
     ~CertificateObject();
@@ -65,14 +67,14 @@ private:
     const CertificateEntry& entry() const;
     void Export(sdbus::Result<std::vector<uint8_t>>&& result,
                 std::map<std::string, sdbus::Variant> options) override;
-    void SetFriendlyName(const std::string& friendlyName) override;
-    BusWarnings SetAddresses(const std::vector<std::string>& addresses,
-                             const std::map<std::string, sdbus::Variant>& options) override;
-    void SetChain(const std::string& mode, const std::vector<uint8_t>& pem) override;
+    void SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName) override;
+    void SetAddresses(sdbus::Result<BusWarnings>&& result, std::vector<std::string> addresses,
+                      std::map<std::string, sdbus::Variant> options) override;
+    void SetChain(sdbus::Result<>&& result, std::string mode, std::vector<uint8_t> pem) override;
     void FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>>&& result) override;
     std::vector<sdbus::Struct<std::string, std::string, std::string>>
     Check(const std::vector<std::string>& hostnames) override;
-    void Delete() override;
+    void Delete(sdbus::Result<>&& result) override;
     std::string FriendlyName() override;
     std::string Subject() override;
     std::string Issuer() override;
@@ -101,7 +103,8 @@ private:
 
 class KeyObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Key_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     KeyObject(sdbus::IConnection& connection, Service& service, std::string id);
     ~KeyObject();
@@ -110,7 +113,7 @@ public:
     void retract() { emitInterfacesRemovedSignal({org::certd1::Key_adaptor::INTERFACE_NAME}); }
 
 private:
-    void Delete() override;
+    void Delete(sdbus::Result<>&& result) override;
     std::string Algorithm() override;
     uint32_t Bits() override;
     std::string FingerprintSHA256() override;
@@ -123,7 +126,8 @@ private:
 
 class RequestObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Request_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     RequestObject(sdbus::IConnection& connection, Service& service, std::string id);
     ~RequestObject();
@@ -134,7 +138,7 @@ public:
 private:
     const RequestEntry& entry() const;
     const StoredRequest& stored() const;
-    void Delete() override;
+    void Delete(sdbus::Result<>&& result) override;
     std::string FriendlyName() override;
     std::string Subject() override;
     std::vector<sdbus::Struct<std::string, std::string>> SubjectAlternativeNames() override;
@@ -150,7 +154,8 @@ private:
 
 class AddressObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Address_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+                                      sdbus::Properties_adaptor>,
+      public Lifeline {
 public:
     AddressObject(sdbus::IConnection& connection, Service& service, std::string address);
     ~AddressObject();
@@ -159,8 +164,8 @@ public:
     void retract() { emitInterfacesRemovedSignal({org::certd1::Address_adaptor::INTERFACE_NAME}); }
 
 private:
-    BusWarnings Assign(const sdbus::ObjectPath& certificate,
-                       const std::map<std::string, sdbus::Variant>& options) override;
+    void Assign(sdbus::Result<BusWarnings>&& result, sdbus::ObjectPath certificate,
+                std::map<std::string, sdbus::Variant> options) override;
     std::string Address() override;
     uint16_t Port() override;
     sdbus::ObjectPath Certificate() override;

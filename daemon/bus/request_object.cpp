@@ -21,62 +21,66 @@ void RequestObject::emitChanged()
 
 const RequestEntry& RequestObject::entry() const
 {
-    return service_.manager().request(id_);
+    return service_.manager().shownRequest(id_);
 }
 
 const StoredRequest& RequestObject::stored() const
 {
-    return service_.manager().storedRequest(id_);
+    return service_.manager().shownStoredRequest(id_);
 }
 
-void RequestObject::Delete()
+void RequestObject::Delete(sdbus::Result<>&& result)
 {
     Service& service = service_;
     const std::string id = id_;
     const std::string path = getObjectPath();
-    service.mutate(getObject(), "DeleteRequest", path, Right::Manage,
+    service.mutate({getObject(), lifeline()}, std::move(result), "DeleteRequest", path, Right::Manage,
                    [&] { service.manager().deleteRequest(id); });
 }
 
 std::string RequestObject::FriendlyName()
 {
-    return stored().friendlyName;
+    return handleErrors([&] { return stored().friendlyName; });
 }
 std::string RequestObject::Subject()
 {
-    return entry().info.subject;
+    return handleErrors([&] { return entry().info.subject; });
 }
 
 std::vector<sdbus::Struct<std::string, std::string>> RequestObject::SubjectAlternativeNames()
 {
-    std::vector<sdbus::Struct<std::string, std::string>> out;
-    for (const auto& san : entry().info.subjectAltNames)
-        out.emplace_back(san.type == pki::SubjectAltName::Type::Ip ? "IP" : "DNS", san.value);
-    return out;
+    return handleErrors([&] {
+        std::vector<sdbus::Struct<std::string, std::string>> out;
+        for (const auto& san : entry().info.subjectAltNames)
+            out.emplace_back(san.type == pki::SubjectAltName::Type::Ip ? "IP" : "DNS", san.value);
+        return out;
+    });
 }
 
 sdbus::ObjectPath RequestObject::Key()
 {
-    return sdbus::ObjectPath(keyPath(stored().keyId));
+    return handleErrors([&] { return sdbus::ObjectPath(keyPath(stored().keyId)); });
 }
 std::string RequestObject::RequestPem()
 {
-    return entry().pem;
+    return handleErrors([&] { return entry().pem; });
 }
 std::string RequestObject::State()
 {
-    return std::string(requestStateName(stored().state));
+    return handleErrors([&] { return std::string(requestStateName(stored().state)); });
 }
 
 sdbus::ObjectPath RequestObject::Certificate()
 {
-    const auto& id = stored().certificateId;
-    return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+    return handleErrors([&] {
+        const auto& id = stored().certificateId;
+        return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
+    });
 }
 
 uint64_t RequestObject::CreatedUSec()
 {
-    return stored().createdUSec;
+    return handleErrors([&] { return stored().createdUSec; });
 }
 
 } // namespace certd::bus

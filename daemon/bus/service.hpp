@@ -49,6 +49,24 @@ struct ServiceInfo {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
+// Whether a bus object still exists. sd-bus checks a method return against the signature in
+// the vtable of the object that got the call, so a reply can succeed only while that object
+// is alive; a later one is answered NotFound (Service::mutate, mutateLater). Every object
+// on the bus has one.
+class Lifeline {
+public:
+    std::weak_ptr<const void> lifeline() const { return token_; }
+
+private:
+    std::shared_ptr<const void> token_ = std::make_shared<char>(0);
+};
+
+// The object a call came to: the message being processed, and that object's lifeline.
+struct Callee {
+    const sdbus::IObject& object;
+    std::weak_ptr<const void> alive;
+};
+
 // A call whose slow part runs on a worker thread (see Service::mutateLater).
 template <typename Reply>
 struct SlowCall {
@@ -79,34 +97,32 @@ public:
     void emitManagerProperties(const std::vector<std::string>& names);
     void emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days);
 
-    // Runs a mutation: authorise the caller from the message being processed,
-    // run `body`, audit the outcome. Errors are translated for sd-bus.
-    template <typename F>
-    auto mutate(const sdbus::IObject& object, const std::string& action, const std::string& target,
-                Right right, F&& body) -> decltype(body())
+    // Runs a mutation: authorise the caller from the message being processed, run `body` (it
+    // returns the reply's values: nothing, one value or a tuple), and reply when the change is
+    // durable and served: after the flow's next settle, which flushes the Manager's staged
+    // transactions for every call that arrived meanwhile at once (group commit). The outcome
+    // is audited then. Errors reply in the same order, after the same settle.
+    template <typename... Results, typename F>
+    void mutate(const Callee& callee, sdbus::Result<Results...>&& result, const std::string& action,
+                const std::string& target, Right right, F&& body)
     {
-        return handleErrors([&]() -> decltype(body()) {
-            buryTheDead();
-            const Caller caller = callerOf(*object.getCurrentlyProcessedMessage());
-            try {
-                authorize(caller, right, info_.auth);
-                // The reply waits until the change is durable (the Manager committed it) and
-                // served (settle: the terminator acknowledged it).
-                if constexpr (std::is_void_v<decltype(body())>) {
-                    body();
-                    flow_.settle();
-                    log::audit(action, target, caller.uid, caller.pid, "ok");
-                } else {
-                    auto result = body();
-                    flow_.settle();
-                    log::audit(action, target, caller.uid, caller.pid, "ok");
-                    return result;
-                }
-            } catch (const certd::Error& e) {
-                log::audit(action, target, caller.uid, caller.pid, std::string(errorName(e.code())));
-                throw;
-            }
-        });
+        auto reply = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+        Caller caller;
+        try {
+            caller = callerOf(*callee.object.getCurrentlyProcessedMessage());
+            authorize(caller, right, info_.auth);
+            std::tuple<Results...> values;
+            if constexpr (std::is_void_v<decltype(body())>)
+                body();
+            else if constexpr (sizeof...(Results) == 1)
+                values = std::tuple<Results...>(body());
+            else
+                values = body();
+            replyWhenSettled(reply, callee.alive, std::move(values), nullptr, caller, action, target, right);
+        } catch (...) {
+            replyWhenSettled(reply, callee.alive, {}, std::current_exception(), caller, action, target,
+                             right);
+        }
     }
 
     // Runs a slow call without blocking the bus: on this thread authorise the caller (from
@@ -116,25 +132,24 @@ public:
     // then the flow settles, the outcome is audited (unless `right` is Read) and `result`
     // gets the reply. A reply still means durable and served.
     template <typename... Results, typename Prepare>
-    void mutateLater(const sdbus::IObject& object, Pool pool, const std::string& action,
-                     const std::string& target, Right right, sdbus::Result<Results...>&& result,
-                     Prepare&& prepare)
+    void mutateLater(const Callee& callee, Pool pool, const std::string& action, const std::string& target,
+                     Right right, sdbus::Result<Results...>&& result, Prepare&& prepare)
     {
-        buryTheDead();
         auto reply = std::make_shared<sdbus::Result<Results...>>(std::move(result));
-        const auto message = object.getCurrentlyProcessedMessage();
+        const auto message = callee.object.getCurrentlyProcessedMessage();
         Caller caller;
         try {
             caller = callerOf(*message);
             authorize(caller, right, info_.auth);
             SlowCall<std::tuple<Results...>> call = prepare();
             auto commit = std::move(call.commit);
-            poolFor(pool).submit(
-                message->getSender(),
-                WorkPool::Job{std::move(call.build), [this, reply, commit = std::move(commit), caller, action,
-                                                      target, right](std::exception_ptr error) {
-                                  finishLater(*reply, error, commit, caller, action, target, right);
-                              }});
+            poolFor(pool).submit(message->getSender(),
+                                 WorkPool::Job{std::move(call.build),
+                                               [this, reply, alive = callee.alive, commit = std::move(commit),
+                                                caller, action, target, right](std::exception_ptr error) {
+                                                   finishLater(reply, alive, error, commit, caller, action,
+                                                               target, right);
+                                               }});
         } catch (...) {
             const sdbus::Error error = currentBusError();
             if (right != Right::Read)
@@ -152,24 +167,51 @@ public:
 private:
     WorkPool& poolFor(Pool pool) { return pool == Pool::Cpu ? cpuPool_ : fetchPool_; }
     template <typename... Results, typename Commit>
-    void finishLater(const sdbus::Result<Results...>& reply, const std::exception_ptr& error,
-                     const Commit& commit, const Caller& caller, const std::string& action,
-                     const std::string& target, Right right)
+    void finishLater(const std::shared_ptr<sdbus::Result<Results...>>& reply,
+                     const std::weak_ptr<const void>& alive, std::exception_ptr error, const Commit& commit,
+                     const Caller& caller, const std::string& action, const std::string& target, Right right)
     {
-        try {
-            if (error)
-                std::rethrow_exception(error);
-            auto values = commit();
-            flow_.settle();
-            if (right != Right::Read)
-                log::audit(action, target, caller.uid, caller.pid, "ok");
-            std::apply([&](const auto&... v) { reply.returnResults(v...); }, values);
-        } catch (...) {
-            const sdbus::Error busError = currentBusError();
+        std::tuple<Results...> values;
+        if (!error) {
+            try {
+                values = commit();
+            } catch (...) {
+                error = std::current_exception();
+            }
+        }
+        replyWhenSettled(reply, alive, std::move(values), error, caller, action, target, right);
+    }
+    // Replies (values, or `error`) once the flow has settled what was staged until now, or
+    // with the flush's error if that failed, or NotFound if the called object is gone (see
+    // Lifeline); audits the outcome unless `right` is Read.
+    template <typename... Results>
+    void replyWhenSettled(std::shared_ptr<sdbus::Result<Results...>> reply, std::weak_ptr<const void> alive,
+                          std::tuple<Results...> values, std::exception_ptr error, Caller caller,
+                          std::string action, std::string target, Right right)
+    {
+        flow_.whenSettled([reply = std::move(reply), alive = std::move(alive), values = std::move(values),
+                           error, caller, action = std::move(action), target = std::move(target),
+                           right](std::exception_ptr failure) {
+            std::exception_ptr outcome = error ? error : failure;
+            if (!outcome && alive.expired())
+                outcome = std::make_exception_ptr(
+                    Error(ErrorCode::NotFound, "the object was removed before this call could be answered"));
+            if (!outcome) {
+                if (right != Right::Read)
+                    log::audit(action, target, caller.uid, caller.pid, "ok");
+                std::apply([&](const auto&... v) { reply->returnResults(v...); }, values);
+                return;
+            }
+            sdbus::Error busError = sdbus::Error(std::string(errorName(ErrorCode::Internal)), "");
+            try {
+                std::rethrow_exception(outcome);
+            } catch (...) {
+                busError = currentBusError();
+            }
             if (right != Right::Read)
                 log::audit(action, target, caller.uid, caller.pid, busError.getName());
-            reply.returnError(busError);
-        }
+            reply->returnError(busError);
+        });
     }
 
     // Objects removed by a mutation are announced at once but unregistered and

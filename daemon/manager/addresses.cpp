@@ -106,7 +106,7 @@ void Manager::commitBindings(Store::Transaction&& tx)
     const StoreState before = store_.state();
     if (tx.state() == before)
         return;
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
     Changes changes;
     markBindingChanges(before, changes);
     record(changes);

@@ -37,7 +37,7 @@ Manager::Created Manager::commitSelfSigned(PendingCreate& pending)
                          !tx.state().certificates.count(tx.state().factoryCertificate);
     if (factory)
         tx.state().factoryCertificate = cert.id;
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
 
     if (changes.keysAdded.count(key.id))
         addKeyEntry(key);
@@ -77,7 +77,7 @@ void Manager::setFriendlyName(const std::string& certificateId, const std::strin
         throw Error(ErrorCode::InvalidArgument, "friendly_name: must be 1 to 256 characters");
     auto tx = store_.begin();
     tx.state().certificates[certificateId].friendlyName = name;
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
     Changes changes;
     changes.certificatesChanged.insert(certificateId);
     record(changes);
@@ -125,7 +125,7 @@ void Manager::setChain(const std::string& certificateId, ChainMode mode, ByteVie
     stored.chainMode = mode;
     if (tx.state() == before)
         return;
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
     for (auto& cert : issuers)
         if (changes.certificatesAdded.count(cert.id) && !certificates_.count(cert.id))
             addCertificateEntry(std::move(cert));
@@ -162,7 +162,7 @@ void Manager::deleteCertificate(const std::string& id)
         if (!otherCertificate)
             dropUnusedKeys(st, {entry.keyId});
     }
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
     Changes changes;
     forgetRemoved(before, changes);
     recomputeDerived(changes);

@@ -134,7 +134,7 @@ Manager::Imported Manager::commitImport(ParsedImport parsed, const std::string& 
                                       "… matches no certificate or request yet; import its "
                                       "certificate to use it"});
     }
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
 
     for (const ParsedKey* key : newKeys) {
         addKeyEntry(*key);
@@ -164,6 +164,7 @@ std::vector<std::string> Manager::fetchIssuers(const std::string& id)
 Manager::PendingFetch Manager::prepareFetch(const std::string& id) const
 {
     PendingFetch pending;
+    pending.id = id;
     const auto& entry = certificate(id);
     if (entry.chainComplete) {
         pending.nothingToDo = true;
@@ -248,10 +249,13 @@ void Manager::buildFetch(PendingFetch& pending)
 
 std::vector<std::string> Manager::commitFetch(PendingFetch pending)
 {
+    // The call takes effect here: if the certificate was deleted meanwhile, the deletion came
+    // first, and FetchIssuer on a deleted certificate is NotFound (nothing imported).
+    if (!certificates_.count(pending.id))
+        throw Error(ErrorCode::NotFound,
+                    "certificate '" + pending.id + "' was deleted while its issuers were being downloaded");
     if (pending.nothingToDo)
         return {};
-    // The issuers stand on their own: they are imported even if the certificate that named
-    // them was deleted meanwhile (as if the deletion came after this call).
     return importData(asBytes(pending.pem), Secret(), {}).certificates;
 }
 

@@ -128,7 +128,7 @@ void Manager::deleteKey(const std::string& id)
     const StoreState before = store_.state();
     auto tx = store_.begin();
     tx.state().keys.erase(id);
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
     Changes changes;
     forgetRemoved(before, changes);
     record(changes);

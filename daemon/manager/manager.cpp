@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 namespace certd {
 namespace {
@@ -85,6 +86,9 @@ std::uint64_t Manager::now() const
 
 Changes Manager::takeChanges()
 {
+    // The settle that takes these retracts what was removed (after a flush: durable).
+    if (!hasStaged())
+        parked_ = {};
     return std::exchange(pending_, Changes{});
 }
 
@@ -127,6 +131,102 @@ void Manager::cacheKeyDescriptions()
         // Only a cache (a read-only store, a full disk): the next start parses the keys again.
         store_.discardStaged();
     }
+}
+
+void Manager::commit(Store::Transaction&& tx)
+{
+    if (options_.groupCommit)
+        store_.stage(std::move(tx));
+    else
+        store_.commit(std::move(tx));
+}
+
+void Manager::flush()
+{
+    if (!hasStaged())
+        return;
+    try {
+        store_.flush();
+    } catch (const Error&) {
+        // The store dropped what was staged: the model follows it back to the durable state.
+        revertToDurable();
+        throw;
+    }
+}
+
+void Manager::revertToDurable()
+{
+    // Rare (a failed write), so every object that stays is refreshed rather than compared.
+    const StoreState& durable = store_.state();
+    Changes changes;
+    for (const auto& item : certificates_)
+        (durable.certificates.count(item.first) ? changes.certificatesChanged : changes.certificatesRemoved)
+            .insert(item.first);
+    for (const auto& id : changes.certificatesRemoved)
+        forgetCertificate(id);
+    std::erase_if(keys_, [&](const auto& item) {
+        if (durable.keys.count(item.first)) {
+            changes.keysChanged.insert(item.first);
+            return false;
+        }
+        changes.keysRemoved.insert(item.first);
+        keyBySpki_.erase(item.second.spkiSha256);
+        return true;
+    });
+    std::erase_if(requests_, [&](const auto& item) {
+        if (durable.requests.count(item.first)) {
+            changes.requestsChanged.insert(item.first);
+            return false;
+        }
+        changes.requestsRemoved.insert(item.first);
+        return true;
+    });
+    // What the undone transactions removed comes back, as it was (no store read: the disk may
+    // be what failed).
+    for (auto& [id, entry] : parked_.certificates)
+        if (durable.certificates.count(id) && !certificates_.count(id)) {
+            changes.certificatesAdded.insert(id);
+            bySubjectHash_.emplace(X509_subject_name_hash(entry.cert.get()), id);
+            certificates_[id] = std::move(entry);
+        }
+    for (auto& [id, entry] : parked_.keys)
+        if (durable.keys.count(id) && !keys_.count(id)) {
+            changes.keysAdded.insert(id);
+            keyBySpki_[entry.spkiSha256] = id;
+            keys_[id] = std::move(entry);
+        }
+    for (auto& [id, entry] : parked_.requests)
+        if (durable.requests.count(id) && !requests_.count(id)) {
+            changes.requestsAdded.insert(id);
+            requests_[id] = std::move(entry);
+        }
+    parked_ = {};
+    issuerOf_.clear();
+    for (const auto& item : addresses_)
+        changes.addressesChanged.insert(item.first);
+    changes.factoryChanged = true;
+    recomputeDerived(changes, true);
+    record(changes);
+    // What the undone transactions added was never published: nothing is to announce of it.
+    const auto dropVanished = [](std::set<std::string>& added, const auto& model) {
+        std::erase_if(added, [&](const std::string& id) { return !model.count(id); });
+    };
+    dropVanished(pending_.certificatesAdded, certificates_);
+    dropVanished(pending_.keysAdded, keys_);
+    dropVanished(pending_.requestsAdded, requests_);
+}
+
+CertificateEntry Manager::forgetCertificate(const std::string& id)
+{
+    auto node = certificates_.extract(id);
+    const auto [first, last] = bySubjectHash_.equal_range(X509_subject_name_hash(node.mapped().cert.get()));
+    for (auto h = first; h != last; ++h)
+        if (h->second == id) {
+            bySubjectHash_.erase(h);
+            break;
+        }
+    std::erase_if(issuerOf_, [&](const auto& item) { return item.first == id || item.second == id; });
+    return std::move(node.mapped());
 }
 
 CertificateEntry& Manager::addCertificateEntry(ParsedCertificate parsed)
@@ -267,6 +367,40 @@ const StoredRequest& Manager::storedRequest(const std::string& id) const
     return findOrThrow(store_.state().requests, id, "request");
 }
 
+namespace {
+
+// The live entry, else the parked one, else NotFound.
+template <typename Live, typename Parked>
+const auto& liveOrParked(const Live& live, const Parked& parked, const std::string& id, const char* what)
+{
+    const auto it = live.find(id);
+    if (it != live.end())
+        return it->second;
+    return findOrThrow(parked, id, what);
+}
+
+} // namespace
+
+const CertificateEntry& Manager::shownCertificate(const std::string& id) const
+{
+    return liveOrParked(certificates_, parked_.certificates, id, "certificate");
+}
+
+const KeyEntry& Manager::shownKey(const std::string& id) const
+{
+    return liveOrParked(keys_, parked_.keys, id, "key");
+}
+
+const RequestEntry& Manager::shownRequest(const std::string& id) const
+{
+    return liveOrParked(requests_, parked_.requests, id, "request");
+}
+
+const StoredRequest& Manager::shownStoredRequest(const std::string& id) const
+{
+    return liveOrParked(store_.state().requests, parked_.storedRequests, id, "request");
+}
+
 std::vector<std::string> Manager::certificatesOfKey(const std::string& keyId) const
 {
     const auto it = certificatesByKey_.find(keyId);
@@ -286,14 +420,20 @@ std::string Manager::friendlyName(const std::string& certificateId) const
 {
     const auto& certs = store_.state().certificates;
     const auto it = certs.find(certificateId);
-    return it == certs.end() ? certificateId : it->second.friendlyName;
+    if (it != certs.end())
+        return it->second.friendlyName;
+    const auto parked = parked_.storedCertificates.find(certificateId);
+    return parked == parked_.storedCertificates.end() ? certificateId : parked->second.friendlyName;
 }
 
 ChainMode Manager::chainMode(const std::string& certificateId) const
 {
     const auto& certs = store_.state().certificates;
     const auto it = certs.find(certificateId);
-    return it == certs.end() ? ChainMode::Automatic : it->second.chainMode;
+    if (it != certs.end())
+        return it->second.chainMode;
+    const auto parked = parked_.storedCertificates.find(certificateId);
+    return parked == parked_.storedCertificates.end() ? ChainMode::Automatic : parked->second.chainMode;
 }
 
 std::string Manager::rootOf(const std::string& id) const
@@ -307,24 +447,14 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
     const StoreState& after = store_.state();
     for (const auto& [id, stored] : before.certificates)
         if (!after.certificates.count(id)) {
-            const auto it = certificates_.find(id);
-            const auto [first, last] =
-                bySubjectHash_.equal_range(X509_subject_name_hash(it->second.cert.get()));
-            for (auto h = first; h != last; ++h)
-                if (h->second == id) {
-                    bySubjectHash_.erase(h);
-                    break;
-                }
-            certificates_.erase(it);
-            const std::string& removed =
-                id; // (a structured binding: lambdas capture it by name only from C++20's clang 16)
-            std::erase_if(issuerOf_,
-                          [&](const auto& item) { return item.first == removed || item.second == removed; });
+            parked_.certificates[id] = forgetCertificate(id);
+            parked_.storedCertificates[id] = stored;
             changes.certificatesRemoved.insert(id);
         }
     for (const auto& [id, stored] : before.keys)
         if (!after.keys.count(id)) {
             keyBySpki_.erase(keys_.at(id).spkiSha256);
+            parked_.keys[id] = std::move(keys_.at(id));
             keys_.erase(id);
             changes.keysRemoved.insert(id);
         } else if (stored != after.keys.at(id)) {
@@ -332,6 +462,8 @@ void Manager::forgetRemoved(const StoreState& before, Changes& changes)
         }
     for (const auto& [id, stored] : before.requests) {
         if (!after.requests.count(id)) {
+            parked_.requests[id] = std::move(requests_.at(id));
+            parked_.storedRequests[id] = stored;
             requests_.erase(id);
             changes.requestsRemoved.insert(id);
             if (keys_.count(stored.keyId))

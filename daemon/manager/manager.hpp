@@ -43,6 +43,12 @@ public:
     const RequestEntry& request(const std::string& id) const;
     const StoredRequest& storedRequest(const std::string& id) const;
     const AddressEntry& address(const std::string& address) const;
+    // What the bus shows: an object that a mutation removed stays on the bus until the settle
+    // that makes the removal durable (ChangeFlow), and reads as it was until then.
+    const CertificateEntry& shownCertificate(const std::string& id) const; // NotFound
+    const KeyEntry& shownKey(const std::string& id) const;
+    const RequestEntry& shownRequest(const std::string& id) const;
+    const StoredRequest& shownStoredRequest(const std::string& id) const;
 
     // The certificate serving an address: its binding, else the factory certificate.
     std::string certificateForAddress(const std::string& address) const;
@@ -63,6 +69,8 @@ public:
     // Everything mutations touched since the last call, and forgets it.
     Changes takeChanges();
     bool hasChanges() const { return !pending_.empty(); }
+    // What takeChanges() would hand on, left in place.
+    const Changes& pendingChanges() const { return pending_; }
 
     // ---- certificates
     struct Created {
@@ -122,6 +130,7 @@ public:
     Imported commitImport(ParsedImport parsed, const std::string& friendlyName);
 
     struct PendingFetch {
+        std::string id;   // the certificate FetchIssuer was called on
         pki::X509Ptr top; // a copy of the top of the chain
         std::string topSubject;
         std::vector<std::string> urls;
@@ -168,6 +177,14 @@ public:
     const std::string& terminatorError() const { return terminatorError_; }
     void setTerminatorStatus(TerminatorState state, const std::string& error);
 
+    // ---- durability (ManagerOptions::groupCommit)
+    // Transactions staged and not yet durable.
+    bool hasStaged() const { return store_.staged() > 0; }
+    // Makes everything staged durable together. When that fails (Error(Internal), I/O), the
+    // model goes back to the durable state and records what that undid, then the error is
+    // rethrown: whoever acted on the staged state (replies) reports the failure.
+    void flush();
+
     // ---- time
     // Re-evaluates time-dependent warnings (the clock moved on).
     void refreshWarnings();
@@ -175,6 +192,12 @@ public:
 private:
     std::uint64_t now() const;
     void loadFromStore();
+    // Commits `tx`, or stages it for the next flush() (groupCommit).
+    void commit(Store::Transaction&& tx);
+    // Back to the store's (durable) state after a failed flush; records what changed.
+    void revertToDurable();
+    // Drops a certificate and what indexes it; returns its entry.
+    CertificateEntry forgetCertificate(const std::string& id);
     // Writes each key's description into the store where it is missing (older stores).
     void cacheKeyDescriptions();
     CertificateEntry& addCertificateEntry(ParsedCertificate parsed);
@@ -225,6 +248,16 @@ private:
     TerminatorState terminatorState_ = TerminatorState::Stopped;
     std::string terminatorError_;
     Changes pending_;
+    // Entries that mutations removed since the last settle (takeChanges()), with their stored
+    // records: their bus objects read them until that settle retracts them (shown…()), and a
+    // failed flush brings back those of staged transactions without reading the store.
+    struct Parked {
+        std::map<std::string, CertificateEntry> certificates;
+        std::map<std::string, KeyEntry> keys;
+        std::map<std::string, RequestEntry> requests;
+        std::map<std::string, StoredCertificate> storedCertificates;
+        std::map<std::string, StoredRequest> storedRequests;
+    } parked_;
 };
 
 } // namespace certd

@@ -108,6 +108,10 @@ struct ManagerOptions {
     std::function<std::uint64_t()> clock; // microseconds since the epoch; defaults to the real time
     // Downloads an Authority Info Access URL; defaults to fetchUrl() (libcurl, bounded).
     std::function<Bytes(const std::string& url)> fetch;
+    // Group commit: a mutation's transaction is staged and made durable by the next flush(),
+    // together with whatever else was staged by then (certd's bus calls reply after it).
+    // Off: each mutation commits (and fsyncs) before it returns.
+    bool groupCommit = false;
 };
 
 } // namespace certd

@@ -45,7 +45,7 @@ Manager::Created Manager::commitRequest(PendingCreate& pending)
                       RequestState::Pending,
                       {},
                       now()};
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
 
     if (changes.keysAdded.count(key.id))
         addKeyEntry(key);
@@ -65,7 +65,7 @@ void Manager::deleteRequest(const std::string& id)
     tx.state().requests.erase(id);
     if (certificatesOfKey(keyId).empty())
         dropUnusedKeys(tx.state(), {keyId});
-    store_.commit(std::move(tx));
+    commit(std::move(tx));
     Changes changes;
     forgetRemoved(before, changes);
     record(changes);

@@ -27,6 +27,10 @@ constexpr mode_t kStateMode = 0600;
 // this): each change then costs its record plus, amortised, about as much again.
 constexpr std::uint64_t kMinJournalCompaction = 64ULL * 1024;
 constexpr mode_t kDirectoryMode = 0700;
+// A flush that writes this many blob files or more makes them (and their names) durable with
+// one syncfs instead of an fsync per file and per directory: cheaper for a big group, but it
+// also writes back whatever else is dirty on that file system, so small groups do not.
+constexpr std::size_t kSyncFileSystemAt = 4;
 
 enum class Kind : std::size_t { Certificate, Key, Request };
 constexpr std::array<Kind, 3> kKinds{Kind::Certificate, Kind::Key, Kind::Request};
@@ -412,7 +416,9 @@ void Store::removeUnreferenced(std::vector<std::string>* report)
             }
         }
         try {
-            if (removed)
+            // After a flush, not synced: the record that dropped the blob is durable, so a
+            // file that comes back after a crash is unreferenced, and removed at the next open.
+            if (removed && report)
                 syncDirectory(directory);
         } catch (const Error& e) {
             if (report)
@@ -496,20 +502,32 @@ void Store::flush()
         return;
     try {
         // Blobs before the record that names them: a crash in between leaves orphans,
-        // which the next open removes. One fsync per file, one per directory.
+        // which the next open removes. One fsync per file and one per directory; a group
+        // with many files writes them all, then makes them durable with one syncfs.
+        const auto isNew = [&](Kind kind, const std::string& id) {
+            return !stored_[slot(kind)].contains(id) && holds(state_, kind, id);
+        };
+        std::size_t newBlobs = 0;
+        for (const Kind kind : kKinds)
+            for (const auto& item : stagedBlobs_[slot(kind)])
+                newBlobs += isNew(kind, item.first) ? 1 : 0;
+        const bool oneSync = newBlobs >= kSyncFileSystemAt;
         for (const Kind kind : kKinds) {
-            auto& stored = stored_[slot(kind)];
             bool written = false;
             for (const auto& [id, data] : stagedBlobs_[slot(kind)]) {
-                if (stored.contains(id) || !holds(state_, kind, id))
+                if (!isNew(kind, id))
                     continue;
                 writeFileAtomic(blobDirectory(directory_, kind), fileName(kind, id), data, info(kind).mode,
-                                SyncDirectory::Later);
-                stored.insert(id);
+                                oneSync ? SyncDirectory::WithFileSystem : SyncDirectory::Later);
+                stored_[slot(kind)].insert(id);
                 written = true;
             }
-            if (written)
+            if (written && !oneSync)
                 syncDirectory(blobDirectory(directory_, kind));
+        }
+        if (oneSync) {
+            syncFileSystem(directory_);
+            ++counters_.fileSystemSyncs;
         }
         const StateDelta delta = diffStates(*durable_, state_);
         if (!delta.empty() || snapshotNext_) {

@@ -116,6 +116,7 @@ public:
     struct Counters {
         std::uint64_t journalRecords = 0;
         std::uint64_t snapshots = 0;
+        std::uint64_t fileSystemSyncs = 0; // flushes that made their blobs durable with one syncfs
     };
     const Counters& counters() const { return counters_; }
     std::uint64_t journalBytes() const { return journalBytes_; }

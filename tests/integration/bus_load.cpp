@@ -758,6 +758,7 @@ int run(const Options& options)
         });
     connected.wait();
     const auto t0 = Clock::now();
+    const auto wall0 = std::chrono::system_clock::now();
     s.deadline = t0 + std::chrono::seconds(options.timeLimitSeconds);
     const double certdCpu0 = cpuSeconds(s.pid), busCpu0 = cpuSeconds(busPid);
     const double certdWait0 = runQueueSeconds(s.pid);
@@ -765,6 +766,7 @@ int run(const Options& options)
     for (auto& t : threads)
         t.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto wall1 = std::chrono::system_clock::now();
 
     const double certdCpu = cpuSeconds(s.pid) - certdCpu0, busCpu = cpuSeconds(busPid) - busCpu0;
     const double certdWait = runQueueSeconds(s.pid) - certdWait0;
@@ -797,6 +799,13 @@ int run(const Options& options)
     printRow("reads", reads);
     printRow("mutations", mutations);
     printRow("all", all);
+    // For bench/bus-load.sh MODE=fsync: strace -ttt timestamps of certd's fsyncs inside this
+    // window, per mutation that succeeded (each reply means durable).
+    const auto epoch = [](std::chrono::system_clock::time_point t) {
+        return std::chrono::duration<double>(t.time_since_epoch()).count();
+    };
+    std::printf("load window (epoch s): %.6f %.6f; mutations acknowledged: %zu\n", epoch(wall0), epoch(wall1),
+                mutations.size() - static_cast<std::size_t>(refusals));
 
     std::printf(
         "CPU during the load: certd %.1f s (%.2f ms per call, %.0f %% of one core) and %.1f s runnable "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# certd killed with SIGKILL at random instants during a stream of mutating bus
-# calls, CERTD_KILLS times (default 500): every restart loads, every call that
-# had replied is there, and the store never needs repair (nothing half there).
+# certd killed with SIGKILL at random instants during streams of mutating bus calls
+# from CERTD_KILL_WRITERS (4) clients at once, CERTD_KILLS times (default 500): every
+# restart loads, every call that had replied is there, and the store never needs repair
+# (nothing half there).
 . "$(dirname "$0")/lib.sh"
 KILLS=${CERTD_KILLS:-500}
 start_bus
@@ -18,13 +19,16 @@ writer() {   # mutations until killed; a name is written to "acked" only after i
     echo "$name" >> "$WORK/acked"
   done
 }
+# Several writers at once, so that the calls of one group commit are in flight together
+# when the kill comes: each reply means durable, whatever else its group held.
+WRITERS=${CERTD_KILL_WRITERS:-4}
 for k in $(seq "$KILLS"); do
-  writer "$k" &
-  W=$!
+  W=()
+  for w in $(seq "$WRITERS"); do writer "$k.$w" & W+=($!); done
   # The random instant of the kill is what this test is about, not a wait for an event.
   sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
   kill -KILL "$CERTD_PID"; wait "$CERTD_PID" 2>/dev/null || true; CERTD_PID=
-  wait "$W" 2>/dev/null || true
+  wait "${W[@]}" 2>/dev/null || true
   start_certd
   # Every acknowledged request is there (one GetManagedObjects call).
   busctl --system call org.certd1 /org/certd1 org.freedesktop.DBus.ObjectManager GetManagedObjects \

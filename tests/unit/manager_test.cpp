@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -364,6 +366,66 @@ TEST_CASE("fetchIssuers follows the AIA URLs and imports the whole chain, or not
     CHECK(f.fetches == fetches);
 }
 
+TEST_CASE("a FetchIssuer whose certificate is deleted before its commit is NotFound and imports nothing")
+{
+    // The slow path of the bus (prepare, build on a worker, commit): the deletion commits
+    // between build and commit, so it came first.
+    Fixture f;
+    const auto root = test::makeRoot("Deleted Fetch Root");
+    test::IssueOptions leafOptions;
+    leafOptions.commonName = "gone.example.com";
+    leafOptions.dnsNames = {"gone.example.com"};
+    leafOptions.caIssuersUrls = {"http://ca.test/gone-root.der"};
+    const auto leaf = test::issue(root, leafOptions);
+    f.web["http://ca.test/gone-root.der"] = pki::certificateDer(root.cert.get());
+    const auto id = f.manager.importData(asBytes(pem(leaf.cert.get())), Secret(), "").certificates.front();
+    auto pending = f.manager.prepareFetch(id);
+    Manager::buildFetch(pending);
+    CHECK_FALSE(pending.pem.empty()); // the download worked
+    f.manager.deleteCertificate(id);
+    const auto certificatesBefore = f.manager.certificates().size();
+    CHECK(errorCodeOf([&] { f.manager.commitFetch(std::move(pending)); }) == ErrorCode::NotFound);
+    CHECK(f.manager.certificates().size() == certificatesBefore);
+    CHECK(f.store.state().certificates.size() == certificatesBefore);
+}
+
+TEST_CASE("a removed object reads as it was until the settle that takes the removal")
+{
+    // The bus shows the durable set of objects: a deleted certificate's object stays until
+    // the settle (takeChanges) after the flush, and its getters read the parked entry.
+    test::TempDir dir;
+    ManagerOptions options;
+    options.groupCommit = true;
+    options.factorySpec.subject.commonName = "appliance.example.com";
+    options.factoryKeyType = pki::KeyType::EcP256;
+    Store store(dir.path());
+    Manager manager(store, options);
+    manager.ensureFactoryCertificate();
+    CreateSpec cs;
+    cs.spec.friendlyName = "going";
+    cs.spec.subject.commonName = "going.example.com";
+    cs.spec.keyType = pki::KeyType::EcP256;
+    const auto created = manager.createSelfSigned(cs);
+    const auto request = manager.createRequest(cs);
+    manager.flush();
+    manager.takeChanges();
+
+    manager.deleteCertificate(created.id);
+    manager.deleteRequest(request.id);
+    CHECK(errorCodeOf([&] { manager.certificate(created.id); }) == ErrorCode::NotFound);
+    CHECK(manager.shownCertificate(created.id).info.subject == "CN=going.example.com");
+    CHECK(manager.friendlyName(created.id) == "going");
+    CHECK(manager.shownRequest(request.id).id == request.id);
+    CHECK(manager.shownStoredRequest(request.id).friendlyName == "going");
+    manager.flush();
+    CHECK(manager.shownCertificate(created.id).id == created.id); // durable, not yet settled
+    const Changes changes = manager.takeChanges();
+    CHECK(changes.certificatesRemoved.count(created.id) == 1);
+    CHECK(errorCodeOf([&] { manager.shownCertificate(created.id); }) == ErrorCode::NotFound);
+    CHECK(errorCodeOf([&] { manager.shownRequest(request.id); }) == ErrorCode::NotFound);
+    CHECK(manager.friendlyName(created.id) == created.id);
+}
+
 TEST_CASE("a manual chain must list issuers leaf-first")
 {
     Fixture f;
@@ -489,4 +551,71 @@ TEST_CASE("a certificate made off the model appears only at its commit")
     CHECK(f.manager.certificate(id).info.subject == "CN=late.example.com");
     f.manager.assign("127.0.0.2", id);
     CHECK(f.manager.certificateForAddress("127.0.0.2") == id);
+}
+
+TEST_CASE("group commit: staged changes show at once, are durable after one flush, and a failed flush undoes "
+          "them all")
+{
+    test::TempDir dir;
+    const auto spec = [](const std::string& name) {
+        CreateSpec cs;
+        cs.spec.friendlyName = name;
+        cs.spec.subject.commonName = name + ".example.com";
+        cs.spec.keyType = pki::KeyType::EcP256;
+        return cs;
+    };
+    std::string kept, alsoKept, lost, later;
+    {
+        ManagerOptions options;
+        options.groupCommit = true;
+        options.factorySpec.subject.commonName = "appliance.example.com";
+        options.factoryKeyType = pki::KeyType::EcP256;
+        Store store(dir.path());
+        Manager manager(store, options);
+        manager.ensureFactoryCertificate();
+        manager.flush();
+        // One write (a journal record or a snapshot) per flush, whatever it holds.
+        const auto writes = [&] { return store.counters().journalRecords + store.counters().snapshots; };
+        const auto before = writes();
+
+        kept = manager.createSelfSigned(spec("kept")).id;
+        alsoKept = manager.createSelfSigned(spec("also-kept")).id;
+        CHECK(manager.hasStaged());
+        CHECK(manager.certificates().count(kept) == 1); // the model shows what is staged
+        CHECK(writes() == before);                      // nothing is written yet
+        manager.flush();
+        CHECK_FALSE(manager.hasStaged());
+        CHECK(writes() == before + 1); // one flush for both
+        manager.takeChanges();
+
+        // The next group cannot be written: certs/ is a file now, so the certificate cannot be.
+        lost = manager.createSelfSigned(spec("lost")).id;
+        manager.deleteCertificate(kept);
+        CHECK(manager.certificates().count(lost) == 1);
+        CHECK(manager.certificates().count(kept) == 0);
+        std::filesystem::rename(dir.path() / "certs", dir.path() / "certs.away");
+        std::ofstream(dir.path() / "certs") << "in the way";
+        CHECK(errorCodeOf([&] { manager.flush(); }) == ErrorCode::Internal);
+        // Back to the durable state: the lost certificate is gone (and never to be announced),
+        // the deleted one is back (to be announced again).
+        CHECK_FALSE(manager.hasStaged());
+        CHECK(manager.certificates().count(lost) == 0);
+        CHECK(manager.certificates().count(kept) == 1);
+        CHECK(manager.certificates().count(alsoKept) == 1);
+        const Changes changes = manager.takeChanges();
+        CHECK(changes.certificatesAdded.count(lost) == 0);
+        CHECK(changes.certificatesAdded.count(kept) == 1);
+        std::filesystem::remove(dir.path() / "certs");
+        std::filesystem::rename(dir.path() / "certs.away", dir.path() / "certs");
+
+        // And it goes on: the next group is durable.
+        later = manager.createSelfSigned(spec("later")).id;
+        manager.flush();
+    }
+    Store reopened(dir.path());
+    const auto& stored = reopened.state().certificates;
+    CHECK(stored.count(kept) == 1);
+    CHECK(stored.count(alsoKept) == 1);
+    CHECK(stored.count(later) == 1);
+    CHECK(stored.count(lost) == 0);
 }

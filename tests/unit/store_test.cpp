@@ -841,6 +841,52 @@ TEST_CASE("staged transactions show at once and become durable together in one f
     CHECK(Store(tmp.path()).state() == expected);
 }
 
+TEST_CASE("a group that writes four blob files or more makes them durable with one syncfs")
+{
+    test::TempDir tmp;
+    Store store(tmp.path());
+    addEverything(store);
+    const auto syncs = store.counters().fileSystemSyncs;
+
+    // Three new files: an fsync each (and per directory), no syncfs.
+    for (const std::string id : {"s1", "s2"}) {
+        auto tx = store.begin();
+        tx.putCertificate(id, asBytes(certDer(id)));
+        tx.state().certificates[id] = StoredCertificate{id, ChainMode::Automatic, {}, 7};
+        store.stage(std::move(tx));
+    }
+    auto key = store.begin();
+    key.putKey("sk1", asBytes("PKCS8 sk1"));
+    key.state().keys["sk1"] = StoredKey{7};
+    store.stage(std::move(key));
+    store.flush();
+    CHECK(store.counters().fileSystemSyncs == syncs);
+
+    // Four (certificates, a key, a request): one syncfs for all of them.
+    for (const std::string id : {"s3", "s4"}) {
+        auto tx = store.begin();
+        tx.putCertificate(id, asBytes(certDer(id)));
+        tx.state().certificates[id] = StoredCertificate{id, ChainMode::Automatic, {}, 8};
+        store.stage(std::move(tx));
+    }
+    auto keyAndRequest = store.begin();
+    keyAndRequest.putKey("sk2", asBytes("PKCS8 sk2"));
+    keyAndRequest.state().keys["sk2"] = StoredKey{8};
+    keyAndRequest.putRequest("sr1", "-----BEGIN CERTIFICATE REQUEST-----\nsr1\n");
+    keyAndRequest.state().requests["sr1"] = StoredRequest{"sr1", "sk2", RequestState::Pending, "", 8};
+    store.stage(std::move(keyAndRequest));
+    store.flush();
+    CHECK(store.counters().fileSystemSyncs == syncs + 1);
+    CHECK(modeOf(tmp / "keys/sk2.key") == 0600);
+    const StoreState expected = store.state();
+    Store reopened(tmp.path());
+    CHECK(reopened.state() == expected);
+    CHECK(reopened.certificateDer("s4") == bytes(certDer("s4")));
+    const SecureBytes pkcs8 = reopened.keyPkcs8("sk2");
+    CHECK(std::string(pkcs8.begin(), pkcs8.end()) == "PKCS8 sk2");
+    CHECK(reopened.loadReport().empty());
+}
+
 TEST_CASE("a refused stage changes nothing; a failed flush drops every staged transaction")
 {
     test::TempDir tmp;
