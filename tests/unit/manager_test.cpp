@@ -93,6 +93,16 @@ std::string keyPem(EVP_PKEY* key)
     return std::string(bytes.begin(), bytes.end());
 }
 
+// A Manager that stages its commits for flush() (ChangeFlow's group commit).
+ManagerOptions groupCommitOptions()
+{
+    ManagerOptions options;
+    options.groupCommit = true;
+    options.factorySpec.subject.commonName = "appliance.example.com";
+    options.factoryKeyType = pki::KeyType::EcP256;
+    return options;
+}
+
 } // namespace
 
 TEST_CASE("the factory certificate is created once and serves every address")
@@ -394,12 +404,8 @@ TEST_CASE("a removed object reads as it was until the settle that takes the remo
     // The bus shows the durable set of objects: a deleted certificate's object stays until
     // the settle (takeChanges) after the flush, and its getters read the parked entry.
     test::TempDir dir;
-    ManagerOptions options;
-    options.groupCommit = true;
-    options.factorySpec.subject.commonName = "appliance.example.com";
-    options.factoryKeyType = pki::KeyType::EcP256;
     Store store(dir.path());
-    Manager manager(store, options);
+    Manager manager(store, groupCommitOptions());
     manager.ensureFactoryCertificate();
     CreateSpec cs;
     cs.spec.friendlyName = "going";
@@ -566,12 +572,8 @@ TEST_CASE("group commit: staged changes show at once, are durable after one flus
     };
     std::string kept, alsoKept, lost, later;
     {
-        ManagerOptions options;
-        options.groupCommit = true;
-        options.factorySpec.subject.commonName = "appliance.example.com";
-        options.factoryKeyType = pki::KeyType::EcP256;
         Store store(dir.path());
-        Manager manager(store, options);
+        Manager manager(store, groupCommitOptions());
         manager.ensureFactoryCertificate();
         manager.flush();
         // One write (a journal record or a snapshot) per flush, whatever it holds.
