@@ -186,12 +186,12 @@ private:
     // Lifeline); audits the outcome unless `right` is Read.
     template <typename... Results>
     void replyWhenSettled(std::shared_ptr<sdbus::Result<Results...>> reply, std::weak_ptr<const void> alive,
-                          std::tuple<Results...> values, std::exception_ptr error, Caller caller,
+                          std::tuple<Results...> values, const std::exception_ptr& error, Caller caller,
                           std::string action, std::string target, Right right)
     {
         flow_.whenSettled([reply = std::move(reply), alive = std::move(alive), values = std::move(values),
                            error, caller, action = std::move(action), target = std::move(target),
-                           right](std::exception_ptr failure) {
+                           right](const std::exception_ptr& failure) {
             std::exception_ptr outcome = error ? error : failure;
             if (!outcome && alive.expired())
                 outcome = std::make_exception_ptr(
