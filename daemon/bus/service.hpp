@@ -214,9 +214,10 @@ private:
         });
     }
 
-    // Objects removed by a mutation are announced at once but unregistered and
-    // freed only after the current message: sd-bus and sdbus-c++ 1.2 touch an
-    // object after its own handler returns, so Delete must not free itself.
+    // Objects whose removal a settle published are announced (InterfacesRemoved) then, but
+    // unregistered and freed only after the current event: the settle's replies to calls on
+    // them need their vtables (see Lifeline), and sd-bus and sdbus-c++ 1.2 touch an object
+    // after its own handler returns (a settle may run inside one).
     void buryTheDead() { graveyard_.clear(); }
     void addCertificateObject(const std::string& id, bool announce);
     void addKeyObject(const std::string& id, bool announce);
