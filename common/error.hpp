@@ -26,6 +26,7 @@ enum class ErrorCode {
     FetchFailed,        // an issuer download failed (network, HTTP status, size or time limit)
     CheckFailed,        // a pre-flight check found errors; the caller may override with force
     Busy,               // the caller already has as many slow calls in progress as certd takes
+    TooLarge,           // the reply would exceed the bus's message size limit
     Internal,           // a bug or an environment failure (disk, OpenSSL)
 };
 

@@ -400,6 +400,8 @@ constexpr Field kTopLevelFields[] = {
          std::sort(c.expiryWarningDays.begin(), c.expiryWarningDays.end(), std::greater<>());
      }},
     {"terminator", nullptr, kTerminatorFields},
+    {"bus_max_message_size",
+     [](const Value& v, Config& c) { c.busMaxMessageSize = readInteger(v, 4096U, 134217728U); }},
 };
 
 std::string joinedPath(const std::string& parent, std::string_view name)

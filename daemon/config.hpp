@@ -52,6 +52,9 @@ struct Config {
     pki::CertificateSpec factoryCertificate;
     std::vector<unsigned> expiryWarningDays{30, 7, 1}; // descending, no duplicates
     TerminatorConfig terminator;
+    // The bus's max_message_size (dbus-daemon's default, 32 MiB): GetManagedObjects refuses
+    // with TooLarge rather than send a reply the bus would drop certd's connection for.
+    std::uint32_t busMaxMessageSize = 33554432;
 };
 
 // Reads and parses `file`. Throws Error(InvalidArgument) "<file>:<line>: <key>: <reason>"

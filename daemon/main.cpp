@@ -103,6 +103,7 @@ int run(const std::filesystem::path& configPath)
     bus::ServiceInfo info;
     info.version = CERTD_VERSION;
     info.port = config.port;
+    info.maxMessageSize = config.busMaxMessageSize;
     info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
     bus::Service service(*connection, loop, manager, flow, info);
     ExpiryWatch expiry(loop, manager, config.expiryWarningDays, expiringWithinDays,

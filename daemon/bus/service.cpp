@@ -1,10 +1,12 @@
 #include "service.hpp"
 
+#include "error.hpp"
 #include "objects.hpp"
 
 #include <systemd/sd-bus.h>
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -78,6 +80,119 @@ Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manag
     for (const auto& [address, entry] : manager_.addresses())
         addAddressObject(address, false);
     flow_.subscribe([this](const Changes& changes) { publish(changes); });
+    guardManagedObjects();
+}
+
+namespace {
+
+// sdbus-c++ 1.2 offers no sd-bus filter and no access to its sd_bus; a message made on the
+// connection carries both.
+struct RawMessage : sdbus::Message {
+    static sd_bus_message* of(const sdbus::Message& message)
+    {
+        return static_cast<sd_bus_message*>(message.*(&RawMessage::msg_));
+    }
+};
+
+} // namespace
+
+void Service::guardManagedObjects()
+{
+    // sd-bus answers GetManagedObjects itself, and dbus-daemon drops the connection of a
+    // sender whose message exceeds max_message_size: certd would lose the bus and exit.
+    // A filter runs before the object tree; it answers TooLarge instead, before a reply is built.
+    // (A match callback would run early enough, but sdbus-c++ 1.2 lets its exceptions escape.)
+    const auto probe = sdbus::createObject(connection_, std::string(kRootPath) + "/probe")
+                           ->createSignal("org.certd1.Manager", "Probe"); // never sent
+    sd_bus* bus = sd_bus_message_get_bus(RawMessage::of(probe));
+    sd_bus_slot* slot = nullptr;
+    const auto filter = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
+        if (!sd_bus_message_is_method_call(m, nullptr, "GetManagedObjects"))
+            return 0;
+        const char* interface = sd_bus_message_get_interface(m);
+        const char* path = sd_bus_message_get_path(m);
+        if ((interface && std::string_view(interface) != "org.freedesktop.DBus.ObjectManager") || !path ||
+            std::string_view(path) != kRootPath)
+            return 0;
+        try {
+            const std::string refusal = static_cast<Service*>(userdata)->managedObjectsRefusal();
+            if (refusal.empty())
+                return 0;
+            log::warning(refusal);
+            const std::string name(errorName(ErrorCode::TooLarge));
+            sd_bus_reply_method_errorf(m, name.c_str(), "%s", refusal.c_str());
+            return 1;
+        } catch (...) {
+            return 0; // (allocation failure) let sd-bus answer
+        }
+    };
+    if (const int r = sd_bus_add_filter(bus, &slot, filter, this); r < 0)
+        throw Error(ErrorCode::Internal, std::string("cannot add a bus filter: ") + std::strerror(-r));
+    managedObjectsGuard_.reset(slot);
+}
+
+std::string Service::managedObjectsRefusal() const
+{
+    const std::size_t bound = managedObjectsSizeBound();
+    if (bound <= info_.maxMessageSize)
+        return {};
+    const std::size_t objects = manager_.certificates().size() + manager_.keys().size() +
+                                manager_.requests().size() + manager_.addresses().size();
+    return "GetManagedObjects would carry " + std::to_string(objects) + " objects (up to " +
+           std::to_string(bound) + " bytes), more than the bus's message size limit (" +
+           std::to_string(info_.maxMessageSize) +
+           " bytes, bus_max_message_size); list the object paths with Introspect and read each "
+           "object with GetAll";
+}
+
+std::size_t Service::managedObjectsSizeBound() const
+{
+    // D-Bus marshalling at its worst alignment: a string or object path costs its length + 5
+    // (length, NUL) plus up to 3 bytes of alignment; a dict entry {sv} 22 bytes beyond its
+    // name and value (entry alignment 7, name length 4 and NUL, the variant's signature 3,
+    // the value's alignment up to 7). An object costs 300: its path, its entry, and Peer,
+    // Introspectable and Properties, which sd-bus lists with no properties. That bounds
+    // the reply from above by about 20 % (a certificate with its key: 1.8 kB, counted 2.2 kB).
+    // The property counts and name lengths are those of dbus/org.certd1.*.xml.
+    constexpr std::size_t kObject = 300;
+    constexpr std::size_t kProperty = 22;
+    constexpr std::size_t kPath = 64; // "/org/certd1/certificate/" + 32 hex digits, + 8
+    constexpr std::size_t kArray = 8; // length and alignment
+    auto text = [](const std::string& value) { return value.size() + 8; }; // with alignment
+    std::size_t total = 2048; // the message header and the Manager object
+    for (const auto& [id, entry] : manager_.certificates()) {
+        const auto& info = entry.info;
+        // 21 properties, names 231 bytes; Kind and ChainMode < 16 bytes; two t, two b, Key.
+        std::size_t n = kObject + 231 + 21 * kProperty + 2 * 24 + 2 * 8 + 2 * 4 + kPath + 4 * kArray;
+        for (const auto* value :
+             {&info.subject, &info.issuer, &info.issuedTo, &info.issuedBy, &info.serialNumber,
+              &info.signatureAlgorithm, &info.publicKey, &info.fingerprintSha256})
+            n += text(*value);
+        n += text(manager_.friendlyName(id));
+        for (const auto& [type, value] : info.subjectAlternativeNames)
+            n += 8 + text(type) + text(value);
+        for (const auto& url : info.authorityInfoAccess)
+            n += text(url);
+        n += entry.chain.size() * kPath;
+        for (const auto& warning : entry.warnings)
+            n += 8 + text(warning.code) + text(warning.text);
+        n += manager_.addressesOf(id).size() * (40 + 8);
+        total += n;
+    }
+    for (const auto& [id, entry] : manager_.keys()) // 5 properties, names 50 bytes; Bits: u
+        total +=
+            kObject + 50 + 5 * kProperty + text(entry.algorithm) + 8 + text(entry.spkiSha256) + 2 * kArray;
+    // A key lists the certificates and requests that use it: each names one key at most.
+    total += (manager_.certificates().size() + manager_.requests().size()) * kPath;
+    for (const auto& [id, entry] : manager_.requests()) { // 8 properties, names 82 bytes
+        total += kObject + 82 + 8 * kProperty + text(entry.pem) + text(entry.info.subject) +
+                 text(manager_.storedRequest(id).friendlyName) + 24 + 2 * kPath + 16 + kArray;
+        for (const auto& san : entry.info.subjectAltNames)
+            total += 8 + 2 * 8 + 8 + text(san.value);
+    }
+    for (const auto& [address, entry] : manager_.addresses()) // 6 properties, names 38 bytes
+        total += kObject + 38 + 6 * kProperty + text(address) + 8 + kPath + 3 * 24 + text(entry.error);
+    return total;
 }
 
 Service::~Service() = default;

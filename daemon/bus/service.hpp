@@ -15,6 +15,7 @@
 #include "work_pool.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <systemd/sd-bus.h>
 
 #include <chrono>
 #include <functional>
@@ -46,6 +47,7 @@ struct ServiceInfo {
     std::string version;
     std::uint16_t port = 443;
     AuthPolicy auth;
+    std::size_t maxMessageSize = 33554432; // the bus's max_message_size (Config::busMaxMessageSize)
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -159,6 +161,10 @@ public:
     }
 
     std::string certificateIdFromPath(const std::string& path) const;
+    // An upper bound of the size of the GetManagedObjects reply for the objects as they are.
+    std::size_t managedObjectsSizeBound() const;
+    // Why GetManagedObjects is refused now (its reply would outgrow the bus), or empty.
+    std::string managedObjectsRefusal() const;
     // Slow calls queued or running, every caller and pool together (GetStatus).
     std::size_t pendingSlowCalls() const { return cpuPool_.pending() + fetchPool_.pending(); }
     // Set when certd shuts down: downloads stop early instead of holding the exit.
@@ -219,6 +225,7 @@ private:
     // them need their vtables (see Lifeline), and sd-bus and sdbus-c++ 1.2 touch an object
     // after its own handler returns (a settle may run inside one).
     void buryTheDead() { graveyard_.clear(); }
+    void guardManagedObjects();
     void addCertificateObject(const std::string& id, bool announce);
     void addKeyObject(const std::string& id, bool announce);
     void addRequestObject(const std::string& id, bool announce);
@@ -235,6 +242,11 @@ private:
     std::map<std::string, std::unique_ptr<RequestObject>> requests_;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;
+    // Refuses GetManagedObjects (TooLarge) before sd-bus builds a reply above the bus's limit.
+    struct SlotUnref {
+        void operator()(sd_bus_slot* slot) const { sd_bus_slot_unref(slot); }
+    };
+    std::unique_ptr<sd_bus_slot, SlotUnref> managedObjectsGuard_;
     // Last: destroyed first, so no finished job reaches a half-destroyed service.
     WorkPool cpuPool_;
     WorkPool fetchPool_;

@@ -320,7 +320,7 @@ void Manager::recomputeDerived(Changes& changes, bool allWarnings)
         for (const auto& issuer : chain)
             result.issuers.push_back(certificates_.at(issuer).cert.get());
         auto warnings =
-            pki::certificateWarnings(entry.cert.get(), result,
+            pki::certificateWarnings(entry.cert.get(), entry.info, result,
                                      pki::WarningContext{!keyId.empty(), now(), options_.expiringWithinDays});
 
         if (keyId != entry.keyId || chain != entry.chain || complete != entry.chainComplete ||

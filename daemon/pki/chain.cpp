@@ -251,6 +251,14 @@ ChainResult buildChain(X509* leaf, std::span<X509* const> pool)
 
 std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, const WarningContext& context)
 {
+    if (leaf == nullptr)
+        return {};
+    return certificateWarnings(leaf, describeCertificate(leaf), chain, context);
+}
+
+std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leafInfo,
+                                         const ChainResult& chain, const WarningContext& context)
+{
     std::vector<Warning> warnings;
     if (leaf == nullptr)
         return warnings;
@@ -287,7 +295,7 @@ std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, c
 
     if (!chain.complete) {
         X509* last = chain.issuers.empty() ? leaf : chain.issuers.back();
-        const CertificateInfo info = describeCertificate(last);
+        const CertificateInfo info = last == leaf ? leafInfo : describeCertificate(last);
         std::string text =
             "Chain incomplete: issuer '" + info.issuer + "' is not on this appliance; import it";
         if (!info.authorityInfoAccess.empty())
@@ -330,7 +338,7 @@ std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, c
     }
 
     if (server) {
-        const CertificateInfo info = describeCertificate(leaf);
+        const CertificateInfo& info = leafInfo;
         bool hasHostSan = false;
         for (const auto& [type, value] : info.subjectAlternativeNames)
             hasHostSan = hasHostSan || type == "DNS" || type == "IP";

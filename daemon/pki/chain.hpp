@@ -1,5 +1,6 @@
 #pragma once
 
+#include "certificate.hpp"
 #include "spec.hpp"
 
 #include <cstdint>
@@ -59,6 +60,10 @@ struct WarningContext {
 // certificate, or any with a key) whose key, or whose chain's signatures, are
 // Ed25519/Ed448. Texts name the certificate at fault and say what to do.
 std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, const WarningContext& context);
+// The same with the leaf's description at hand (describeCertificate(leaf)): spares parsing
+// its extensions and re-encoding its key again (the Manager holds every description).
+std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leafInfo,
+                                         const ChainResult& chain, const WarningContext& context);
 
 // eddsa-limited-clients for a new certificate's or request's key when it is Ed25519 or
 // Ed448 (most browsers refuse such server certificates); nullopt for RSA and ECDSA.

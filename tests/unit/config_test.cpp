@@ -458,4 +458,5 @@ TEST_CASE("the shipped config/certd.yaml loads, states every key and its default
     CHECK(shipped.factoryCertificate.subjectAltNames == defaults.factoryCertificate.subjectAltNames);
     CHECK(shipped.expiryWarningDays == defaults.expiryWarningDays);
     CHECK(shipped.terminator == defaults.terminator);
+    CHECK(shipped.busMaxMessageSize == defaults.busMaxMessageSize);
 }
