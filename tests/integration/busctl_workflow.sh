@@ -32,7 +32,7 @@ openssl x509 -req -in "$WORK/shop.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" 
 out=$(busctl --system call "${M[@]}" Import 'aysa{sv}' $(bytes_of "$WORK/shop.pem") "" 0)
 cert=$(echo "$out" | grep -o '/org/certd1/certificate/[0-9a-f]*' | head -1)
 [ -n "$cert" ] || fail "Import returned no certificate: $out"
-echo "$out" | grep -q "$req" || fail "Import did not report the completed request: $out"
+grep -q "$req" <<<"$out" || fail "Import did not report the completed request: $out"
 [ "$(prop "$cert" org.certd1.Certificate HasPrivateKey)" = true ] || fail "imported cert not linked to the request's key"
 [ "$(prop "$req" org.certd1.Request State)" = '"completed"' ] || fail "request not completed"
 [ "$(prop "$req" org.certd1.Request Certificate)" = "\"$cert\"" ] || fail "request does not point at the cert"
@@ -42,7 +42,7 @@ pass "Import links the signed certificate to the request's key and completes the
 
 # Importing the same file again changes nothing and returns the same object.
 out2=$(busctl --system call "${M[@]}" Import 'aysa{sv}' $(bytes_of "$WORK/shop.pem") "" 0)
-echo "$out2" | grep -q "$cert" || fail "re-import did not return the same certificate"
+grep -q "$cert" <<<"$out2" || fail "re-import did not return the same certificate"
 [ "$(ls "$WORK/state/certs" | wc -l)" = 2 ] || fail "re-import stored a second copy"
 pass "Import is idempotent"
 

@@ -18,7 +18,7 @@ count() { busctl --system call "${M[@]}" GetStatus | grep -o '"Certificates" u [
 dd if=/dev/zero of="$WORK/state/filler" bs=64k 2>/dev/null || true
 before=$(snapshot); n=$(count)
 out=$(create full.example.com 2>&1) && fail "CreateSelfSigned succeeded on a full disk"
-echo "$out" | grep -qi "no space left" || fail "full disk error unclear: $out"
+grep -qi "no space left" <<<"$out" || fail "full disk error unclear: $out"
 [ "$(err_name /org/certd1 org.certd1.Manager.CreateSelfSigned "{'key_type': <'ec-p256'>, 'common_name': <'n.example.com'>}")" \
   = org.certd1.Error.Internal ] || fail "full disk is not reported as org.certd1.Error.Internal"
 [ "$(snapshot)" = "$before" ] || fail "a failed mutation changed the stored files"
@@ -32,7 +32,7 @@ pass "full disk: named error, nothing changed, recovery when space returns"
 mount -o remount,ro "$WORK/state"
 before=$(snapshot); n=$(count)
 out=$(create ro.example.com 2>&1) && fail "CreateSelfSigned succeeded on a read-only store"
-echo "$out" | grep -qi "read-only" || fail "read-only error unclear: $out"
+grep -qi "read-only" <<<"$out" || fail "read-only error unclear: $out"
 [ "$(err_name /org/certd1 org.certd1.Manager.CreateSelfSigned "{'key_type': <'ec-p256'>, 'common_name': <'r.example.com'>}")" \
   = org.certd1.Error.Internal ] || fail "read-only store is not reported as org.certd1.Error.Internal"
 [ "$(snapshot)" = "$before" ] && [ "$(count)" = "$n" ] || fail "a failed mutation changed state"

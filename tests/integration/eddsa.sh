@@ -47,24 +47,24 @@ pass "an openssl Ed25519 certificate + key import, link by SPKI and show 'Ed2551
 
 # --- Assign: the warning comes back, and the next handshake on 127.0.0.2 gets the certificate.
 out=$(busctl --system call "${M[@]}" Assign 'soa{sv}' 127.0.0.2 "$cert" 0) || fail "Assign refused: $out"
-echo "$out" | grep -q '"eddsa-limited-clients"' || fail "Assign did not warn eddsa-limited-clients: $out"
+grep -q '"eddsa-limited-clients"' <<<"$out" || fail "Assign did not warn eddsa-limited-clients: $out"
 [ "$(prop "$(find_object address org.certd1.Address Address '"127.0.0.2"')" org.certd1.Address Certificate)" = "\"$cert\"" ] \
   || fail "127.0.0.2 is not bound to the Ed25519 certificate"
 t13=$(tls 127.0.0.2 "$WORK/ed.pem" -sigalgs ed25519 -verify_hostname ed.example.com)
-echo "$t13" | grep -q "Verify return code: 0 (ok)" || fail "TLS 1.3 + ed25519 does not verify: $(echo "$t13" | tail -20)"
-echo "$t13" | grep -q "^New, TLSv1.3, Cipher is TLS_" || fail "not TLS 1.3: $(echo "$t13" | grep '^New,')"
+grep -q "Verify return code: 0 (ok)" <<<"$t13" || fail "TLS 1.3 + ed25519 does not verify: $(echo "$t13" | tail -20)"
+grep -q "^New, TLSv1.3, Cipher is TLS_" <<<"$t13" || fail "not TLS 1.3: $(echo "$t13" | grep '^New,')"
 [ "$(served_fp 127.0.0.2 "$WORK/ed.pem" -sigalgs ed25519)" = "$(fp_of "$cert")" ] || fail "127.0.0.2 serves another certificate"
 # RFC 8422: TLS 1.2 with Ed25519 in an ECDHE-ECDSA suite (the intermediate profile allows TLS 1.2).
 t12=$(tls 127.0.0.2 "$WORK/ed.pem" -tls1_2 -sigalgs ed25519)
-echo "$t12" | grep -q "Verify return code: 0 (ok)" || fail "TLS 1.2 + ed25519 does not verify: $(echo "$t12" | tail -20)"
-echo "$t12" | grep -q "^New, TLSv1.2, Cipher is ECDHE-ECDSA-" || fail "TLS 1.2 suite: $(echo "$t12" | grep '^New,')"
+grep -q "Verify return code: 0 (ok)" <<<"$t12" || fail "TLS 1.2 + ed25519 does not verify: $(echo "$t12" | tail -20)"
+grep -q "^New, TLSv1.2, Cipher is ECDHE-ECDSA-" <<<"$t12" || fail "TLS 1.2 suite: $(echo "$t12" | grep '^New,')"
 # A client that offers no EdDSA algorithm: handshake failure (alert 40) on 127.0.0.2, while the
 # factory certificate (RSA) on 127.0.0.3 serves that same client.
 no=$(tls 127.0.0.2 "$WORK/ed.pem" -sigalgs 'ECDSA+SHA256:RSA-PSS+SHA256:RSA+SHA256')
-echo "$no" | grep -q "alert handshake failure" || fail "a client without ed25519 was not refused: $(echo "$no" | tail -20)"
+grep -q "alert handshake failure" <<<"$no" || fail "a client without ed25519 was not refused: $(echo "$no" | tail -20)"
 factory_ok=$(timeout 20 openssl s_client -connect "127.0.0.3:$PORT" -sigalgs 'ECDSA+SHA256:RSA-PSS+SHA256:RSA+SHA256' \
   </dev/null 2>&1 || true)
-echo "$factory_ok" | grep -q "^New, TLSv1.3, Cipher is TLS_" || fail "127.0.0.3 refused an RSA/ECDSA-only client: $(echo "$factory_ok" | tail -5)"
+grep -q "^New, TLSv1.3, Cipher is TLS_" <<<"$factory_ok" || fail "127.0.0.3 refused an RSA/ECDSA-only client: $(echo "$factory_ok" | tail -5)"
 pass "Assign warns eddsa-limited-clients; 127.0.0.2 serves Ed25519 over TLS 1.3 and 1.2 to ed25519 clients only"
 
 # --- Export: PKCS#12 with the key, PEM, DER, PKCS#8, PKCS#7, each read back by openssl.
@@ -98,20 +98,20 @@ C assign 127.0.0.3 edself 2> "$WORK/assign.err" || fail "certctl assign: $(cat "
 grep -q "eddsa-limited-clients" "$WORK/assign.err" || fail "certctl assign did not show the warning: $(cat "$WORK/assign.err")"
 C export edself --format pem -o "$WORK/edself.pem"
 out=$(tls 127.0.0.3 "$WORK/edself.pem" -sigalgs ed25519 -verify_ip 127.0.0.3)
-echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "127.0.0.3 does not serve edself verifiably: $(echo "$out" | tail -20)"
+grep -q "Verify return code: 0 (ok)" <<<"$out" || fail "127.0.0.3 does not serve edself verifiably: $(echo "$out" | tail -20)"
 pass "certctl create-self-signed --key-type ed25519 warns, assigns and 127.0.0.3 serves it"
 
 # --- busctl CreateSelfSigned key_type ed448 and CreateRequest key_type ed25519.
 out=$(busctl --system call "${M[@]}" CreateSelfSigned 'a{sv}' 3 key_type s ed448 common_name s ed448.example.com \
   subject_alt_names as 1 IP:127.0.0.3)
-echo "$out" | grep -q '"eddsa-limited-clients"' || fail "CreateSelfSigned ed448 did not warn: $out"
+grep -q '"eddsa-limited-clients"' <<<"$out" || fail "CreateSelfSigned ed448 did not warn: $out"
 ed448=$(echo "$out" | cut -d'"' -f2)
 [ "$(cprop "$ed448" PublicKey)" = '"Ed448 (456 Bits)"' ] || fail "Ed448 PublicKey $(cprop "$ed448" PublicKey)"
 [ "$(prop "$(cprop "$ed448" Key | tr -d '"')" org.certd1.Key Bits)" = 456 ] || fail "Ed448 Key Bits"
 busctl --system call "${M[@]}" Assign 'soa{sv}' 127.0.0.3 "$ed448" 0 >/dev/null
 C export "$ed448" --format pem -o "$WORK/ed448.pem"
 out=$(tls 127.0.0.3 "$WORK/ed448.pem" -sigalgs ed448)
-echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "127.0.0.3 does not serve Ed448 verifiably: $(echo "$out" | tail -20)"
+grep -q "Verify return code: 0 (ok)" <<<"$out" || fail "127.0.0.3 does not serve Ed448 verifiably: $(echo "$out" | tail -20)"
 req=$(busctl --system call "${M[@]}" CreateRequest 'a{sv}' 2 key_type s ed25519 common_name s csr.example.com | cut -d'"' -f2)
 busctl --system get-property org.certd1 "$req" org.certd1.Request RequestPem --json=short \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"], end="")' > "$WORK/ed.csr"

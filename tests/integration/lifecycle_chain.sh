@@ -79,7 +79,7 @@ bleaf=$(cert_path "$WORK/m2/leaf.pem"); bint=$(cert_path "$WORK/m2/intermediate.
 before=$(snapshot)
 msg=$(busctl --system call org.certd1 "$bleaf" org.certd1.Certificate SetChain say manual $(bytes_of "$WORK/m2/reversed.pem") 2>&1) &&
   fail "busctl SetChain with the root first was accepted"
-echo "$msg" | grep -q "did not issue" || fail "busctl SetChain refusal unclear: $msg"
+grep -q "did not issue" <<<"$msg" || fail "busctl SetChain refusal unclear: $msg"
 expect_unchanged "$before" "busctl SetChain (root first)"
 busctl --system call org.certd1 "$bleaf" org.certd1.Certificate SetChain say manual $(bytes_of "$WORK/m2/chain.pem") ||
   fail "busctl SetChain manual"
@@ -100,8 +100,8 @@ grep -q "PRIVATE KEY" "$WORK/bundle.pem" && fail "the trust bundle holds a priva
 fps=$(openssl crl2pkcs7 -nocrl -certfile "$WORK/bundle.pem" | openssl pkcs7 -print_certs |
   awk '/BEGIN CERT/{f=1;b=""} f{b=b $0 "\n"} /END CERT/{f=0; printf "%s", b | "openssl x509 -noout -fingerprint -sha256"; close("openssl x509 -noout -fingerprint -sha256")}')
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
-echo "$fps" | grep -qxF "$(fp "$WORK/m1/intermediate.pem")" || fail "trust bundle lacks the intermediate"
-echo "$fps" | grep -qxF "$(fp "$WORK/m1/root.pem")" || fail "trust bundle lacks the root"
+grep -qxF "$(fp "$WORK/m1/intermediate.pem")" <<<"$fps" || fail "trust bundle lacks the intermediate"
+grep -qxF "$(fp "$WORK/m1/root.pem")" <<<"$fps" || fail "trust bundle lacks the root"
 n=$(cert_count "$WORK/bundle.pem")
 # certctl documents the bundle as "the certificate and its issuers": leaf, intermediate, root.
 [ "$n" = 3 ] || fail "trust bundle holds $n certificates, expected 3 (leaf, intermediate, root)"

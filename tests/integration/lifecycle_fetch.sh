@@ -109,8 +109,8 @@ bint=$(cert_path "$WORK/beta/intermediate.pem")
 broot=$(cert_path "$WORK/beta/root.pem")
 cprop "$bleaf" Warnings | grep -q '"chain-incomplete"' || fail "beta leaf alone lacks chain-incomplete"
 out=$(busctl --system call org.certd1 "$bleaf" org.certd1.Certificate FetchIssuer) || fail "busctl FetchIssuer: $out"
-echo "$out" | grep -q '^ao 2 ' || fail "FetchIssuer did not return two objects: $out"
-echo "$out" | grep -qF "\"$bint\"" && echo "$out" | grep -qF "\"$broot\"" || fail "FetchIssuer returned $out"
+grep -q '^ao 2 ' <<<"$out" || fail "FetchIssuer did not return two objects: $out"
+grep -qF "\"$bint\"" <<<"$out" && grep -qF "\"$broot\"" <<<"$out" || fail "FetchIssuer returned $out"
 [ "$(cprop "$bleaf" Chain)" = "2 \"$bint\" \"$broot\"" ] || fail "beta chain after fetch: $(cprop "$bleaf" Chain)"
 cprop "$bleaf" Warnings | grep -q '"chain-incomplete"' && fail "beta chain-incomplete still there"
 [ "$(busctl --system call org.certd1 "$bleaf" org.certd1.Certificate FetchIssuer)" = "ao 0" ] ||

@@ -23,7 +23,7 @@ set -e
   || fail "busctl-side Assign of an expired certificate is not CheckFailed"
 expect_unchanged "$before" "refused Assign"
 out=$(C assign 127.0.0.2 expired.example.com --force 2>&1) || fail "certctl assign --force: $out"
-echo "$out" | grep -q "expired" || fail "forced assign did not show the expired warning: $out"
+grep -q "expired" <<<"$out" || fail "forced assign did not show the expired warning: $out"
 [ "$(prop "$(find_object address org.certd1.Address Address '"127.0.0.2"')" org.certd1.Address Certificate)" = "\"$expired\"" ] \
   || fail "forced assign did not bind"
 pass "expired certificate: CheckFailed unless --force; warning shown when forced"
@@ -38,5 +38,5 @@ set -e
 { [ $rc = 1 ] && grep -q "san-not-covered" "$WORK/err"; } || fail "certctl replace: rc $rc, $(cat "$WORK/err")"
 expect_unchanged "$before" "refused ReplaceCertificate"
 out=$(busctl --system call "${M[@]}" ReplaceCertificate 'ooa{sv}' "$expired" "$other" 1 force b true)
-echo "$out" | grep -q '"127.0.0.2"' || fail "forced ReplaceCertificate moved nothing: $out"
+grep -q '"127.0.0.2"' <<<"$out" || fail "forced ReplaceCertificate moved nothing: $out"
 pass "renewal dropping a name: CheckFailed unless force (busctl and certctl)"

@@ -35,7 +35,7 @@ busctl --system call "${M[@]}" Assign 'soa{sv}' 127.0.0.2 "$leaf" 0 >/dev/null
 busctl --system call org.certd1 "$leaf" org.certd1.Certificate FetchIssuer >/dev/null
 [ "$(served_count 127.0.0.2)" = 3 ] || fail "after FetchIssuer 127.0.0.2 sends $(served_count 127.0.0.2) certificates, not 3"
 verify=$(openssl s_client -connect 127.0.0.2:$PORT -CAfile "$WORK/p/root.pem" -verify_return_error </dev/null 2>&1 || true)
-echo "$verify" | grep -q "Verify return code: 0 (ok)" || fail "the served chain does not verify against the root"
+grep -q "Verify return code: 0 (ok)" <<<"$verify" || fail "the served chain does not verify against the root"
 [ "$(served_fp 127.0.0.3)" = "$(fp_of "$(prop /org/certd1 org.certd1.Manager FactoryCertificate | tr -d '"')")" ] \
   || fail "127.0.0.3 does not serve the factory certificate"
 pass "FetchIssuer completes the chain and the terminator serves it whole"
@@ -91,7 +91,7 @@ LOOP=$!
 wait_until 60 'grep -q "first handshake done" "$WORK/loop.out" || ! kill -0 $LOOP 2>/dev/null'
 grep -q "first handshake done" "$WORK/loop.out" || fail "the client loop made no handshake: $(cat "$WORK/loop.out")"
 out=$(busctl --system call "${M[@]}" ReplaceCertificate 'ooa{sv}' "$old" "$new" 0)
-echo "$out" | grep -q '"127.0.0.3"' || fail "ReplaceCertificate did not report 127.0.0.3: $out"
+grep -q '"127.0.0.3"' <<<"$out" || fail "ReplaceCertificate did not report 127.0.0.3: $out"
 [ "$(served_fp 127.0.0.3)" = "$(fp_of "$new")" ] || fail "the handshake after ReplaceCertificate did not get the renewed certificate"
 touch "$STOP"
 wait $LOOP || fail "handshakes failed during the renewal: $(tail -3 "$WORK/loop.out")"

@@ -77,19 +77,19 @@ out=$(python3 "$WORK/talk.py" 127.0.0.2 "$PORT" "$WORK/root.pem" 1024 2>&1) || t
 echo "$out" | head -1 | grep -Eq "^PROXY src=127\.0\.0\.1:[0-9]+ dst=127\.0\.0\.2:$PORT alpn=http/1\.1 authority=a\.test$" \
   || fail "PROXY v2 header not as expected: $out"
 pass "PROXY v2 carries the client address, the listener address, ALPN and SNI"
-echo "$out" | grep -q "^echoed 1024 True$" || fail "echo through the terminator: $out"
-echo "$out" | grep -q "^bye 1024$" || fail "the backend did not see the client's half-close: $out"
+grep -q "^echoed 1024 True$" <<<"$out" || fail "echo through the terminator: $out"
+grep -q "^bye 1024$" <<<"$out" || fail "the backend did not see the client's half-close: $out"
 pass "client half-close reaches the backend; the backend's reply after it still reaches the client"
 
 out=$(python3 "$WORK/talk.py" 127.0.0.2 "$PORT" "$WORK/root.pem" $((4 << 20)) 2>&1) || true
-echo "$out" | grep -q "^echoed $((4 << 20)) True$" || fail "4 MiB echo: $out"
+grep -q "^echoed $((4 << 20)) True$" <<<"$out" || fail "4 MiB echo: $out"
 pass "4 MiB each way through bounded buffers arrives intact"
 
 drv proxy off
 drv backend "unix:$WORK/echo.sock"
 drv apply
 out=$(python3 "$WORK/talk.py" 127.0.0.2 "$PORT" "$WORK/root.pem" 4096 2>&1) || true
-echo "$out" | grep -q "^echoed 4096 True$" || fail "unix backend: $out"
+grep -q "^echoed 4096 True$" <<<"$out" || fail "unix backend: $out"
 echo "$out" | head -1 | grep -q "^PROXY" && fail "PROXY header sent while off"
 pass "a UNIX-socket backend works, and no PROXY header when it is off"
 

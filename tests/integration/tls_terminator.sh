@@ -30,7 +30,7 @@ pass "apply reports both listeners listening with their certificates"
 [ "$(served 127.0.0.3)" = "$FP_B" ] || fail "127.0.0.3 does not serve b"
 out=$(openssl s_client -connect "127.0.0.2:$PORT" -showcerts -CAfile "$WORK/root.pem" 2>/dev/null </dev/null)
 [ "$(echo "$out" | grep -c 'BEGIN CERTIFICATE')" = 2 ] || fail "the chain sent is not leaf + intermediate"
-echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "the chain does not verify against the root"
+grep -q "Verify return code: 0 (ok)" <<<"$out" || fail "the chain does not verify against the root"
 pass "each address serves its own certificate (by fingerprint) with the full chain"
 
 body=$(curl -sS --cacert "$WORK/root.pem" "https://127.0.0.2:$PORT/hello.txt") || fail "curl via 127.0.0.2 failed"
@@ -118,7 +118,7 @@ new=${DRV_LAST#pid }
 [ "$(served 127.0.0.2)" = "$FP_R" ] || fail "127.0.0.2 does not serve after the restart"
 [ "$(served 127.0.0.3)" = "$FP_B" ] || fail "127.0.0.3 does not serve after the restart"
 drv statuses
-echo "$DRV_OUT" | grep -q "^status 127.0.0.3 $PORT listening b" || fail "statuses after restart: $DRV_OUT"
+grep -q "^status 127.0.0.3 $PORT listening b" <<<"$DRV_OUT" || fail "statuses after restart: $DRV_OUT"
 pass "after SIGKILL the supervisor restarts certd-tls and every address serves again"
 
 # Removing a listener closes its socket; the other keeps serving.
