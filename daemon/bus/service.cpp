@@ -163,7 +163,7 @@ std::size_t Service::managedObjectsSizeBound() const
     for (const auto& [id, entry] : manager_.certificates()) {
         const auto& info = entry.info;
         // 21 properties, names 231 bytes; Kind and ChainMode < 16 bytes; two t, two b, Key.
-        std::size_t n = kObject + 231 + 21 * kProperty + 2 * 24 + 2 * 8 + 2 * 4 + kPath + 4 * kArray;
+        std::size_t n = kObject + 231 + 21 * kProperty + 2UL * 24 + 2UL * 8 + 2UL * 4 + kPath + 4 * kArray;
         for (const auto* value :
              {&info.subject, &info.issuer, &info.issuedTo, &info.issuedBy, &info.serialNumber,
               &info.signatureAlgorithm, &info.publicKey, &info.fingerprintSha256})
@@ -191,7 +191,7 @@ std::size_t Service::managedObjectsSizeBound() const
             total += 8 + 2 * 8 + 8 + text(san.value);
     }
     for (const auto& [address, entry] : manager_.addresses()) // 6 properties, names 38 bytes
-        total += kObject + 38 + 6 * kProperty + text(address) + 8 + kPath + 3 * 24 + text(entry.error);
+        total += kObject + 38 + 6 * kProperty + text(address) + 8 + kPath + 3UL * 24 + text(entry.error);
     return total;
 }
 
