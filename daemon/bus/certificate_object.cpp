@@ -1,36 +1,22 @@
+// org.certd1.Certificate at /org/certd1/certificate/<id>: the handlers of its vtable.
+
 #include "arguments.hpp"
 #include "objects.hpp"
+#include "tree.hpp"
 
 namespace certd::bus {
 
-CertificateObject::CertificateObject(sdbus::IConnection& connection, Service& service, std::string id)
-    : AdaptorInterfaces(connection, certificatePath(id)), service_(service), id_(std::move(id))
-{
-    registerAdaptor();
-}
+namespace {
 
-CertificateObject::~CertificateObject()
-{
-    unregisterAdaptor();
-}
+using Findings = std::vector<sdbus::Struct<std::string, std::string, std::string>>;
 
-void CertificateObject::emitChanged()
+void exportCertificate(Call& call)
 {
-    emitPropertiesChangedSignal(org::certd1::Certificate_adaptor::INTERFACE_NAME,
-                                {"FriendlyName", "Key", "HasPrivateKey", "Chain", "ChainMode", "Warnings",
-                                 "Addresses", "IsFactoryDefault"});
-}
-
-const CertificateEntry& CertificateObject::entry() const
-{
-    return service_.manager().shownCertificate(id_);
-}
-
-void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
-                               std::map<std::string, sdbus::Variant> options)
-{
-    Service& service = service_;
-    const std::string id = id_;
+    std::map<std::string, sdbus::Variant> options;
+    call.read(options);
+    auto result = call.result<std::vector<uint8_t>>();
+    Service& service = call.service;
+    const std::string id = call.id;
     ExportOptions parsed;
     try {
         parsed = handleErrors([&] { return parseExportOptions(options); });
@@ -51,57 +37,64 @@ void CertificateObject::Export(sdbus::Result<std::vector<uint8_t>>&& result,
         return;
     }
     // A key or a passphrase: encoding or encrypting (PKCS#12's KDF) runs on a worker.
-    service.mutateLater({getObject(), lifeline()}, Pool::Cpu, "ExportPrivateKey", getObjectPath(), right,
-                        std::move(result), [&] {
-                            auto pending = std::make_shared<Manager::PendingExport>(
-                                service.manager().prepareExport(id, parsed));
-                            auto data = std::make_shared<SecureBytes>();
-                            return SlowCall<std::tuple<std::vector<uint8_t>>>{
-                                [pending, data] {
-                                    *data = Manager::buildExport(*pending);
-                                    pending->key.reset();
-                                },
-                                [data, &service, id] {
-                                    // Deleted meanwhile: the deletion came first (NotFound), as for
-                                    // FetchIssuer.
-                                    service.manager().certificate(id);
-                                    return std::tuple{std::vector<uint8_t>(data->begin(), data->end())};
-                                }};
-                        });
-}
-
-void CertificateObject::SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName)
-{
-    service_.mutate({getObject(), lifeline()}, std::move(result), "SetFriendlyName", getObjectPath(),
-                    Right::Manage, [&] { service_.manager().setFriendlyName(id_, friendlyName); });
-}
-
-void CertificateObject::SetAddresses(sdbus::Result<BusWarnings>&& result, std::vector<std::string> addresses,
-                                     std::map<std::string, sdbus::Variant> options)
-{
-    service_.mutate({getObject(), lifeline()}, std::move(result), "SetAddresses", getObjectPath(),
-                    Right::Manage, [&] {
-                        const auto parsed = parseBindingOptions(options);
-                        auto bound = service_.manager().setAddresses(id_, addresses, parsed.force);
-                        if (parsed.flush)
-                            service_.requestFlush();
-                        return toBus(bound.warnings);
-                    });
-}
-
-void CertificateObject::SetChain(sdbus::Result<>&& result, std::string mode, std::vector<uint8_t> pem)
-{
-    service_.mutate({getObject(), lifeline()}, std::move(result), "SetChain", getObjectPath(), Right::Manage,
-                    [&] { service_.manager().setChain(id_, parseChainModeArgument(mode), pem); });
-}
-
-void CertificateObject::FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>>&& result)
-{
-    Service& service = service_;
-    const std::string id = id_;
     service.mutateLater(
-        {getObject(), lifeline()}, Pool::Fetch, "FetchIssuer", getObjectPath(), Right::Manage,
-        std::move(result), [&] {
+        call.callee(), Pool::Cpu, "ExportPrivateKey", call.path, right, std::move(result), [&] {
+            auto pending =
+                std::make_shared<Manager::PendingExport>(service.manager().prepareExport(id, parsed));
+            auto data = std::make_shared<SecureBytes>();
+            return SlowCall<std::tuple<std::vector<uint8_t>>>{
+                [pending, data] {
+                    *data = Manager::buildExport(*pending);
+                    pending->key.reset();
+                },
+                [data, &service, id] {
+                    // Deleted meanwhile: the deletion came
+                    // first (NotFound), as for FetchIssuer.
+                    service.manager().certificate(id);
+                    return std::tuple{std::vector<uint8_t>(data->begin(), data->end())};
+                }};
+        });
+}
+
+void setFriendlyName(Call& call)
+{
+    std::string friendlyName;
+    call.read(friendlyName);
+    call.service.mutate(call.callee(), call.result<>(), "SetFriendlyName", call.path, Right::Manage,
+                        [&] { call.service.manager().setFriendlyName(call.id, friendlyName); });
+}
+
+void setAddresses(Call& call)
+{
+    std::vector<std::string> addresses;
+    std::map<std::string, sdbus::Variant> options;
+    call.read(addresses, options);
+    call.service.mutate(
+        call.callee(), call.result<BusWarnings>(), "SetAddresses", call.path, Right::Manage, [&] {
+            const auto parsed = parseBindingOptions(options);
+            auto bound = call.service.manager().setAddresses(call.id, addresses, parsed.force);
+            if (parsed.flush)
+                call.service.requestFlush();
+            return toBus(bound.warnings);
+        });
+}
+
+void setChain(Call& call)
+{
+    std::string mode;
+    std::vector<uint8_t> pem;
+    call.read(mode, pem);
+    call.service.mutate(call.callee(), call.result<>(), "SetChain", call.path, Right::Manage,
+                        [&] { call.service.manager().setChain(call.id, parseChainModeArgument(mode), pem); });
+}
+
+void fetchIssuer(Call& call)
+{
+    Service& service = call.service;
+    const std::string id = call.id;
+    service.mutateLater(
+        call.callee(), Pool::Fetch, "FetchIssuer", call.path, Right::Manage,
+        call.result<std::vector<sdbus::ObjectPath>>(), [&] {
             // The downloads run on a worker; the issuers are imported at the commit.
             auto pending = std::make_shared<Manager::PendingFetch>(service.manager().prepareFetch(id));
             pending->cancel = &service.shuttingDown();
@@ -116,123 +109,163 @@ void CertificateObject::FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>
         });
 }
 
-std::vector<sdbus::Struct<std::string, std::string, std::string>>
-CertificateObject::Check(const std::vector<std::string>& hostnames)
+void check(Call& call)
 {
-    return handleErrors([&] {
-        std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
-        for (const auto& f : service_.manager().check(id_, hostnames))
+    std::vector<std::string> hostnames;
+    call.read(hostnames);
+    const Findings findings = handleErrors([&] {
+        Findings out;
+        for (const auto& f : call.service.manager().check(call.id, hostnames))
             out.emplace_back(std::string(severityName(f.severity)), f.code, f.text);
         return out;
     });
+    call.result<Findings>().returnResults(findings);
 }
 
-void CertificateObject::Delete(sdbus::Result<>&& result)
+void deleteCertificate(Call& call)
 {
-    // Copy: publishing the deletion retracts this object.
-    Service& service = service_;
-    const std::string id = id_;
-    const std::string path = getObjectPath();
-    service.mutate({getObject(), lifeline()}, std::move(result), "DeleteCertificate", path, Right::Manage,
-                   [&] { service.manager().deleteCertificate(id); });
+    call.service.mutate(call.callee(), call.result<>(), "DeleteCertificate", call.path, Right::Manage,
+                        [&] { call.service.manager().deleteCertificate(call.id); });
 }
 
-std::string CertificateObject::FriendlyName()
+const CertificateEntry& entry(Service& service, const std::string& id)
 {
-    return handleErrors([&] { return service_.manager().friendlyName(id_); });
-}
-std::string CertificateObject::Subject()
-{
-    return handleErrors([&] { return entry().info.subject; });
-}
-std::string CertificateObject::Issuer()
-{
-    return handleErrors([&] { return entry().info.issuer; });
-}
-std::string CertificateObject::IssuedTo()
-{
-    return handleErrors([&] { return entry().info.issuedTo; });
-}
-std::string CertificateObject::IssuedBy()
-{
-    return handleErrors([&] { return entry().info.issuedBy; });
-}
-std::string CertificateObject::SerialNumber()
-{
-    return handleErrors([&] { return entry().info.serialNumber; });
-}
-std::string CertificateObject::SignatureAlgorithm()
-{
-    return handleErrors([&] { return entry().info.signatureAlgorithm; });
-}
-uint64_t CertificateObject::NotBeforeUSec()
-{
-    return handleErrors([&] { return entry().info.notBeforeUSec; });
-}
-uint64_t CertificateObject::NotAfterUSec()
-{
-    return handleErrors([&] { return entry().info.notAfterUSec; });
-}
-std::string CertificateObject::PublicKey()
-{
-    return handleErrors([&] { return entry().info.publicKey; });
-}
-std::vector<sdbus::Struct<std::string, std::string>> CertificateObject::SubjectAlternativeNames()
-{
-    return handleErrors([&] { return toBus(entry().info.subjectAlternativeNames); });
-}
-std::vector<std::string> CertificateObject::AuthorityInfoAccess()
-{
-    return handleErrors([&] { return entry().info.authorityInfoAccess; });
-}
-std::string CertificateObject::FingerprintSHA256()
-{
-    return handleErrors([&] { return entry().info.fingerprintSha256; });
+    return service.manager().shownCertificate(id);
 }
 
-sdbus::ObjectPath CertificateObject::Key()
+std::string friendlyName(Service& s, const std::string& id)
 {
-    return handleErrors([&] {
-        const auto& keyId = entry().keyId;
-        return sdbus::ObjectPath(keyId.empty() ? "/" : keyPath(keyId));
-    });
+    return s.manager().friendlyName(id);
+}
+std::string subject(Service& s, const std::string& id)
+{
+    return entry(s, id).info.subject;
+}
+std::string issuer(Service& s, const std::string& id)
+{
+    return entry(s, id).info.issuer;
+}
+std::string issuedTo(Service& s, const std::string& id)
+{
+    return entry(s, id).info.issuedTo;
+}
+std::string issuedBy(Service& s, const std::string& id)
+{
+    return entry(s, id).info.issuedBy;
+}
+std::string serialNumber(Service& s, const std::string& id)
+{
+    return entry(s, id).info.serialNumber;
+}
+std::string signatureAlgorithm(Service& s, const std::string& id)
+{
+    return entry(s, id).info.signatureAlgorithm;
+}
+uint64_t notBefore(Service& s, const std::string& id)
+{
+    return entry(s, id).info.notBeforeUSec;
+}
+uint64_t notAfter(Service& s, const std::string& id)
+{
+    return entry(s, id).info.notAfterUSec;
+}
+std::string publicKey(Service& s, const std::string& id)
+{
+    return entry(s, id).info.publicKey;
+}
+std::vector<sdbus::Struct<std::string, std::string>> subjectAlternativeNames(Service& s,
+                                                                             const std::string& id)
+{
+    return toBus(entry(s, id).info.subjectAlternativeNames);
+}
+std::vector<std::string> authorityInfoAccess(Service& s, const std::string& id)
+{
+    return entry(s, id).info.authorityInfoAccess;
+}
+std::string fingerprint(Service& s, const std::string& id)
+{
+    return entry(s, id).info.fingerprintSha256;
+}
+sdbus::ObjectPath key(Service& s, const std::string& id)
+{
+    const auto& keyId = entry(s, id).keyId;
+    return sdbus::ObjectPath(keyId.empty() ? "/" : keyPath(keyId));
+}
+bool hasPrivateKey(Service& s, const std::string& id)
+{
+    return !entry(s, id).keyId.empty();
+}
+std::string kind(Service& s, const std::string& id)
+{
+    return std::string(pki::kindName(entry(s, id).kind));
+}
+std::vector<sdbus::ObjectPath> chain(Service& s, const std::string& id)
+{
+    std::vector<sdbus::ObjectPath> out;
+    for (const auto& issuer : entry(s, id).chain)
+        out.emplace_back(certificatePath(issuer));
+    return out;
+}
+std::string chainMode(Service& s, const std::string& id)
+{
+    return std::string(chainModeName(s.manager().chainMode(id)));
+}
+BusWarnings warnings(Service& s, const std::string& id)
+{
+    return toBus(entry(s, id).warnings);
+}
+std::vector<std::string> addresses(Service& s, const std::string& id)
+{
+    return s.manager().addressesOf(id);
+}
+bool isFactoryDefault(Service& s, const std::string& id)
+{
+    return s.manager().factoryCertificate() == id;
 }
 
-bool CertificateObject::HasPrivateKey()
-{
-    return handleErrors([&] { return !entry().keyId.empty(); });
-}
-std::string CertificateObject::Kind()
-{
-    return handleErrors([&] { return std::string(pki::kindName(entry().kind)); });
-}
+constexpr auto kMethod = SD_BUS_VTABLE_UNPRIVILEGED;
+constexpr auto kConst = SD_BUS_VTABLE_PROPERTY_CONST;
+constexpr auto kChanges = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
 
-std::vector<sdbus::ObjectPath> CertificateObject::Chain()
-{
-    return handleErrors([&] {
-        std::vector<sdbus::ObjectPath> out;
-        for (const auto& id : entry().chain)
-            out.emplace_back(certificatePath(id));
-        return out;
-    });
-}
+} // namespace
 
-std::string CertificateObject::ChainMode()
-{
-    return handleErrors([&] { return std::string(chainModeName(service_.manager().chainMode(id_))); });
-}
-
-BusWarnings CertificateObject::Warnings()
-{
-    return handleErrors([&] { return toBus(entry().warnings); });
-}
-std::vector<std::string> CertificateObject::Addresses()
-{
-    return handleErrors([&] { return service_.manager().addressesOf(id_); });
-}
-bool CertificateObject::IsFactoryDefault()
-{
-    return handleErrors([&] { return service_.manager().factoryCertificate() == id_; });
-}
+// In the order of dbus/org.certd1.Certificate.xml.
+const sd_bus_vtable kCertificateVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_NAMES("Export", "a{sv}", SD_BUS_PARAM(options), "ay", SD_BUS_PARAM(data),
+                             method<exportCertificate>, kMethod),
+    SD_BUS_METHOD_WITH_NAMES("SetFriendlyName", "s", SD_BUS_PARAM(friendly_name), "", "",
+                             method<setFriendlyName>, kMethod),
+    SD_BUS_METHOD_WITH_NAMES("SetAddresses", "asa{sv}", SD_BUS_PARAM(addresses) SD_BUS_PARAM(options),
+                             "a(ss)", SD_BUS_PARAM(warnings), method<setAddresses>, kMethod),
+    SD_BUS_METHOD_WITH_NAMES("SetChain", "say", SD_BUS_PARAM(mode) SD_BUS_PARAM(pem), "", "",
+                             method<setChain>, kMethod),
+    SD_BUS_METHOD_WITH_NAMES("FetchIssuer", "", "", "ao", SD_BUS_PARAM(imported), method<fetchIssuer>,
+                             kMethod),
+    SD_BUS_METHOD_WITH_NAMES("Check", "as", SD_BUS_PARAM(hostnames), "a(sss)", SD_BUS_PARAM(findings),
+                             method<check>, kMethod),
+    SD_BUS_METHOD("Delete", "", "", method<deleteCertificate>, kMethod),
+    SD_BUS_PROPERTY("FriendlyName", "s", property<friendlyName>, 0, kChanges),
+    SD_BUS_PROPERTY("Subject", "s", property<subject>, 0, kConst),
+    SD_BUS_PROPERTY("Issuer", "s", property<issuer>, 0, kConst),
+    SD_BUS_PROPERTY("IssuedTo", "s", property<issuedTo>, 0, kConst),
+    SD_BUS_PROPERTY("IssuedBy", "s", property<issuedBy>, 0, kConst),
+    SD_BUS_PROPERTY("SerialNumber", "s", property<serialNumber>, 0, kConst),
+    SD_BUS_PROPERTY("SignatureAlgorithm", "s", property<signatureAlgorithm>, 0, kConst),
+    SD_BUS_PROPERTY("NotBeforeUSec", "t", property<notBefore>, 0, kConst),
+    SD_BUS_PROPERTY("NotAfterUSec", "t", property<notAfter>, 0, kConst),
+    SD_BUS_PROPERTY("PublicKey", "s", property<publicKey>, 0, kConst),
+    SD_BUS_PROPERTY("SubjectAlternativeNames", "a(ss)", property<subjectAlternativeNames>, 0, kConst),
+    SD_BUS_PROPERTY("AuthorityInfoAccess", "as", property<authorityInfoAccess>, 0, kConst),
+    SD_BUS_PROPERTY("FingerprintSHA256", "s", property<fingerprint>, 0, kConst),
+    SD_BUS_PROPERTY("Key", "o", property<key>, 0, kChanges),
+    SD_BUS_PROPERTY("HasPrivateKey", "b", property<hasPrivateKey>, 0, kChanges),
+    SD_BUS_PROPERTY("Kind", "s", property<kind>, 0, kConst),
+    SD_BUS_PROPERTY("Chain", "ao", property<chain>, 0, kChanges),
+    SD_BUS_PROPERTY("ChainMode", "s", property<chainMode>, 0, kChanges),
+    SD_BUS_PROPERTY("Warnings", "a(ss)", property<warnings>, 0, kChanges),
+    SD_BUS_PROPERTY("Addresses", "as", property<addresses>, 0, kChanges),
+    SD_BUS_PROPERTY("IsFactoryDefault", "b", property<isFactoryDefault>, 0, kChanges),
+    SD_BUS_VTABLE_END};
 
 } // namespace certd::bus

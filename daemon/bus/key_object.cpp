@@ -1,63 +1,56 @@
+// org.certd1.Key at /org/certd1/key/<id>: the handlers of its vtable.
+
 #include "objects.hpp"
+#include "tree.hpp"
 
 namespace certd::bus {
 
-KeyObject::KeyObject(sdbus::IConnection& connection, Service& service, std::string id)
-    : AdaptorInterfaces(connection, keyPath(id)), service_(service), id_(std::move(id))
+namespace {
+
+void deleteKey(Call& call)
 {
-    registerAdaptor();
+    call.service.mutate(call.callee(), call.result<>(), "DeleteKey", call.path, Right::Manage,
+                        [&] { call.service.manager().deleteKey(call.id); });
 }
 
-KeyObject::~KeyObject()
+std::string algorithm(Service& s, const std::string& id)
 {
-    unregisterAdaptor();
+    return s.manager().shownKey(id).algorithm;
+}
+uint32_t bits(Service& s, const std::string& id)
+{
+    return s.manager().shownKey(id).bits;
+}
+std::string fingerprint(Service& s, const std::string& id)
+{
+    return s.manager().shownKey(id).spkiSha256;
+}
+std::vector<sdbus::ObjectPath> certificates(Service& s, const std::string& id)
+{
+    std::vector<sdbus::ObjectPath> out;
+    for (const auto& certificate : s.manager().certificatesOfKey(id))
+        out.emplace_back(certificatePath(certificate));
+    return out;
+}
+std::vector<sdbus::ObjectPath> requests(Service& s, const std::string& id)
+{
+    std::vector<sdbus::ObjectPath> out;
+    for (const auto& request : s.manager().requestsOfKey(id))
+        out.emplace_back(requestPath(request));
+    return out;
 }
 
-void KeyObject::emitChanged()
-{
-    emitPropertiesChangedSignal(org::certd1::Key_adaptor::INTERFACE_NAME, {"Certificates", "Requests"});
-}
+} // namespace
 
-void KeyObject::Delete(sdbus::Result<>&& result)
-{
-    Service& service = service_;
-    const std::string id = id_;
-    const std::string path = getObjectPath();
-    service.mutate({getObject(), lifeline()}, std::move(result), "DeleteKey", path, Right::Manage,
-                   [&] { service.manager().deleteKey(id); });
-}
-
-std::string KeyObject::Algorithm()
-{
-    return handleErrors([&] { return service_.manager().shownKey(id_).algorithm; });
-}
-uint32_t KeyObject::Bits()
-{
-    return handleErrors([&] { return service_.manager().shownKey(id_).bits; });
-}
-std::string KeyObject::FingerprintSHA256()
-{
-    return handleErrors([&] { return service_.manager().shownKey(id_).spkiSha256; });
-}
-
-std::vector<sdbus::ObjectPath> KeyObject::Certificates()
-{
-    return handleErrors([&] {
-        std::vector<sdbus::ObjectPath> out;
-        for (const auto& id : service_.manager().certificatesOfKey(id_))
-            out.emplace_back(certificatePath(id));
-        return out;
-    });
-}
-
-std::vector<sdbus::ObjectPath> KeyObject::Requests()
-{
-    return handleErrors([&] {
-        std::vector<sdbus::ObjectPath> out;
-        for (const auto& id : service_.manager().requestsOfKey(id_))
-            out.emplace_back(requestPath(id));
-        return out;
-    });
-}
+// In the order of dbus/org.certd1.Key.xml.
+const sd_bus_vtable kKeyVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Delete", "", "", method<deleteKey>, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_PROPERTY("Algorithm", "s", property<algorithm>, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Bits", "u", property<bits>, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("FingerprintSHA256", "s", property<fingerprint>, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Certificates", "ao", property<certificates>, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Requests", "ao", property<requests>, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_VTABLE_END};
 
 } // namespace certd::bus

@@ -1,14 +1,12 @@
 #pragma once
 
-// The bus objects; each maps one Manager entry onto its generated adaptor.
+// The bus objects made of generated adaptors: the Manager and the addresses, one object each.
+// Certificates, keys and requests, by the thousand, are trees of one vtable each (tree.hpp).
 
 #include "service.hpp"
 
 #include <org.certd1.Address-adaptor.hpp>
-#include <org.certd1.Certificate-adaptor.hpp>
-#include <org.certd1.Key-adaptor.hpp>
 #include <org.certd1.Manager-adaptor.hpp>
-#include <org.certd1.Request-adaptor.hpp>
 
 namespace certd::bus {
 
@@ -50,106 +48,6 @@ private:
     std::string TerminatorError() override;
 
     Service& service_;
-};
-
-class CertificateObject final
-    : public sdbus::AdaptorInterfaces<org::certd1::Certificate_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor>,
-      public Lifeline {
-public:
-    CertificateObject(sdbus::IConnection& connection, Service& service, std::string id);
-    ~CertificateObject();
-    void announce() { emitInterfacesAddedSignal({org::certd1::Certificate_adaptor::INTERFACE_NAME}); }
-    void emitChanged();
-    void retract() { emitInterfacesRemovedSignal({org::certd1::Certificate_adaptor::INTERFACE_NAME}); }
-
-private:
-    const CertificateEntry& entry() const;
-    void Export(sdbus::Result<std::vector<uint8_t>>&& result,
-                std::map<std::string, sdbus::Variant> options) override;
-    void SetFriendlyName(sdbus::Result<>&& result, std::string friendlyName) override;
-    void SetAddresses(sdbus::Result<BusWarnings>&& result, std::vector<std::string> addresses,
-                      std::map<std::string, sdbus::Variant> options) override;
-    void SetChain(sdbus::Result<>&& result, std::string mode, std::vector<uint8_t> pem) override;
-    void FetchIssuer(sdbus::Result<std::vector<sdbus::ObjectPath>>&& result) override;
-    std::vector<sdbus::Struct<std::string, std::string, std::string>>
-    Check(const std::vector<std::string>& hostnames) override;
-    void Delete(sdbus::Result<>&& result) override;
-    std::string FriendlyName() override;
-    std::string Subject() override;
-    std::string Issuer() override;
-    std::string IssuedTo() override;
-    std::string IssuedBy() override;
-    std::string SerialNumber() override;
-    std::string SignatureAlgorithm() override;
-    uint64_t NotBeforeUSec() override;
-    uint64_t NotAfterUSec() override;
-    std::string PublicKey() override;
-    std::vector<sdbus::Struct<std::string, std::string>> SubjectAlternativeNames() override;
-    std::vector<std::string> AuthorityInfoAccess() override;
-    std::string FingerprintSHA256() override;
-    sdbus::ObjectPath Key() override;
-    bool HasPrivateKey() override;
-    std::string Kind() override;
-    std::vector<sdbus::ObjectPath> Chain() override;
-    std::string ChainMode() override;
-    BusWarnings Warnings() override;
-    std::vector<std::string> Addresses() override;
-    bool IsFactoryDefault() override;
-
-    Service& service_;
-    std::string id_;
-};
-
-class KeyObject final
-    : public sdbus::AdaptorInterfaces<org::certd1::Key_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor>,
-      public Lifeline {
-public:
-    KeyObject(sdbus::IConnection& connection, Service& service, std::string id);
-    ~KeyObject();
-    void announce() { emitInterfacesAddedSignal({org::certd1::Key_adaptor::INTERFACE_NAME}); }
-    void emitChanged();
-    void retract() { emitInterfacesRemovedSignal({org::certd1::Key_adaptor::INTERFACE_NAME}); }
-
-private:
-    void Delete(sdbus::Result<>&& result) override;
-    std::string Algorithm() override;
-    uint32_t Bits() override;
-    std::string FingerprintSHA256() override;
-    std::vector<sdbus::ObjectPath> Certificates() override;
-    std::vector<sdbus::ObjectPath> Requests() override;
-
-    Service& service_;
-    std::string id_;
-};
-
-class RequestObject final
-    : public sdbus::AdaptorInterfaces<org::certd1::Request_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor>,
-      public Lifeline {
-public:
-    RequestObject(sdbus::IConnection& connection, Service& service, std::string id);
-    ~RequestObject();
-    void announce() { emitInterfacesAddedSignal({org::certd1::Request_adaptor::INTERFACE_NAME}); }
-    void emitChanged();
-    void retract() { emitInterfacesRemovedSignal({org::certd1::Request_adaptor::INTERFACE_NAME}); }
-
-private:
-    const RequestEntry& entry() const;
-    const StoredRequest& stored() const;
-    void Delete(sdbus::Result<>&& result) override;
-    std::string FriendlyName() override;
-    std::string Subject() override;
-    std::vector<sdbus::Struct<std::string, std::string>> SubjectAlternativeNames() override;
-    sdbus::ObjectPath Key() override;
-    std::string RequestPem() override;
-    std::string State() override;
-    sdbus::ObjectPath Certificate() override;
-    uint64_t CreatedUSec() override;
-
-    Service& service_;
-    std::string id_;
 };
 
 class AddressObject final

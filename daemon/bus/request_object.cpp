@@ -1,86 +1,82 @@
+// org.certd1.Request at /org/certd1/request/<id>: the handlers of its vtable.
+
 #include "objects.hpp"
+#include "tree.hpp"
 
 namespace certd::bus {
 
-RequestObject::RequestObject(sdbus::IConnection& connection, Service& service, std::string id)
-    : AdaptorInterfaces(connection, requestPath(id)), service_(service), id_(std::move(id))
+namespace {
+
+void deleteRequest(Call& call)
 {
-    registerAdaptor();
+    call.service.mutate(call.callee(), call.result<>(), "DeleteRequest", call.path, Right::Manage,
+                        [&] { call.service.manager().deleteRequest(call.id); });
 }
 
-RequestObject::~RequestObject()
+const RequestEntry& entry(Service& s, const std::string& id)
 {
-    unregisterAdaptor();
+    return s.manager().shownRequest(id);
+}
+const StoredRequest& stored(Service& s, const std::string& id)
+{
+    return s.manager().shownStoredRequest(id);
 }
 
-void RequestObject::emitChanged()
+std::string friendlyName(Service& s, const std::string& id)
 {
-    emitPropertiesChangedSignal(org::certd1::Request_adaptor::INTERFACE_NAME,
-                                {"FriendlyName", "Key", "State", "Certificate"});
+    return stored(s, id).friendlyName;
+}
+std::string subject(Service& s, const std::string& id)
+{
+    return entry(s, id).info.subject;
+}
+std::vector<sdbus::Struct<std::string, std::string>> subjectAlternativeNames(Service& s,
+                                                                             const std::string& id)
+{
+    std::vector<sdbus::Struct<std::string, std::string>> out;
+    for (const auto& san : entry(s, id).info.subjectAltNames)
+        out.emplace_back(san.type == pki::SubjectAltName::Type::Ip ? "IP" : "DNS", san.value);
+    return out;
+}
+sdbus::ObjectPath key(Service& s, const std::string& id)
+{
+    return sdbus::ObjectPath(keyPath(stored(s, id).keyId));
+}
+std::string requestPem(Service& s, const std::string& id)
+{
+    return entry(s, id).pem;
+}
+std::string state(Service& s, const std::string& id)
+{
+    return std::string(requestStateName(stored(s, id).state));
+}
+sdbus::ObjectPath certificate(Service& s, const std::string& id)
+{
+    const auto& certificateId = stored(s, id).certificateId;
+    return sdbus::ObjectPath(certificateId.empty() ? "/" : certificatePath(certificateId));
+}
+uint64_t created(Service& s, const std::string& id)
+{
+    return stored(s, id).createdUSec;
 }
 
-const RequestEntry& RequestObject::entry() const
-{
-    return service_.manager().shownRequest(id_);
-}
+constexpr auto kConst = SD_BUS_VTABLE_PROPERTY_CONST;
+constexpr auto kChanges = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
 
-const StoredRequest& RequestObject::stored() const
-{
-    return service_.manager().shownStoredRequest(id_);
-}
+} // namespace
 
-void RequestObject::Delete(sdbus::Result<>&& result)
-{
-    Service& service = service_;
-    const std::string id = id_;
-    const std::string path = getObjectPath();
-    service.mutate({getObject(), lifeline()}, std::move(result), "DeleteRequest", path, Right::Manage,
-                   [&] { service.manager().deleteRequest(id); });
-}
-
-std::string RequestObject::FriendlyName()
-{
-    return handleErrors([&] { return stored().friendlyName; });
-}
-std::string RequestObject::Subject()
-{
-    return handleErrors([&] { return entry().info.subject; });
-}
-
-std::vector<sdbus::Struct<std::string, std::string>> RequestObject::SubjectAlternativeNames()
-{
-    return handleErrors([&] {
-        std::vector<sdbus::Struct<std::string, std::string>> out;
-        for (const auto& san : entry().info.subjectAltNames)
-            out.emplace_back(san.type == pki::SubjectAltName::Type::Ip ? "IP" : "DNS", san.value);
-        return out;
-    });
-}
-
-sdbus::ObjectPath RequestObject::Key()
-{
-    return handleErrors([&] { return sdbus::ObjectPath(keyPath(stored().keyId)); });
-}
-std::string RequestObject::RequestPem()
-{
-    return handleErrors([&] { return entry().pem; });
-}
-std::string RequestObject::State()
-{
-    return handleErrors([&] { return std::string(requestStateName(stored().state)); });
-}
-
-sdbus::ObjectPath RequestObject::Certificate()
-{
-    return handleErrors([&] {
-        const auto& id = stored().certificateId;
-        return sdbus::ObjectPath(id.empty() ? "/" : certificatePath(id));
-    });
-}
-
-uint64_t RequestObject::CreatedUSec()
-{
-    return handleErrors([&] { return stored().createdUSec; });
-}
+// In the order of dbus/org.certd1.Request.xml.
+const sd_bus_vtable kRequestVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Delete", "", "", method<deleteRequest>, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_PROPERTY("FriendlyName", "s", property<friendlyName>, 0, kChanges),
+    SD_BUS_PROPERTY("Subject", "s", property<subject>, 0, kConst),
+    SD_BUS_PROPERTY("SubjectAlternativeNames", "a(ss)", property<subjectAlternativeNames>, 0, kConst),
+    SD_BUS_PROPERTY("Key", "o", property<key>, 0, kChanges),
+    SD_BUS_PROPERTY("RequestPem", "s", property<requestPem>, 0, kConst),
+    SD_BUS_PROPERTY("State", "s", property<state>, 0, kChanges),
+    SD_BUS_PROPERTY("Certificate", "o", property<certificate>, 0, kChanges),
+    SD_BUS_PROPERTY("CreatedUSec", "t", property<created>, 0, kConst),
+    SD_BUS_VTABLE_END};
 
 } // namespace certd::bus

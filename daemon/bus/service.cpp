@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "objects.hpp"
+#include "tree.hpp"
 
 #include <systemd/sd-bus.h>
 
@@ -71,30 +72,27 @@ Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manag
                  WorkPoolOptions{"issuer download", kFetchWorkers, kSlowCallsPerCaller, kSlowCallsInAll})
 {
     managerObject_ = std::make_unique<ManagerObject>(connection_, *this);
+    const RawBus raw = rawBusOf(connection_);
+    keys_ = std::make_unique<ObjectTree>(raw, *this, "/org/certd1/key", "org.certd1.Key", kKeyVtable,
+                                         std::vector<std::string>{"Certificates", "Requests"});
+    certificates_ = std::make_unique<ObjectTree>(
+        raw, *this, "/org/certd1/certificate", "org.certd1.Certificate", kCertificateVtable,
+        std::vector<std::string>{"FriendlyName", "Key", "HasPrivateKey", "Chain", "ChainMode", "Warnings",
+                                 "Addresses", "IsFactoryDefault"});
+    requests_ =
+        std::make_unique<ObjectTree>(raw, *this, "/org/certd1/request", "org.certd1.Request", kRequestVtable,
+                                     std::vector<std::string>{"FriendlyName", "Key", "State", "Certificate"});
     for (const auto& [id, entry] : manager_.keys())
-        addKeyObject(id, false);
+        keys_->add(id, false);
     for (const auto& [id, entry] : manager_.certificates())
-        addCertificateObject(id, false);
+        certificates_->add(id, false);
     for (const auto& [id, entry] : manager_.requests())
-        addRequestObject(id, false);
+        requests_->add(id, false);
     for (const auto& [address, entry] : manager_.addresses())
         addAddressObject(address, false);
     flow_.subscribe([this](const Changes& changes) { publish(changes); });
     guardManagedObjects();
 }
-
-namespace {
-
-// sdbus-c++ 1.2 offers no sd-bus filter and no access to its sd_bus; a message made on the
-// connection carries both.
-struct RawMessage : sdbus::Message {
-    static sd_bus_message* of(const sdbus::Message& message)
-    {
-        return static_cast<sd_bus_message*>(message.*(&RawMessage::msg_));
-    }
-};
-
-} // namespace
 
 void Service::guardManagedObjects()
 {
@@ -102,9 +100,7 @@ void Service::guardManagedObjects()
     // sender whose message exceeds max_message_size: certd would lose the bus and exit.
     // A filter runs before the object tree; it answers TooLarge instead, before a reply is built.
     // (A match callback would run early enough, but sdbus-c++ 1.2 lets its exceptions escape.)
-    const auto probe = sdbus::createObject(connection_, std::string(kRootPath) + "/probe")
-                           ->createSignal("org.certd1.Manager", "Probe"); // never sent
-    sd_bus* bus = sd_bus_message_get_bus(RawMessage::of(probe));
+    sd_bus* bus = rawBusOf(connection_).bus;
     sd_bus_slot* slot = nullptr;
     const auto filter = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
         if (!sd_bus_message_is_method_call(m, nullptr, "GetManagedObjects"))
@@ -204,27 +200,6 @@ std::string Service::certificateIdFromPath(const std::string& path) const
     return id;
 }
 
-void Service::addCertificateObject(const std::string& id, bool announce)
-{
-    auto& object = certificates_[id] = std::make_unique<CertificateObject>(connection_, *this, id);
-    if (announce)
-        object->announce();
-}
-
-void Service::addKeyObject(const std::string& id, bool announce)
-{
-    auto& object = keys_[id] = std::make_unique<KeyObject>(connection_, *this, id);
-    if (announce)
-        object->announce();
-}
-
-void Service::addRequestObject(const std::string& id, bool announce)
-{
-    auto& object = requests_[id] = std::make_unique<RequestObject>(connection_, *this, id);
-    if (announce)
-        object->announce();
-}
-
 void Service::addAddressObject(const std::string& address, bool announce)
 {
     auto& object = addresses_[address] = std::make_unique<AddressObject>(connection_, *this, address);
@@ -234,7 +209,21 @@ void Service::addAddressObject(const std::string& address, bool announce)
 
 namespace {
 
-// Removes, then adds, then refreshes one kind of object.
+// Removes, then adds, then refreshes one kind of object: a tree.
+void applyTo(ObjectTree& tree, const std::set<std::string>& added, const std::set<std::string>& removed,
+             const std::set<std::string>& changed)
+{
+    for (const auto& id : removed)
+        tree.remove(id);
+    for (const auto& id : added)
+        if (!tree.contains(id))
+            tree.add(id, true);
+    for (const auto& id : changed)
+        if (!added.count(id))
+            tree.emitChanged(id);
+}
+
+// The same for sdbus-c++ objects (addresses).
 template <typename Objects, typename Add>
 void applyTo(Objects& objects, const std::set<std::string>& added, const std::set<std::string>& removed,
              const std::set<std::string>& changed, Add add, std::vector<std::shared_ptr<void>>& graveyard)
@@ -261,15 +250,9 @@ void applyTo(Objects& objects, const std::set<std::string>& added, const std::se
 
 void Service::publish(const Changes& c)
 {
-    applyTo(
-        keys_, c.keysAdded, c.keysRemoved, c.keysChanged, [&](const auto& id) { addKeyObject(id, true); },
-        graveyard_);
-    applyTo(
-        certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged,
-        [&](const auto& id) { addCertificateObject(id, true); }, graveyard_);
-    applyTo(
-        requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged,
-        [&](const auto& id) { addRequestObject(id, true); }, graveyard_);
+    applyTo(*keys_, c.keysAdded, c.keysRemoved, c.keysChanged);
+    applyTo(*certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged);
+    applyTo(*requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged);
     applyTo(
         addresses_, c.addressesAdded, c.addressesRemoved, c.addressesChanged,
         [&](const auto& id) { addAddressObject(id, true); }, graveyard_);

@@ -1,6 +1,6 @@
 #pragma once
 
-// Puts the Manager on the bus: one object per certificate, key, request and
+// Puts the Manager on the bus: an object per certificate, key, request and
 // address under /org/certd1, announced through the ObjectManager, and every
 // mutation authorised, audited and answered only once durable and served.
 // It maps; it never drives the domain: handlers call the Manager, mutate() settles the
@@ -31,10 +31,8 @@ inline constexpr const char* kBusName = "org.certd1";
 inline constexpr const char* kRootPath = "/org/certd1";
 
 class ManagerObject;
-class CertificateObject;
-class KeyObject;
-class RequestObject;
 class AddressObject;
+class ObjectTree;
 
 std::string certificatePath(const std::string& id);
 std::string keyPath(const std::string& id);
@@ -53,8 +51,8 @@ struct ServiceInfo {
 
 // Whether a bus object still exists. sd-bus checks a method return against the signature in
 // the vtable of the object that got the call, so a reply can succeed only while that object
-// is alive; a later one is answered NotFound (Service::mutate, mutateLater). Every object
-// on the bus has one.
+// is alive; a later one is answered NotFound (Service::mutate, mutateLater). Every
+// sdbus-c++ object has one; the trees' vtables are static, their calls live for ever (Call).
 class Lifeline {
 public:
     std::weak_ptr<const void> lifeline() const { return token_; }
@@ -63,9 +61,17 @@ private:
     std::shared_ptr<const void> token_ = std::make_shared<char>(0);
 };
 
-// The object a call came to: the message being processed, and that object's lifeline.
+// The call being processed, and the lifeline of the object it came to.
 struct Callee {
-    const sdbus::IObject& object;
+    Callee(const sdbus::IObject& object, std::weak_ptr<const void> token)
+        : message(*object.getCurrentlyProcessedMessage()), alive(std::move(token))
+    {
+    }
+    Callee(const sdbus::Message& call, std::weak_ptr<const void> token)
+        : message(call), alive(std::move(token))
+    {
+    }
+    const sdbus::Message& message;
     std::weak_ptr<const void> alive;
 };
 
@@ -111,7 +117,7 @@ public:
         auto reply = std::make_shared<sdbus::Result<Results...>>(std::move(result));
         Caller caller;
         try {
-            caller = callerOf(*callee.object.getCurrentlyProcessedMessage());
+            caller = callerOf(callee.message);
             authorize(caller, right, info_.auth);
             std::tuple<Results...> values;
             if constexpr (std::is_void_v<decltype(body())>)
@@ -138,14 +144,13 @@ public:
                      Right right, sdbus::Result<Results...>&& result, Prepare&& prepare)
     {
         auto reply = std::make_shared<sdbus::Result<Results...>>(std::move(result));
-        const auto message = callee.object.getCurrentlyProcessedMessage();
         Caller caller;
         try {
-            caller = callerOf(*message);
+            caller = callerOf(callee.message);
             authorize(caller, right, info_.auth);
             SlowCall<std::tuple<Results...>> call = prepare();
             auto commit = std::move(call.commit);
-            poolFor(pool).submit(message->getSender(),
+            poolFor(pool).submit(callee.message.getSender(),
                                  WorkPool::Job{std::move(call.build),
                                                [this, reply, alive = callee.alive, commit = std::move(commit),
                                                 caller, action, target, right](std::exception_ptr error) {
@@ -226,9 +231,6 @@ private:
     // after its own handler returns (a settle may run inside one).
     void buryTheDead() { graveyard_.clear(); }
     void guardManagedObjects();
-    void addCertificateObject(const std::string& id, bool announce);
-    void addKeyObject(const std::string& id, bool announce);
-    void addRequestObject(const std::string& id, bool announce);
     void addAddressObject(const std::string& address, bool announce);
 
     sdbus::IConnection& connection_;
@@ -237,9 +239,7 @@ private:
     ChangeFlow& flow_;
     ServiceInfo info_;
     std::unique_ptr<ManagerObject> managerObject_;
-    std::map<std::string, std::unique_ptr<CertificateObject>> certificates_;
-    std::map<std::string, std::unique_ptr<KeyObject>> keys_;
-    std::map<std::string, std::unique_ptr<RequestObject>> requests_;
+    std::unique_ptr<ObjectTree> certificates_, keys_, requests_;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;
     // Refuses GetManagedObjects (TooLarge) before sd-bus builds a reply above the bus's limit.
