@@ -1,6 +1,7 @@
 #include "store/state_codec.hpp"
 
 #include "error.hpp"
+#include "store/yaml_tree.hpp"
 #include "text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -77,22 +78,23 @@ class StateParser {
 public:
     explicit StateParser(const std::string& origin) : origin_(origin) {}
 
-    [[noreturn]] void fail(const YAML::Mark& mark, const std::string& reason) const
+    [[noreturn]] void fail(std::size_t line, const std::string& reason) const
     {
-        throw Error(ErrorCode::Internal, origin_ + ", line " + std::to_string(std::max(mark.line, 0) + 1) +
-                                             ": " + reason + "; repair the file or restore it from a backup");
+        throw Error(ErrorCode::Internal, origin_ + ", line " + std::to_string(line + 1) + ": " + reason +
+                                             "; repair the file or restore it from a backup");
     }
+    [[noreturn]] void fail(const YamlNode& node, const std::string& reason) const { fail(node.line, reason); }
 
-    StoreState parse(const YAML::Node& root, std::uint64_t* journalGeneration) const
+    StoreState parse(const YamlNode& root, std::uint64_t* journalGeneration) const
     {
-        if (!root.IsMap())
-            fail(root.Mark(), "expected a mapping that starts with schema_version");
-        const YAML::Node version = root["schema_version"];
+        if (!root.isMap())
+            fail(root, "expected a mapping that starts with schema_version");
+        const YamlNode* version = root.find("schema_version");
         if (!version)
-            fail(root.Mark(), "schema_version is missing");
-        int schema = 0;
-        if (!YAML::convert<int>::decode(version, schema) || schema < 1)
-            fail(version.Mark(), "schema_version must be a positive integer");
+            fail(root, "schema_version is missing");
+        std::uint64_t schema = 0;
+        if (!toNumber(*version, schema) || schema < 1)
+            fail(*version, "schema_version must be a positive integer");
         if (schema > kSchemaVersion)
             throw Error(ErrorCode::Internal, origin_ + " schema " + std::to_string(schema) +
                                                  " is newer than this certd understands (schema " +
@@ -107,43 +109,43 @@ public:
         return state;
     }
 
-    StateDelta parseDelta(const YAML::Node& root) const
+    StateDelta parseDelta(const YamlNode& root) const
     {
-        if (!root.IsMap())
-            fail(root.Mark(), "expected a mapping");
+        if (!root.isMap())
+            fail(root, "expected a mapping");
         StateDelta delta;
-        if (root["factory_certificate"])
+        if (root.find("factory_certificate"))
             delta.factoryCertificate = factory(root);
         entries(root, delta.certificates, delta.keys, delta.requests, delta.bindings);
-        const YAML::Node removed = mapping(root, "removed");
+        const YamlNode& removed = mapping(root, "removed");
         delta.removedCertificates = ids(removed, "certificates", "certificate");
         delta.removedKeys = ids(removed, "keys", "key");
         delta.removedRequests = ids(removed, "requests", "request");
-        const YAML::Node bindings = removed["bindings"];
-        if (bindings && !bindings.IsNull()) {
-            if (!bindings.IsSequence())
-                fail(bindings.Mark(), "removed bindings must be a list of addresses");
-            for (const auto& item : bindings)
+        const YamlNode* bindings = removed.find("bindings");
+        if (bindings && !bindings->isNull()) {
+            if (!bindings->isSequence())
+                fail(*bindings, "removed bindings must be a list of addresses");
+            for (const auto& item : bindings->items)
                 delta.removedBindings.push_back(scalar(item, "binding address"));
         }
         return delta;
     }
 
 private:
-    std::string factory(const YAML::Node& root) const
+    std::string factory(const YamlNode& root) const
     {
         std::string id = text(root, "factory_certificate");
         if (!id.empty() && !isValidId(id))
-            fail(root["factory_certificate"].Mark(), invalidIdReason("certificate", id));
+            fail(*root.find("factory_certificate"), invalidIdReason("certificate", id));
         return id;
     }
 
     // The four maps, as state.yaml and journal records spell them.
-    void entries(const YAML::Node& root, std::map<std::string, StoredCertificate>& certificates,
+    void entries(const YamlNode& root, std::map<std::string, StoredCertificate>& certificates,
                  std::map<std::string, StoredKey>& keys, std::map<std::string, StoredRequest>& requests,
                  std::map<std::string, std::string>& bindingsOut) const
     {
-        section(root, "certificates", "certificate", certificates, [&](const YAML::Node& node) {
+        section(root, "certificates", "certificate", certificates, [&](const YamlNode& node) {
             StoredCertificate certificate;
             certificate.friendlyName = text(node, "friendly_name");
             certificate.chainMode = oneOf(node, "chain_mode", parseChainMode);
@@ -151,23 +153,23 @@ private:
             certificate.addedUSec = number(node, "added_usec");
             return certificate;
         });
-        section(root, "keys", "key", keys, [&](const YAML::Node& node) {
+        section(root, "keys", "key", keys, [&](const YamlNode& node) {
             StoredKey key;
             key.addedUSec = number(node, "added_usec");
             key.algorithm = text(node, "algorithm");
             const std::uint64_t bits = number(node, "bits");
             if (bits > 65536)
-                fail(node["bits"].Mark(), "bits " + std::to_string(bits) + " is not a key size");
+                fail(*node.find("bits"), "bits " + std::to_string(bits) + " is not a key size");
             key.bits = static_cast<unsigned>(bits);
             key.spkiSha256 = text(node, "spki_sha256");
             if (!key.spkiSha256.empty() &&
                 (key.spkiSha256.size() != 64 ||
                  !std::all_of(key.spkiSha256.begin(), key.spkiSha256.end(),
                               [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })))
-                fail(node["spki_sha256"].Mark(), "spki_sha256 must be 64 lower-case hex digits");
+                fail(*node.find("spki_sha256"), "spki_sha256 must be 64 lower-case hex digits");
             return key;
         });
-        section(root, "requests", "request", requests, [&](const YAML::Node& node) {
+        section(root, "requests", "request", requests, [&](const YamlNode& node) {
             StoredRequest request;
             request.friendlyName = text(node, "friendly_name");
             request.keyId = text(node, "key");
@@ -176,88 +178,111 @@ private:
             request.createdUSec = number(node, "created_usec");
             return request;
         });
-        const YAML::Node bindings = mapping(root, "bindings");
-        for (const auto& entry : bindings) {
-            const std::string address = scalar(entry.first, "binding address");
-            if (!bindingsOut.emplace(address, scalar(entry.second, "certificate id")).second)
-                fail(entry.first.Mark(), "address " + inQuotes(address) + " is bound twice");
+        const YamlNode& bindings = mapping(root, "bindings");
+        for (std::size_t i = 0; i + 1 < bindings.items.size(); i += 2) {
+            const std::string address = scalar(bindings.items[i], "binding address");
+            if (!bindingsOut.emplace(address, scalar(bindings.items[i + 1], "certificate id")).second)
+                fail(bindings.items[i], "address " + inQuotes(address) + " is bound twice");
         }
     }
 
-    std::string scalar(const YAML::Node& node, const std::string& what) const
+    std::string scalar(const YamlNode& node, const std::string& what) const
     {
-        if (node.IsNull())
+        if (node.isNull())
             return {};
-        if (!node.IsScalar())
-            fail(node.Mark(), what + " must be a string");
-        return node.Scalar();
+        if (!node.isScalar())
+            fail(node, what + " must be a string");
+        return node.scalar;
+    }
+
+    // A non-negative decimal integer that fits.
+    static bool toNumber(const YamlNode& node, std::uint64_t& value)
+    {
+        if (!node.isScalar() || node.scalar.empty() || node.scalar.size() > 20)
+            return false;
+        std::uint64_t out = 0;
+        for (const char c : node.scalar) {
+            if (c < '0' || c > '9')
+                return false;
+            const auto digit = static_cast<std::uint64_t>(c - '0');
+            if (out > (UINT64_MAX - digit) / 10)
+                return false;
+            out = out * 10 + digit;
+        }
+        value = out;
+        return true;
     }
 
     // An optional string field ("" when absent).
-    std::string text(const YAML::Node& parent, const char* key) const
+    std::string text(const YamlNode& parent, const char* key) const
     {
-        const YAML::Node node = parent[key];
-        return node ? scalar(node, key) : std::string();
+        const YamlNode* node = parent.find(key);
+        return node ? scalar(*node, key) : std::string();
     }
 
     template <typename T>
-    T oneOf(const YAML::Node& parent, const char* key, std::optional<T> (*parseName)(std::string_view)) const
+    T oneOf(const YamlNode& parent, const char* key, std::optional<T> (*parseName)(std::string_view)) const
     {
         const std::string value = text(parent, key);
         if (const auto parsed = parseName(value))
             return *parsed;
-        fail(parent[key] ? parent[key].Mark() : parent.Mark(),
-             std::string(key) + " " + inQuotes(value) + " is unknown");
+        const YamlNode* node = parent.find(key);
+        fail(node ? *node : parent, std::string(key) + " " + inQuotes(value) + " is unknown");
     }
 
-    std::uint64_t number(const YAML::Node& parent, const char* key) const
+    std::uint64_t number(const YamlNode& parent, const char* key) const
     {
-        const YAML::Node node = parent[key];
+        const YamlNode* node = parent.find(key);
         std::uint64_t value = 0;
-        if (node && !YAML::convert<std::uint64_t>::decode(node, value))
-            fail(node.Mark(), std::string(key) + " must be a non-negative integer");
+        if (node && !toNumber(*node, value))
+            fail(*node, std::string(key) + " must be a non-negative integer");
         return value;
     }
 
-    std::vector<std::string> ids(const YAML::Node& parent, const char* key, const char* noun) const
+    std::vector<std::string> ids(const YamlNode& parent, const char* key, const char* noun) const
     {
         std::vector<std::string> out;
-        const YAML::Node node = parent[key];
-        if (!node || node.IsNull())
+        const YamlNode* node = parent.find(key);
+        if (!node || node->isNull())
             return out;
-        if (!node.IsSequence())
-            fail(node.Mark(), std::string(key) + " must be a list of " + noun + " ids");
-        for (const auto& item : node) {
+        if (!node->isSequence())
+            fail(*node, std::string(key) + " must be a list of " + noun + " ids");
+        for (const auto& item : node->items) {
             out.push_back(scalar(item, std::string("a ") + noun + " id"));
             if (!isValidId(out.back()))
-                fail(item.Mark(), invalidIdReason(noun, out.back()));
+                fail(item, invalidIdReason(noun, out.back()));
         }
         return out;
     }
 
-    // A mapping field; an empty node when absent or null.
-    YAML::Node mapping(const YAML::Node& parent, const char* key) const
+    // A mapping field; an empty mapping when absent or null.
+    const YamlNode& mapping(const YamlNode& parent, const char* key) const
     {
-        const YAML::Node node = parent[key];
-        if (!node || node.IsNull())
-            return YAML::Node(YAML::NodeType::Map);
-        if (!node.IsMap())
-            fail(node.Mark(), std::string(key) + " must be a mapping of id to entry");
-        return node;
+        static const YamlNode empty{YamlNode::Kind::Map, {}, {}, 0};
+        const YamlNode* node = parent.find(key);
+        if (!node || node->isNull())
+            return empty;
+        if (!node->isMap())
+            fail(*node, std::string(key) + " must be a mapping of id to entry");
+        return *node;
     }
 
     template <typename Entry, typename ParseEntry>
-    void section(const YAML::Node& root, const char* key, const char* noun, std::map<std::string, Entry>& out,
+    void section(const YamlNode& root, const char* key, const char* noun, std::map<std::string, Entry>& out,
                  ParseEntry&& parseEntry) const
     {
-        for (const auto& entry : mapping(root, key)) {
-            const std::string id = scalar(entry.first, std::string(noun) + " id");
+        const auto& items = mapping(root, key).items;
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+            const std::string id = scalar(items[i], std::string(noun) + " id");
             if (!isValidId(id))
-                fail(entry.first.Mark(), invalidIdReason(noun, id));
-            if (!entry.second.IsMap())
-                fail(entry.second.Mark(), std::string(noun) + " " + inQuotes(id) + " must be a mapping");
-            if (!out.emplace(id, parseEntry(entry.second)).second)
-                fail(entry.first.Mark(), std::string(noun) + " " + inQuotes(id) + " appears twice");
+                fail(items[i], invalidIdReason(noun, id));
+            if (!items[i + 1].isMap())
+                fail(items[i + 1], std::string(noun) + " " + inQuotes(id) + " must be a mapping");
+            // state.yaml lists ids in order: each goes at the end, without a search.
+            const std::size_t before = out.size();
+            out.emplace_hint(out.end(), id, parseEntry(items[i + 1]));
+            if (out.size() == before)
+                fail(items[i], std::string(noun) + " " + inQuotes(id) + " appears twice");
         }
     }
 
@@ -462,9 +487,9 @@ StateDelta parseDelta(std::string_view yaml, const std::string& origin)
 {
     const StateParser parser(origin);
     try {
-        return parser.parseDelta(YAML::Load(std::string(yaml)));
-    } catch (const YAML::Exception& e) {
-        parser.fail(e.mark, e.msg);
+        return parser.parseDelta(parseYaml(yaml));
+    } catch (const YamlError& e) {
+        parser.fail(e.line, e.reason);
     }
 }
 
@@ -473,9 +498,9 @@ StoreState parseState(std::string_view yaml, const std::string& origin, std::uin
     const StateParser parser(origin);
     StoreState state;
     try {
-        state = parser.parse(YAML::Load(std::string(yaml)), journalGeneration);
-    } catch (const YAML::Exception& e) {
-        parser.fail(e.mark, e.msg);
+        state = parser.parse(parseYaml(yaml), journalGeneration);
+    } catch (const YamlError& e) {
+        parser.fail(e.line, e.reason);
     }
     // Whatever commit() would refuse must not load either, or every later commit would fail.
     try {

@@ -3,6 +3,7 @@
 #include "store/journal.hpp"
 #include "store/state_codec.hpp"
 #include "store/store.hpp"
+#include "store/yaml_tree.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -225,6 +226,48 @@ TEST_CASE("serializeState and parseState round-trip names yaml would otherwise m
     CHECK(parseState(serializeState(state), "test") == state);
 }
 
+TEST_CASE("the libyaml reader: kinds, nulls, lines, and no anchors or aliases")
+{
+    const YamlNode root = parseYaml("a: ~\nb: \"~\"\nc: [x, \"\", ]\nd:\n  e: 12\n  e: 13\nf:\n");
+    REQUIRE(root.isMap());
+    CHECK(root.find("a")->isNull());
+    CHECK(root.find("b")->isScalar());
+    CHECK(root.find("b")->scalar == "~");
+    const YamlNode* c = root.find("c");
+    REQUIRE(c->isSequence());
+    REQUIRE(c->items.size() == 2);
+    CHECK(c->items[0].scalar == "x");
+    CHECK(c->items[1].isScalar()); // quoted: text, not null
+    const YamlNode* d = root.find("d");
+    REQUIRE(d->isMap());
+    CHECK(d->items.size() == 4); // repeated keys are kept, for the parser to refuse
+    CHECK(d->find("e")->scalar == "12");
+    CHECK(d->find("e")->line == 4);
+    CHECK(root.find("f")->isNull());
+    CHECK(root.find("g") == nullptr);
+    CHECK(parseYaml("").isNull());
+    const auto errorOf = [](const char* text) {
+        try {
+            parseYaml(text);
+        } catch (const YamlError& e) {
+            return e;
+        }
+        return YamlError{0, "none"};
+    };
+    CHECK(errorOf("a: &x 1\nb: *x\n").reason == "anchors are not supported");
+    CHECK(errorOf("a: 1\nb: *x\n").reason.find("alias") != std::string::npos);
+    CHECK(errorOf("a: 1\nb: [\n").line == 2);
+}
+
+TEST_CASE("a key repeated in state.yaml is refused")
+{
+    const std::string text =
+        "schema_version: 2\ncertificates:\n  a: {chain_mode: automatic}\n  a: {chain_mode: automatic}\n";
+    const std::string message = errorOf(ErrorCode::Internal, [&] { parseState(text, "state.yaml"); });
+    CAPTURE(message);
+    CHECK(message.find("state.yaml, line 4: certificate \"a\" appears twice") == 0);
+}
+
 TEST_CASE("state.yaml records the schema version, and a newer schema is refused")
 {
     test::TempDir tmp;
@@ -252,7 +295,8 @@ TEST_CASE("a malformed state.yaml is refused naming the file, line and reason")
         const char* reason;
     };
     const Case cases[] = {
-        {"schema_version: 1\ncertificates:\n  abc: {friendly_name: [x\n", ", line 4: ", "end of"},
+        {"schema_version: 1\ncertificates:\n  abc: {friendly_name: [x\n",
+         ", line 4: ", "did not find expected ',' or ']' while parsing a flow sequence"},
         {"schema_version: 1\ncertificates:\n  abc:\n    chain_mode: automatic\n    added_usec: soon\n",
          ", line 5: ", "added_usec must be a non-negative integer"},
         {"schema_version: 1\nkeys:\n  ../../etc/passwd: {}\n",
