@@ -2,7 +2,8 @@
 # Store scale: certd start-up time, GetManagedObjects time, Import latency, bytes
 # written per Import (/proc/PID/io of certd: write_bytes, what reached the block
 # layer, and wchar, what certd passed to write()), RSS and RSS per certificate, with
-# 1,000, 10,000 and 50,000 stored certificates (each with its key), on a private bus.
+# 1,000, 10,000 and 50,000 stored certificates (each with its key), on a private bus;
+# RSS right after start-up (rss0) and after those calls, and what each added certificate costs.
 # Prints a table and the ratio of each figure against the first size (linear growth
 # is the ratio of the sizes; a flat per-change cost is 1).
 # Usage: bench/store-scale.sh [BUILD_DIR] [SIZES...]
@@ -29,7 +30,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /de
 TERMINATOR=
 if [ "$(id -u)" = 0 ] && ! getent passwd certd-tls >/dev/null; then TERMINATOR=$'terminator:\n  user: nobody\n'; fi
 io() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/io"; }
-printf "%-8s %10s %10s %10s %14s %12s %9s %12s\n" certs startup_ms gmo_ms import_ms import_wbytes import_wchar rss_mib rss_kib_cert
+printf "%-8s %10s %10s %10s %14s %12s %9s %9s %12s\n" certs startup_ms gmo_ms import_ms import_wbytes import_wchar \
+  rss0_mib rss_mib rss_kib_cert
 declare -A R
 for n in $SIZES; do
   d=$WORK/s$n; mkdir -p "$d"
@@ -39,6 +41,7 @@ for n in $SIZES; do
   CERTD_LOG_STDERR=1 "$CERTD" --config "$d/certd.yaml" 2>"$d/certd.log" & PID=$!
   until busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1; do sleep 0.01; done
   startup=$(( $(now_ms) - t0 ))
+  rss0=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)
   t0=$(now_ms)
   gmo=
   # A reply that would outgrow the bus's message size limit is refused (TooLarge, docs/api.md
@@ -70,17 +73,19 @@ for n in $SIZES; do
   wb=$(( ($(io "$PID" write_bytes) - w0) / 5 )); wc=$(( ($(io "$PID" wchar) - c0) / 5 ))
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)
   per=$(awk -v r="$rss" -v n="$n" 'BEGIN { printf "%.1f", r * 1024 / n }')
-  printf "%-8s %10s %10s %10s %14s %12s %9s %12s\n" "$n" "$startup" "$gmo" "$imp" "$wb" "$wc" "$rss" "$per"
-  R[$n]="$startup $gmo $imp $wb $wc $rss"
+  printf "%-8s %10s %10s %10s %14s %12s %9s %9s %12s\n" "$n" "$startup" "$gmo" "$imp" "$wb" "$wc" "$rss0" "$rss" "$per"
+  R[$n]="$startup $gmo $imp $wb $wc $rss $rss0"
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 done
 set -- $SIZES
 first=$1; shift || true
 for n in "$@"; do
   [ -n "${R[$first]+x}" ] && [ -n "${R[$n]+x}" ] || continue
-  read -r s1 g1 i1 w1 c1 r1 <<<"${R[$first]}"; read -r s2 g2 i2 w2 c2 r2 <<<"${R[$n]}"
+  read -r s1 g1 i1 w1 c1 r1 z1 <<<"${R[$first]}"; read -r s2 g2 i2 w2 c2 r2 z2 <<<"${R[$n]}"
   awk -v a="$first" -v b="$n" -v s1="$s1" -v s2="$s2" -v g1="$g1" -v g2="$g2" -v i1="$i1" -v i2="$i2" \
-    -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v r1="$r1" -v r2="$r2" \
+    -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v r1="$r1" -v r2="$r2" -v z1="$z1" -v z2="$z2" \
     'function q(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.2f", x / y) : "n/a" }
-     BEGIN { printf "ratio %s/%s (%.0fx the certificates): startup %s, GetManagedObjects %s, Import %s, bytes per Import %s (write_bytes) %s (wchar), RSS %s\n", b, a, b/a, q(s2, s1), q(g2, g1), q(i2, i1), q(w2, w1), q(c2, c1), q(r2, r1) }'
+     BEGIN { printf "ratio %s/%s (%.0fx the certificates): startup %s, GetManagedObjects %s, Import %s, bytes per Import %s (write_bytes) %s (wchar), RSS %s\n", b, a, b/a, q(s2, s1), q(g2, g1), q(i2, i1), q(w2, w1), q(c2, c1), q(r2, r1)
+             # What one more certificate (with its key) costs resident, whatever the process costs empty.
+             printf "RSS per added certificate, %s -> %s: %.1f KiB after start-up, %.1f KiB after the calls above\n", a, b, (z2 - z1) * 1024 / (b - a), (r2 - r1) * 1024 / (b - a) }'
 done
