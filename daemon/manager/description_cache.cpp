@@ -177,6 +177,9 @@ Bytes DescriptionCache::encode(const Fingerprint& fingerprint, const Record& rec
     for (const auto& url : info.authorityInfoAccess)
         w.str(url);
     w.str(info.spkiSha256);
+    // The description's own fingerprint too: a record whose description is not of the
+    // certificate it is filed under is refused, whoever wrote it.
+    w.str(info.fingerprintSha256);
     w.u8(info.isCa ? 1 : 0);
     w.u8(info.selfSigned ? 1 : 0);
     w.u8(static_cast<std::uint8_t>(record.facts.kind));
@@ -219,6 +222,7 @@ bool DescriptionCache::decode(ByteView payload, Fingerprint& fingerprint, Record
             info.authorityInfoAccess.push_back(std::move(url));
     }
     info.spkiSha256 = r.str();
+    info.fingerprintSha256 = r.str();
     info.isCa = r.flag();
     info.selfSigned = r.flag();
     const std::uint8_t kind = r.u8();
@@ -233,10 +237,7 @@ bool DescriptionCache::decode(ByteView payload, Fingerprint& fingerprint, Record
     traits.keyBits = r.i32();
     traits.commonNameNotInSan = r.flag();
     r.array(record.issuerVerified);
-    if (!r.ok() || !r.atEnd())
-        return false;
-    info.fingerprintSha256 = toHex(fingerprint);
-    return true;
+    return r.ok() && r.atEnd() && info.fingerprintSha256 == toHex(fingerprint);
 }
 
 std::unordered_map<std::string, DescriptionCache::Record> DescriptionCache::load()

@@ -16,6 +16,7 @@
 
 #include "bytes.hpp"
 #include "pki/chain.hpp"
+#include "store/store.hpp"
 
 #include <array>
 #include <cstddef>
@@ -36,7 +37,7 @@ public:
         bool operator==(const Record& other) const;
     };
 
-    static constexpr const char* kFileName = "certificates.cache";
+    static constexpr const char* kFileName = Store::kCacheFile;
 
     explicit DescriptionCache(std::filesystem::path directory);
 
