@@ -186,6 +186,10 @@ Bytes DescriptionCache::encode(const Fingerprint& fingerprint, const Record& rec
     w.u32(traits.subjectHash);
     w.u32(traits.issuerHash);
     w.bytes(traits.issuerIdentity.data(), traits.issuerIdentity.size());
+    w.u64(traits.authorityKeyIdHash);
+    w.u64(traits.subjectKeyIdHash);
+    w.u8(traits.hasAuthorityKeyId ? 1 : 0);
+    w.u8(traits.hasSubjectKeyId ? 1 : 0);
     w.i32(traits.signatureNid);
     w.i32(traits.keyType);
     w.i32(traits.keyBits);
@@ -232,6 +236,10 @@ bool DescriptionCache::decode(ByteView payload, Fingerprint& fingerprint, Record
     traits.subjectHash = r.u32();
     traits.issuerHash = r.u32();
     r.array(traits.issuerIdentity);
+    traits.authorityKeyIdHash = r.u64();
+    traits.subjectKeyIdHash = r.u64();
+    traits.hasAuthorityKeyId = r.flag();
+    traits.hasSubjectKeyId = r.flag();
     traits.signatureNid = r.i32();
     traits.keyType = r.i32();
     traits.keyBits = r.i32();
@@ -240,53 +248,85 @@ bool DescriptionCache::decode(ByteView payload, Fingerprint& fingerprint, Record
     return r.ok() && r.atEnd() && info.fingerprintSha256 == toHex(fingerprint);
 }
 
-std::unordered_map<std::string, DescriptionCache::Record> DescriptionCache::load()
+void DescriptionCache::load()
 {
-    std::unordered_map<std::string, Record> records;
+    release();
     loadedRecords_ = 0;
     damaged_ = false;
     headerWritten_ = false;
     const std::filesystem::path path = directory_ / kFileName;
-    Bytes data;
     try {
         std::error_code ec;
         if (!std::filesystem::exists(path, ec)) {
             damaged_ = true; // nothing to read: write a new file
-            return records;
+            return;
         }
-        data = readFile(path);
+        image_ = readFile(path);
     } catch (const std::exception&) {
         damaged_ = true;
-        return records;
+        return;
     }
-    const ByteView all(data);
+    const ByteView all(image_);
     if (all.size() < kHeader.size() || !std::equal(kHeader.begin(), kHeader.end(), all.begin())) {
         damaged_ = true; // another version, or not this file at all
-        return records;
+        return;
     }
     std::size_t pos = kHeader.size();
+    constexpr std::size_t kFrame = 4 + kChecksumLength;
     while (pos < all.size()) {
         Reader head(all.subspan(pos));
         const std::uint32_t length = head.u32();
-        const std::uint8_t* sum = head.take(kChecksumLength);
-        if (!head.ok() || length > kMaxPayload || all.size() - pos - 4 - kChecksumLength < length) {
+        if (all.size() - pos < kFrame || length > kMaxPayload || all.size() - pos - kFrame < length ||
+            length < Fingerprint().size()) {
             damaged_ = true; // a torn tail, or a length that cannot be trusted: nothing after it can
             break;
         }
-        const ByteView payload = all.subspan(pos + 4 + kChecksumLength, length);
-        pos += 4 + kChecksumLength + length;
+        // The checksum with the payload: find() checks it.
+        const ByteView framed = all.subspan(pos + 4, kChecksumLength + length);
+        pos += kFrame + length;
         ++loadedRecords_;
-        const auto expected = checksum(payload);
-        Fingerprint fingerprint{};
-        Record record;
-        if (!std::equal(expected.begin(), expected.end(), sum) || !decode(payload, fingerprint, record)) {
-            damaged_ = true;
-            continue;
-        }
-        records[toHex(fingerprint)] = std::move(record);
+        const auto* fingerprint = reinterpret_cast<const char*>(framed.data() + kChecksumLength);
+        index_[std::string_view(fingerprint, Fingerprint().size())] = framed;
     }
     headerWritten_ = !damaged_;
-    return records;
+}
+
+std::optional<DescriptionCache::Record> DescriptionCache::find(const Fingerprint& fingerprint)
+{
+    const auto it =
+        index_.find(std::string_view(reinterpret_cast<const char*>(fingerprint.data()), fingerprint.size()));
+    if (it == index_.end())
+        return std::nullopt;
+    const ByteView sum = it->second.first(kChecksumLength);
+    const ByteView payload = it->second.subspan(kChecksumLength);
+    const auto expected = checksum(payload);
+    Fingerprint decodedFingerprint{};
+    Record record;
+    if (!std::equal(expected.begin(), expected.end(), sum.begin()) ||
+        !decode(payload, decodedFingerprint, record) || decodedFingerprint != fingerprint) {
+        damaged_ = true;
+        return std::nullopt;
+    }
+    return record;
+}
+
+std::map<DescriptionCache::Fingerprint, DescriptionCache::Record> DescriptionCache::records()
+{
+    std::map<Fingerprint, Record> out;
+    for (const auto& [key, framed] : index_) {
+        Fingerprint fingerprint{};
+        std::copy_n(reinterpret_cast<const std::uint8_t*>(key.data()), fingerprint.size(),
+                    fingerprint.begin());
+        if (auto record = find(fingerprint))
+            out.emplace(fingerprint, std::move(*record));
+    }
+    return out;
+}
+
+void DescriptionCache::release()
+{
+    index_ = {};
+    Bytes().swap(image_);
 }
 
 void DescriptionCache::add(const Fingerprint& fingerprint, const Record& record)

@@ -10,8 +10,8 @@
 // each, each: u32 payload length (little-endian), the first 8 bytes of the payload's SHA-256,
 // the payload (the 32-byte fingerprint, then the facts). A later record for a fingerprint
 // replaces an earlier one. Not fsynced: a crash may leave a torn tail or lose records, which
-// load() ignores (as it ignores a record that fails its checksum or does not decode, and a file
-// of another version): they are recomputed by parsing the certificate, and the file rewritten.
+// load() and find() ignore (as they ignore a record that fails its checksum or does not decode,
+// and a file of another version): they are recomputed by parsing the certificate, and the file rewritten.
 // Whoever writes the cache never lets a failure to write escape: a cache is not the store.
 
 #include "bytes.hpp"
@@ -22,7 +22,9 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace certd {
@@ -40,11 +42,23 @@ public:
     static constexpr const char* kFileName = Store::kCacheFile;
 
     explicit DescriptionCache(std::filesystem::path directory);
+    // The index points into the image: no copies.
+    DescriptionCache(const DescriptionCache&) = delete;
+    DescriptionCache& operator=(const DescriptionCache&) = delete;
 
-    // Reads the file: the intact records by fingerprint, the last of each. Never throws.
-    std::unordered_map<std::string, Record> load();
-    // Records read by the last load(), intact or not, and whether any was not intact (or the
-    // file had another version, or could not be read).
+    // Reads the file and indexes its records by fingerprint (the last of each); records are
+    // checked and decoded only by find(), so that start-up holds no more than the file's image
+    // and the index. Never throws.
+    void load();
+    // The intact record of a fingerprint that load() indexed; nullopt when there is none, or it
+    // fails its checksum or does not decode (then damaged()).
+    std::optional<Record> find(const Fingerprint& fingerprint);
+    // Every intact record load() indexed (for tests).
+    std::map<Fingerprint, Record> records();
+    // Frees what load() read.
+    void release();
+    // Records load() found, intact or not, and whether any was not intact (a torn tail, a
+    // failed checksum in find()), or the file was missing, of another version or unreadable.
     std::size_t loadedRecords() const { return loadedRecords_; }
     bool damaged() const { return damaged_; }
 
@@ -60,6 +74,8 @@ public:
 
 private:
     std::filesystem::path directory_;
+    Bytes image_;                                          // the file, as load() read it
+    std::unordered_map<std::string_view, ByteView> index_; // fingerprint -> its last payload
     std::map<Fingerprint, Record> queued_;
     std::size_t loadedRecords_ = 0;
     bool damaged_ = false;

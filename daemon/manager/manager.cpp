@@ -111,20 +111,20 @@ void Manager::loadFromStore()
     }
     // A certificate's facts come from the description cache when it holds the SHA-256 of the
     // stored DER (so the record describes exactly these bytes), else from parsing it.
-    auto cached = cache_.load();
+    cache_.load();
     std::size_t hits = 0;
     for (const auto& [id, stored] : st.certificates) {
         const Bytes der = store_.certificateDer(id);
-        const auto it = cached.find(toHex(certificateFingerprint(der)));
-        if (it == cached.end()) {
+        auto record = cache_.find(certificateFingerprint(der));
+        if (!record) {
             addCertificateEntry(parseCertificate(pki::certificateFromDer(der)));
             continue;
         }
-        std::string parsedId = it->second.facts.info.fingerprintSha256.substr(0, pki::kIdLength);
-        addCertificateEntry(parsedId, std::move(it->second.facts), it->second.issuerVerified, true);
-        cached.erase(it);
+        std::string parsedId = record->facts.info.fingerprintSha256.substr(0, pki::kIdLength);
+        addCertificateEntry(parsedId, std::move(record->facts), record->issuerVerified, true);
         ++hits;
     }
+    cache_.release();
     // Compacted when damaged, or when it holds more records of certificates no longer stored
     // (or superseded) than of stored ones.
     rewriteCache_ = cache_.damaged() || cache_.loadedRecords() - hits > hits;
@@ -343,6 +343,10 @@ std::string Manager::findIssuer(CertificateEntry& entry)
         // issuedBy() reads of the candidate only what its identity digests: the same answer.
         bool issued =
             entry.issuerVerified != kUnknown && candidate.traits.issuerIdentity == entry.issuerVerified;
+        // issuedBy()'s cheap rejection, from the key identifiers' hashes (equal ones are checked).
+        if (!issued && entry.traits.hasAuthorityKeyId && candidate.traits.hasSubjectKeyId &&
+            entry.traits.authorityKeyIdHash != candidate.traits.subjectKeyIdHash)
+            continue;
         if (!issued) {
             if (!cert)
                 cert = loadCertificate(entry.id);

@@ -407,6 +407,22 @@ CertificateFacts describeFacts(X509* cert)
     appendDer(length, der);
     const Bytes digest = sha256(identity);
     std::copy_n(digest.begin(), facts.traits.issuerIdentity.size(), facts.traits.issuerIdentity.begin());
+    const auto hash64 = [](const ASN1_OCTET_STRING* octets) {
+        const Bytes d = sha256(
+            ByteView(ASN1_STRING_get0_data(octets), static_cast<std::size_t>(ASN1_STRING_length(octets))));
+        std::uint64_t v = 0;
+        for (int i = 0; i < 8; ++i)
+            v = v << 8 | d[static_cast<std::size_t>(i)];
+        return v;
+    };
+    if (const ASN1_OCTET_STRING* akid = X509_get0_authority_key_id(cert)) {
+        facts.traits.hasAuthorityKeyId = true;
+        facts.traits.authorityKeyIdHash = hash64(akid);
+    }
+    if (skid != nullptr) {
+        facts.traits.hasSubjectKeyId = true;
+        facts.traits.subjectKeyIdHash = hash64(skid);
+    }
 
     if (facts.kind == CertificateKind::Server) {
         bool hasHostSan = false;

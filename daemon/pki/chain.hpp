@@ -31,6 +31,12 @@ struct CertificateTraits {
     // (DER), its subject key identifier and its SubjectPublicKeyInfo (DER). Two certificates
     // with the same identity issued the same certificates.
     std::array<std::uint8_t, 32> issuerIdentity{};
+    // The first 8 bytes of the SHA-256 of the authority and subject key identifiers, when
+    // present: issuedBy()'s cheap rejection (both present and different) without parsing.
+    std::uint64_t authorityKeyIdHash = 0;
+    std::uint64_t subjectKeyIdHash = 0;
+    bool hasAuthorityKeyId = false;
+    bool hasSubjectKeyId = false;
     int signatureNid = 0; // X509_get_signature_nid
     int keyType = 0;      // EVP_PKEY_get_base_id of the public key; 0 (NID_undef): none
     int keyBits = 0;      // EVP_PKEY_get_bits

@@ -128,21 +128,18 @@ DescriptionCache::Fingerprint fingerprintOf(const Store& store, const std::strin
     return certificateFingerprint(store.certificateDer(id));
 }
 
-// The cache's records as load() reads them, by fingerprint.
+// The cache's intact records, by fingerprint; `cache` tells what loading them found.
+std::map<DescriptionCache::Fingerprint, DescriptionCache::Record> cacheRecords(DescriptionCache& cache)
+{
+    cache.load();
+    return cache.records();
+}
+
 std::map<DescriptionCache::Fingerprint, DescriptionCache::Record>
-cacheRecords(const std::filesystem::path& dir, DescriptionCache* loaded = nullptr)
+cacheRecords(const std::filesystem::path& dir)
 {
     DescriptionCache cache(dir);
-    std::map<DescriptionCache::Fingerprint, DescriptionCache::Record> out;
-    for (auto& [hex, record] : cache.load()) {
-        DescriptionCache::Fingerprint fingerprint{};
-        for (std::size_t i = 0; i < fingerprint.size(); ++i)
-            fingerprint[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-        out[fingerprint] = std::move(record);
-    }
-    if (loaded)
-        *loaded = cache;
-    return out;
+    return cacheRecords(cache);
 }
 
 Bytes fileBytes(const std::filesystem::path& path)
@@ -198,7 +195,7 @@ TEST_CASE("start-up with the description cache gives the model that parsing ever
     }
     // Rebuilt by that start-up, whole and intact.
     DescriptionCache loaded(dir.path());
-    const auto records = cacheRecords(dir.path(), &loaded);
+    const auto records = cacheRecords(loaded);
     CHECK_FALSE(loaded.damaged());
     CHECK(records.size() == ids.size());
 }
@@ -253,7 +250,7 @@ TEST_CASE("damaged, foreign and other-version cache records are ignored: the cer
     };
     const auto rebuilt = [&] {
         DescriptionCache cache(dir.path());
-        const auto records = cacheRecords(dir.path(), &cache);
+        const auto records = cacheRecords(cache);
         CHECK_FALSE(cache.damaged());
         CHECK(records.size() == ids.size());
     };
@@ -339,14 +336,14 @@ TEST_CASE("a cache mostly of certificates no longer stored is compacted at start
             manager.deleteCertificate(made[i]);
     }
     DescriptionCache before(dir.path());
-    CHECK(cacheRecords(dir.path(), &before).size() == 6);
+    CHECK(cacheRecords(before).size() == 6);
     {
         Store store(dir.path());
         Manager manager(store, {});
         CHECK(manager.certificates().size() == 1);
     }
     DescriptionCache after(dir.path());
-    const auto records = cacheRecords(dir.path(), &after);
+    const auto records = cacheRecords(after);
     CHECK(records.size() == 1);
     CHECK(after.loadedRecords() == 1);
     CHECK_FALSE(after.damaged());
