@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace certd {
 namespace {
@@ -338,28 +339,27 @@ void DescriptionCache::write()
 {
     if (queued_.empty())
         return;
+    if (!headerWritten_) {
+        // Missing, damaged or of another version: a new file, whole or not at all.
+        rewrite(std::exchange(queued_, {}));
+        return;
+    }
     Bytes data;
-    if (!headerWritten_)
-        data.assign(kHeader.begin(), kHeader.end());
     for (const auto& [fingerprint, record] : queued_) {
         const Bytes framed = frame(encode(fingerprint, record));
         data.insert(data.end(), framed.begin(), framed.end());
     }
     queued_.clear();
     const std::filesystem::path path = directory_ / kFileName;
-    // Without a valid header the file is started over; else records are appended, one write.
-    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (headerWritten_ ? O_APPEND : O_TRUNC);
-    const int fd = ::open(path.c_str(), flags, 0600);
-    if (fd < 0)
-        return; // a read-only store: the next start parses again
-    const bool written = writeAll(fd, data);
-    ::close(fd);
-    headerWritten_ = written;
-    if (!written) {
-        // A short append would leave a torn record in the middle: start over next time.
-        std::error_code ec;
-        std::filesystem::remove(path, ec);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        headerWritten_ = false; // gone, or a read-only store: start over next time
+        return;
     }
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    if (!writeAll(fd, data) && (size < 0 || ::ftruncate(fd, size) != 0))
+        headerWritten_ = false; // a torn record at the end: rewritten next time
+    ::close(fd);
 }
 
 void DescriptionCache::rewrite(const std::map<Fingerprint, Record>& records)

@@ -65,6 +65,8 @@ public:
     // Queues a record; write() appends the queued ones (the last for each fingerprint).
     void add(const Fingerprint& fingerprint, const Record& record);
     void write();
+    // Drops the queue (its certificates' store transaction failed).
+    void discardQueued() { queued_.clear(); }
     // Replaces the file (temp file, rename) with exactly these records; drops the queue.
     void rewrite(const std::map<Fingerprint, Record>& records);
 

@@ -168,10 +168,13 @@ void Manager::flush()
     try {
         store_.flush();
     } catch (const Error&) {
-        // The store dropped what was staged: the model follows it back to the durable state.
+        // The store dropped what was staged: the model follows it back to the durable state,
+        // and the description cache gets nothing of what was undone.
+        cache_.discardQueued();
         revertToDurable();
         throw;
     }
+    writeDescriptionCache();
 }
 
 void Manager::revertToDurable()
@@ -300,6 +303,9 @@ void Manager::cacheDescription(const CertificateEntry& entry)
 
 void Manager::writeDescriptionCache()
 {
+    // Not before the store has made the certificates durable: a failed flush changes no file.
+    if (hasStaged())
+        return;
     if (!rewriteCache_) {
         cache_.write();
         return;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 using namespace certd;
@@ -390,4 +391,43 @@ TEST_CASE("a cache record round-trips, and any change of its payload fails to de
         DescriptionCache::Record partial;
         CHECK_FALSE(DescriptionCache::decode(ByteView(payload).first(cut), decodedFingerprint, partial));
     }
+}
+
+TEST_CASE("group commit: the cache is written after a flush, and gets nothing of a failed one")
+{
+    test::TempDir dir;
+    Store store(dir.path());
+    ManagerOptions options;
+    options.groupCommit = true;
+    Manager manager(store, options);
+    const auto create = [&](const std::string& name) {
+        CreateSpec cs;
+        cs.spec.subject.commonName = name + ".example.com";
+        cs.spec.keyType = pki::KeyType::EcP256;
+        return manager.createSelfSigned(cs).id;
+    };
+    const auto cached = [&] {
+        std::set<std::string> ids;
+        for (const auto& [fingerprint, record] : cacheRecords(dir.path()))
+            ids.insert(record.facts.info.fingerprintSha256.substr(0, pki::kIdLength));
+        return ids;
+    };
+    const std::string kept = create("kept");
+    CHECK(cached().empty()); // staged: not yet
+    manager.flush();
+    CHECK(cached() == std::set<std::string>{kept});
+
+    const Bytes before = fileBytes(cachePath(dir.path()));
+    const std::string lost = create("lost");
+    std::filesystem::rename(dir.path() / "certs", dir.path() / "certs.away");
+    std::ofstream(dir.path() / "certs") << "in the way";
+    CHECK_THROWS(manager.flush());
+    CHECK(manager.certificates().count(lost) == 0);
+    CHECK(fileBytes(cachePath(dir.path())) == before);
+    std::filesystem::remove(dir.path() / "certs");
+    std::filesystem::rename(dir.path() / "certs.away", dir.path() / "certs");
+
+    const std::string later = create("later");
+    manager.flush();
+    CHECK(cached() == std::set<std::string>{kept, later});
 }
