@@ -2,6 +2,7 @@
 
 #include "fs.hpp"
 #include "pki/ossl.hpp"
+#include "unique_fd.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -351,15 +352,14 @@ void DescriptionCache::write()
     }
     queued_.clear();
     const std::filesystem::path path = directory_ / kFileName;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
+    const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
         headerWritten_ = false; // gone, or a read-only store: start over next time
         return;
     }
-    const off_t size = ::lseek(fd, 0, SEEK_END);
-    if (!writeAll(fd, data) && (size < 0 || ::ftruncate(fd, size) != 0))
+    const off_t size = ::lseek(fd.get(), 0, SEEK_END);
+    if (!writeAll(fd.get(), data) && (size < 0 || ::ftruncate(fd.get(), size) != 0))
         headerWritten_ = false; // a torn record at the end: rewritten next time
-    ::close(fd);
 }
 
 void DescriptionCache::rewrite(const std::map<Fingerprint, Record>& records)
