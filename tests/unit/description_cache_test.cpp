@@ -367,10 +367,10 @@ TEST_CASE("group commit: a staged certificate is served, exported and chained be
     CHECK(manager.certificate(leaf).chain.size() == 2);
     const std::string served = manager.servedChainPem(leaf);
     CHECK(served == pem(pki.leaf.cert.get()) + pem(pki.intermediate.cert.get()) + pem(pki.root.cert.get()));
-    ExportOptions export_;
-    export_.format = pki::ExportFormat::Pem;
-    export_.includeChain = true;
-    CHECK_FALSE(manager.exportCertificate(leaf, export_).empty());
+    ExportOptions exportOptions;
+    exportOptions.format = pki::ExportFormat::Pem;
+    exportOptions.includeChain = true;
+    CHECK_FALSE(manager.exportCertificate(leaf, exportOptions).empty());
     manager.flush();
     CHECK(manager.servedChainPem(leaf) == served);
 }
