@@ -310,6 +310,7 @@ void Manager::writeDescriptionCache()
         cache_.write();
         return;
     }
+    cache_.discardQueued(); // all of it is in what follows
     std::map<DescriptionCache::Fingerprint, DescriptionCache::Record> records;
     for (const auto& [id, entry] : certificates_)
         records.emplace(fingerprintOf(entry), recordOf(entry));
