@@ -29,7 +29,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /de
 TERMINATOR=
 if [ "$(id -u)" = 0 ] && ! getent passwd certd-tls >/dev/null; then TERMINATOR=$'terminator:\n  user: nobody\n'; fi
 io() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/io"; }
-printf "%-8s %10s %10s %10s %14s %12s %9s %12s %10s %9s\n" certs startup_ms gmo_ms import_ms import_wbytes import_wchar rss_mib rss_kib_cert restart_ms rss2_mib
+printf "%-8s %10s %10s %10s %14s %12s %9s %12s\n" certs startup_ms gmo_ms import_ms import_wbytes import_wchar rss_mib rss_kib_cert
 declare -A R
 for n in $SIZES; do
   d=$WORK/s$n; mkdir -p "$d"
@@ -70,17 +70,9 @@ for n in $SIZES; do
   wb=$(( ($(io "$PID" write_bytes) - w0) / 5 )); wc=$(( ($(io "$PID" wchar) - c0) / 5 ))
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)
   per=$(awk -v r="$rss" -v n="$n" 'BEGIN { printf "%.1f", r * 1024 / n }')
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-  # A restart: what start-up costs once certd has run on this store (its description cache,
-  # certificates.cache, written), and the RSS right after it.
-  t0=$(now_ms)
-  CERTD_LOG_STDERR=1 "$CERTD" --config "$d/certd.yaml" 2>>"$d/certd.log" & PID=$!
-  until busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1; do sleep 0.01; done
-  restart=$(( $(now_ms) - t0 ))
-  rss2=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-  printf "%-8s %10s %10s %10s %14s %12s %9s %12s %10s %9s\n" "$n" "$startup" "$gmo" "$imp" "$wb" "$wc" "$rss" "$per" "$restart" "$rss2"
+  printf "%-8s %10s %10s %10s %14s %12s %9s %12s\n" "$n" "$startup" "$gmo" "$imp" "$wb" "$wc" "$rss" "$per"
   R[$n]="$startup $gmo $imp $wb $wc $rss"
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 done
 set -- $SIZES
 first=$1; shift || true
