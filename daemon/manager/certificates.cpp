@@ -102,7 +102,8 @@ void Manager::setChain(const std::string& certificateId, ChainMode mode, ByteVie
         if (bundle.certificates.empty())
             throw Error(ErrorCode::InvalidArgument, "pem: the manual chain is empty");
         issuers.reserve(bundle.certificates.size()); // previousInfo points into it
-        X509* previous = entry.cert.get();
+        const pki::X509Ptr leaf = loadCertificate(certificateId);
+        X509* previous = leaf.get();
         const pki::CertificateInfo* previousInfo = &entry.info;
         stored.manualChain.clear();
         for (auto& raw : bundle.certificates) {
@@ -182,18 +183,13 @@ Manager::PendingExport Manager::prepareExport(const std::string& id, const Expor
     PendingExport pending;
     pending.options = options;
     pending.friendlyName = friendlyName(id);
-    // Copies: the encryption may run on another thread while the entries are read or deleted.
-    const auto copy = [&](X509* cert) {
-        pki::X509Ptr out(X509_dup(cert));
-        if (!out)
-            throwOpenSsl(ErrorCode::Internal, "cannot copy a certificate");
-        pending.certificates.push_back(std::move(out));
-    };
+    // Parsed from the store: the encryption may run on another thread while the entries are
+    // read or deleted.
     if (options.includeCertificate) {
-        copy(entry.cert.get());
+        pending.certificates.push_back(loadCertificate(id));
         if (options.includeChain)
             for (const auto& issuer : entry.chain)
-                copy(certificates_.at(issuer).cert.get());
+                pending.certificates.push_back(loadCertificate(issuer));
     }
     if (options.includePrivateKey) {
         requirePrivateKey(entry);
@@ -217,9 +213,9 @@ SecureBytes Manager::buildExport(const PendingExport& pending)
 std::string Manager::servedChainPem(const std::string& certificateId) const
 {
     const auto& entry = certificate(certificateId);
-    std::string pem = pki::certificatePem(entry.cert.get());
+    std::string pem = pki::certificatePem(loadCertificate(certificateId).get());
     for (const auto& issuer : entry.chain)
-        pem += pki::certificatePem(certificates_.at(issuer).cert.get());
+        pem += pki::certificatePem(loadCertificate(issuer).get());
     return pem;
 }
 

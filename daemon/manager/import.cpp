@@ -172,9 +172,7 @@ Manager::PendingFetch Manager::prepareFetch(const std::string& id) const
     }
     const CertificateEntry& start = entry.chain.empty() ? entry : certificate(entry.chain.back());
     // A copy: the download runs on another thread while this entry may be read or deleted.
-    pending.top.reset(X509_dup(start.cert.get()));
-    if (!pending.top)
-        throwOpenSsl(ErrorCode::Internal, "cannot copy a certificate");
+    pending.top = loadCertificate(start.id);
     pending.urls = start.info.authorityInfoAccess;
     pending.topSubject = start.info.subject;
     pending.fetch = options_.fetch;

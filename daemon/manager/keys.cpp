@@ -50,7 +50,7 @@ Manager::PendingCreate Manager::prepareCreate(CreateSpec cs, bool selfSigned) co
     pending.selfSigned = selfSigned;
     if (cs.copyFrom) {
         const auto& source = certificate(*cs.copyFrom);
-        copySubject(source.cert.get(), source.info, cs.spec);
+        copySubject(loadCertificate(source.id).get(), source.info, cs.spec);
         if (cs.spec.friendlyName.empty())
             cs.spec.friendlyName = friendlyName(source.id) + " (re-key)";
     }

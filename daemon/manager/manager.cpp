@@ -27,9 +27,11 @@ const typename Map::mapped_type& findOrThrow(const Map& map, const std::string& 
 ParsedCertificate parseCertificate(pki::X509Ptr cert)
 {
     ParsedCertificate parsed;
-    parsed.info = pki::describeCertificate(cert.get());
-    parsed.id = parsed.info.fingerprintSha256.substr(0, pki::kIdLength);
-    parsed.kind = pki::classify(cert.get());
+    pki::CertificateFacts facts = pki::describeFacts(cert.get());
+    parsed.id = facts.info.fingerprintSha256.substr(0, pki::kIdLength);
+    parsed.info = std::move(facts.info);
+    parsed.kind = facts.kind;
+    parsed.traits = facts.traits;
     parsed.cert = std::move(cert);
     return parsed;
 }
@@ -63,7 +65,8 @@ std::string_view severityName(Severity severity)
     return "info";
 }
 
-Manager::Manager(Store& store, ManagerOptions options) : store_(store), options_(std::move(options))
+Manager::Manager(Store& store, ManagerOptions options)
+    : store_(store), options_(std::move(options)), cache_(store.directory())
 {
     for (const auto& text : options_.configuredAddresses) {
         const auto canonical = canonicalIp(text, Brackets::Accept);
@@ -106,8 +109,25 @@ void Manager::loadFromStore()
         addKeyEntry(parseKey(pki::privateKeyFromPkcs8Der(store_.keyPkcs8(id))));
         uncached = true;
     }
-    for (const auto& [id, stored] : st.certificates)
-        addCertificateEntry(parseCertificate(pki::certificateFromDer(store_.certificateDer(id))));
+    // A certificate's facts come from the description cache when it holds the SHA-256 of the
+    // stored DER (so the record describes exactly these bytes), else from parsing it.
+    cache_.load();
+    std::size_t hits = 0;
+    for (const auto& [id, stored] : st.certificates) {
+        const Bytes der = store_.certificateDer(id);
+        auto record = cache_.find(certificateFingerprint(der));
+        if (!record) {
+            addCertificateEntry(parseCertificate(pki::certificateFromDer(der)));
+            continue;
+        }
+        std::string parsedId = record->facts.info.fingerprintSha256.substr(0, pki::kIdLength);
+        addCertificateEntry(parsedId, std::move(record->facts), record->issuerVerified, true);
+        ++hits;
+    }
+    cache_.release();
+    // Compacted when damaged, or when it holds more records of certificates no longer stored
+    // (or superseded) than of stored ones.
+    rewriteCache_ = cache_.damaged() || cache_.loadedRecords() - hits > hits;
     for (const auto& [id, stored] : st.requests)
         addRequestEntry(id, store_.requestPem(id));
     Changes ignored;
@@ -148,10 +168,13 @@ void Manager::flush()
     try {
         store_.flush();
     } catch (const Error&) {
-        // The store dropped what was staged: the model follows it back to the durable state.
+        // The store dropped what was staged: the model follows it back to the durable state,
+        // and the description cache gets nothing of what was undone.
+        cache_.discardQueued();
         revertToDurable();
         throw;
     }
+    writeDescriptionCache();
 }
 
 void Manager::revertToDurable()
@@ -186,7 +209,7 @@ void Manager::revertToDurable()
     for (auto& [id, entry] : parked_.certificates)
         if (durable.certificates.count(id) && !certificates_.count(id)) {
             changes.certificatesAdded.insert(id);
-            bySubjectHash_.emplace(X509_subject_name_hash(entry.cert.get()), id);
+            bySubjectHash_.emplace(entry.traits.subjectHash, id);
             certificates_[id] = std::move(entry);
         }
     for (auto& [id, entry] : parked_.keys)
@@ -219,7 +242,7 @@ void Manager::revertToDurable()
 CertificateEntry Manager::forgetCertificate(const std::string& id)
 {
     auto node = certificates_.extract(id);
-    const auto [first, last] = bySubjectHash_.equal_range(X509_subject_name_hash(node.mapped().cert.get()));
+    const auto [first, last] = bySubjectHash_.equal_range(node.mapped().traits.subjectHash);
     for (auto h = first; h != last; ++h)
         if (h->second == id) {
             bySubjectHash_.erase(h);
@@ -231,15 +254,73 @@ CertificateEntry Manager::forgetCertificate(const std::string& id)
 
 CertificateEntry& Manager::addCertificateEntry(ParsedCertificate parsed)
 {
+    return addCertificateEntry(parsed.id, {std::move(parsed.info), parsed.kind, parsed.traits});
+}
+
+CertificateEntry& Manager::addCertificateEntry(const std::string& id, pki::CertificateFacts facts,
+                                               const std::array<std::uint8_t, 32>& issuerVerified,
+                                               bool cached)
+{
     CertificateEntry entry;
-    entry.id = parsed.id;
-    entry.info = std::move(parsed.info);
-    entry.kind = parsed.kind;
-    bySubjectHash_.emplace(X509_subject_name_hash(parsed.cert.get()), parsed.id);
-    entry.cert = std::move(parsed.cert);
+    entry.id = id;
+    entry.info = std::move(facts.info);
+    entry.kind = facts.kind;
+    entry.traits = facts.traits;
+    entry.issuerVerified = issuerVerified;
+    bySubjectHash_.emplace(entry.traits.subjectHash, id);
     // A new certificate may be the missing issuer of others: look again for those.
     std::erase_if(issuerOf_, [](const auto& item) { return item.second.empty(); });
-    return certificates_[entry.id] = std::move(entry);
+    CertificateEntry& added = certificates_[id] = std::move(entry);
+    if (!cached)
+        cacheDescription(added);
+    return added;
+}
+
+namespace {
+
+DescriptionCache::Fingerprint fingerprintOf(const CertificateEntry& entry)
+{
+    DescriptionCache::Fingerprint out{};
+    const std::string& hex = entry.info.fingerprintSha256;
+    const auto digit = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+    for (std::size_t i = 0; i < out.size() && 2 * i + 1 < hex.size(); ++i)
+        out[i] = static_cast<std::uint8_t>(digit(hex[2 * i]) << 4 | digit(hex[2 * i + 1]));
+    return out;
+}
+
+DescriptionCache::Record recordOf(const CertificateEntry& entry)
+{
+    return {{entry.info, entry.kind, entry.traits}, entry.issuerVerified};
+}
+
+} // namespace
+
+void Manager::cacheDescription(const CertificateEntry& entry)
+{
+    if (entry.info.fingerprintSha256.size() == 2 * DescriptionCache::Fingerprint().size())
+        cache_.add(fingerprintOf(entry), recordOf(entry));
+}
+
+void Manager::writeDescriptionCache()
+{
+    // Not before the store has made the certificates durable: a failed flush changes no file.
+    if (hasStaged())
+        return;
+    if (!rewriteCache_) {
+        cache_.write();
+        return;
+    }
+    cache_.discardQueued(); // all of it is in what follows
+    std::map<DescriptionCache::Fingerprint, DescriptionCache::Record> records;
+    for (const auto& [id, entry] : certificates_)
+        records.emplace(fingerprintOf(entry), recordOf(entry));
+    cache_.rewrite(records);
+    rewriteCache_ = false;
+}
+
+pki::X509Ptr Manager::loadCertificate(const std::string& id) const
+{
+    return pki::certificateFromDer(store_.certificateDer(id));
 }
 
 void Manager::addKeyEntry(const ParsedKey& parsed)
@@ -254,17 +335,35 @@ void Manager::addRequestEntry(const std::string& id, std::string pem)
     requests_[id] = RequestEntry{id, pki::describeRequest(req.get()), std::move(pem)};
 }
 
-std::string Manager::findIssuer(const CertificateEntry& entry) const
+std::string Manager::findIssuer(CertificateEntry& entry)
 {
     if (entry.info.selfSigned)
         return {};
+    static constexpr std::array<std::uint8_t, 32> kUnknown{};
+    pki::X509Ptr cert; // parsed only when no candidate has the identity verified before
     std::string best;
-    const auto [first, last] = bySubjectHash_.equal_range(X509_issuer_name_hash(entry.cert.get()));
+    const auto [first, last] = bySubjectHash_.equal_range(entry.traits.issuerHash);
     for (auto it = first; it != last; ++it) {
         if (it->second == entry.id)
             continue;
         const auto& candidate = certificates_.at(it->second);
-        if (!pki::issuedBy(entry.cert.get(), candidate.cert.get()))
+        // issuedBy() reads of the candidate only what its identity digests: the same answer.
+        bool issued =
+            entry.issuerVerified != kUnknown && candidate.traits.issuerIdentity == entry.issuerVerified;
+        // issuedBy()'s cheap rejection, from the key identifiers' hashes (equal ones are checked).
+        if (!issued && entry.traits.hasAuthorityKeyId && candidate.traits.hasSubjectKeyId &&
+            entry.traits.authorityKeyIdHash != candidate.traits.subjectKeyIdHash)
+            continue;
+        if (!issued) {
+            if (!cert)
+                cert = loadCertificate(entry.id);
+            issued = pki::issuedBy(cert.get(), loadCertificate(candidate.id).get());
+            if (issued && entry.issuerVerified == kUnknown) {
+                entry.issuerVerified = candidate.traits.issuerIdentity;
+                cacheDescription(entry);
+            }
+        }
+        if (!issued)
             continue;
         // Prefer an issuer that is valid now (a renewed CA beside its expired predecessor).
         const auto t = now();
@@ -291,7 +390,7 @@ void Manager::recomputeDerived(Changes& changes, bool allWarnings)
                 if (certificates_.count(issuer))
                     chain.push_back(issuer);
         } else {
-            const CertificateEntry* current = &entry;
+            CertificateEntry* current = &entry;
             while (chain.size() < kMaxChainDepth) {
                 auto cached = issuerOf_.find(current->id);
                 if (cached == issuerOf_.end())
@@ -315,12 +414,13 @@ void Manager::recomputeDerived(Changes& changes, bool allWarnings)
         if (!allWarnings && !fresh && keyId == entry.keyId && chain == entry.chain &&
             complete == entry.chainComplete)
             continue;
-        pki::ChainResult result;
-        result.complete = complete;
-        for (const auto& issuer : chain)
-            result.issuers.push_back(certificates_.at(issuer).cert.get());
+        std::vector<pki::DescribedCertificate> issuers;
+        for (const auto& issuer : chain) {
+            const CertificateEntry& described = certificates_.at(issuer);
+            issuers.push_back({&described.info, &described.traits});
+        }
         auto warnings =
-            pki::certificateWarnings(entry.cert.get(), entry.info, result,
+            pki::certificateWarnings({&entry.info, &entry.traits}, entry.kind, issuers, complete,
                                      pki::WarningContext{!keyId.empty(), now(), options_.expiringWithinDays});
 
         if (keyId != entry.keyId || chain != entry.chain || complete != entry.chainComplete ||
@@ -338,6 +438,7 @@ void Manager::recomputeDerived(Changes& changes, bool allWarnings)
         entry.chainComplete = complete;
         entry.warnings = std::move(warnings);
     }
+    writeDescriptionCache();
 }
 
 void Manager::refreshWarnings()

@@ -9,6 +9,7 @@
 // certificates.cpp, requests.cpp, keys.cpp, import.cpp, addresses.cpp.
 
 #include "manager/changes.hpp"
+#include "manager/description_cache.hpp"
 #include "manager/model.hpp"
 #include "pki/import.hpp"
 #include "store/store.hpp"
@@ -200,13 +201,25 @@ private:
     CertificateEntry forgetCertificate(const std::string& id);
     // Writes each key's description into the store where it is missing (older stores).
     void cacheKeyDescriptions();
+    // Adds a certificate and its facts, unless from the description cache also to that.
+    CertificateEntry& addCertificateEntry(const std::string& id, pki::CertificateFacts facts,
+                                          const std::array<std::uint8_t, 32>& issuerVerified = {},
+                                          bool cached = false);
     CertificateEntry& addCertificateEntry(ParsedCertificate parsed);
+    // Queues the entry's facts for the description cache (written by recomputeDerived()).
+    void cacheDescription(const CertificateEntry& entry);
+    // Appends what cacheDescription() queued, or rewrites the cache when loadFromStore() found
+    // it damaged or mostly dead.
+    void writeDescriptionCache();
+    // The stored certificate, parsed (a staged one reads from memory): the Manager holds none.
+    pki::X509Ptr loadCertificate(const std::string& id) const;
     void addKeyEntry(const ParsedKey& parsed);
     void addRequestEntry(const std::string& id, std::string pem);
     // Recomputes key links and chains; warnings only where those changed, for new
     // certificates, or for all when `allWarnings` (time moved on). Records what changed.
     void recomputeDerived(Changes& changes, bool allWarnings = false);
-    std::string findIssuer(const CertificateEntry& entry) const;
+    // Records in the entry (and the cache) the issuer identity a signature check confirmed.
+    std::string findIssuer(CertificateEntry& entry);
     pki::EvpPkeyPtr loadPrivateKey(const std::string& keyId) const;
     // commitCreate's two kinds.
     Created commitSelfSigned(PendingCreate& pending);
@@ -237,6 +250,8 @@ private:
 
     Store& store_;
     ManagerOptions options_;
+    DescriptionCache cache_;
+    bool rewriteCache_ = false;
     std::map<std::string, CertificateEntry> certificates_;
     std::map<std::string, KeyEntry> keys_;
     std::map<std::string, RequestEntry> requests_;

@@ -12,6 +12,7 @@
 #include "secure_memory.hpp"
 #include "tls/desired_state.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -21,12 +22,13 @@
 
 namespace certd {
 
-// A certificate parsed once: the id, description and kind every caller needs.
+// A certificate parsed once: the id and the facts every caller needs.
 struct ParsedCertificate {
     pki::X509Ptr cert;
     std::string id; // certificateId(): a prefix of the SHA-256 fingerprint
     pki::CertificateInfo info;
     pki::CertificateKind kind = pki::CertificateKind::Server;
+    pki::CertificateTraits traits;
 };
 ParsedCertificate parseCertificate(pki::X509Ptr cert);
 
@@ -40,11 +42,15 @@ struct ParsedKey {
 };
 ParsedKey parseKey(pki::EvpPkeyPtr key);
 
+// No parsed certificate: what needs one reads its DER from the store (Manager::loadCertificate).
 struct CertificateEntry {
     std::string id;
-    pki::X509Ptr cert;
     pki::CertificateInfo info;
     pki::CertificateKind kind = pki::CertificateKind::Server;
+    pki::CertificateTraits traits; // what chains and warnings need
+    // The issuerIdentity of a certificate that issuedBy() found issued this one (all zero:
+    // none known yet): a candidate with that identity is its issuer without a signature check.
+    std::array<std::uint8_t, 32> issuerVerified{};
     std::string keyId;              // empty: no private key on this appliance
     std::vector<std::string> chain; // issuer certificate ids, leaf's issuer first
     bool chainComplete = false;

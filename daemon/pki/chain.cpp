@@ -59,11 +59,11 @@ std::string dateText(std::uint64_t usec)
 }
 
 // "certificate" for the one being described, "issuer 'CN=…'" for the chain.
-std::string who(X509* cert, bool isLeaf)
+std::string who(DescribedCertificate cert, bool isLeaf)
 {
     if (isLeaf)
         return "certificate";
-    return "issuer '" + distinguishedName(X509_get_subject_name(cert)) + "'";
+    return "issuer '" + cert.info->subject + "'";
 }
 
 std::string capitalised(std::string s)
@@ -74,36 +74,31 @@ std::string capitalised(std::string s)
 }
 
 // A description of the key when it is too weak to trust, nullopt otherwise.
-std::optional<std::string> weakKeyText(X509* cert)
+std::optional<std::string> weakKeyText(DescribedCertificate cert)
 {
-    EVP_PKEY* key = X509_get0_pubkey(cert);
-    if (key == nullptr) {
-        ERR_clear_error();
-        return std::nullopt;
-    }
-    const int bits = EVP_PKEY_get_bits(key);
-    switch (EVP_PKEY_get_base_id(key)) {
+    const int bits = cert.traits->keyBits;
+    switch (cert.traits->keyType) {
     case EVP_PKEY_RSA:
     case EVP_PKEY_RSA_PSS:
     case EVP_PKEY_DSA:
         // NIST SP 800-131A: under 2048 bits is disallowed since 2014.
         if (bits < 2048)
-            return publicKeyDescription(key);
+            return cert.info->publicKey; // publicKeyDescription()
         break;
     case EVP_PKEY_EC:
         if (bits < 256)
-            return publicKeyDescription(key);
+            return cert.info->publicKey;
         break;
     default:
-        break; // Ed25519 and Ed448 have one size each, both sound
+        break; // Ed25519 and Ed448 have one size each, both sound; NID_undef: no key
     }
     return std::nullopt;
 }
 
 // "Ed25519" / "Ed448" when the signature on `cert` is EdDSA, nullopt otherwise.
-std::optional<std::string> edDsaSignature(X509* cert)
+std::optional<std::string> edDsaSignature(int signatureNid)
 {
-    switch (X509_get_signature_nid(cert)) {
+    switch (signatureNid) {
     case NID_ED25519:
         return std::string("Ed25519");
     case NID_ED448:
@@ -118,12 +113,19 @@ constexpr std::string_view kEdDsaClients =
     "Ed25519/Ed448 signature algorithm (OpenSSL, curl, GnuTLS; TLS 1.3 or 1.2) can connect, "
     "others fail the handshake";
 
+// The eddsa-limited-clients text for a key of type (base id) EVP_PKEY_ED25519 or EVP_PKEY_ED448.
+std::string limitedClientsText(int keyType)
+{
+    return "The key is " + std::string(keyType == EVP_PKEY_ED448 ? "Ed448" : "Ed25519") + ", and " +
+           std::string(kEdDsaClients) + "; for browsers use ECDSA P-256 or RSA 2048";
+}
+
 // The digest name when the signature uses a broken hash (SHA-1, MD5, ...).
-std::optional<std::string> brokenSignatureDigest(X509* cert)
+std::optional<std::string> brokenSignatureDigest(int signatureNid)
 {
     int digestNid = NID_undef;
     int keyNid = NID_undef;
-    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digestNid, &keyNid) != 1)
+    if (OBJ_find_sigid_algs(signatureNid, &digestNid, &keyNid) != 1)
         return std::nullopt;
     switch (digestNid) {
     case NID_sha1:
@@ -253,28 +255,37 @@ std::vector<Warning> certificateWarnings(X509* leaf, const ChainResult& chain, c
 {
     if (leaf == nullptr)
         return {};
-    return certificateWarnings(leaf, describeCertificate(leaf), chain, context);
+    const CertificateFacts leafFacts = describeFacts(leaf);
+    std::vector<CertificateFacts> issuerFacts;
+    issuerFacts.reserve(chain.issuers.size());
+    std::vector<DescribedCertificate> issuers;
+    for (X509* issuer : chain.issuers) {
+        const auto& facts = issuerFacts.emplace_back(describeFacts(issuer));
+        issuers.push_back({&facts.info, &facts.traits});
+    }
+    return certificateWarnings({&leafFacts.info, &leafFacts.traits}, leafFacts.kind, issuers, chain.complete,
+                               context);
 }
 
-std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leafInfo,
-                                         const ChainResult& chain, const WarningContext& context)
+std::vector<Warning> certificateWarnings(DescribedCertificate leaf, CertificateKind leafKind,
+                                         std::span<const DescribedCertificate> issuers, bool complete,
+                                         const WarningContext& context)
 {
     std::vector<Warning> warnings;
-    if (leaf == nullptr)
-        return warnings;
     const auto add = [&](std::string_view code, std::string text) {
         warnings.push_back({std::string(code), std::move(text)});
     };
     const std::uint64_t now = nowOr(context.nowUSec);
-    const bool server = classify(leaf) == CertificateKind::Server;
+    const bool server = leafKind == CertificateKind::Server;
 
-    std::vector<X509*> all{leaf};
-    all.insert(all.end(), chain.issuers.begin(), chain.issuers.end());
+    std::vector<DescribedCertificate> all{leaf};
+    all.insert(all.end(), issuers.begin(), issuers.end());
 
-    for (X509* cert : all) {
-        const bool isLeaf = cert == leaf;
-        const std::uint64_t notBefore = asn1TimeToUSec(X509_get0_notBefore(cert));
-        const std::uint64_t notAfter = asn1TimeToUSec(X509_get0_notAfter(cert));
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const DescribedCertificate cert = all[i];
+        const bool isLeaf = i == 0;
+        const std::uint64_t notBefore = cert.info->notBeforeUSec;
+        const std::uint64_t notAfter = cert.info->notAfterUSec;
         if (notAfter < now)
             add(warning::kExpired, capitalised(who(cert, isLeaf)) + " expired on " + dateText(notAfter) +
                                        (isLeaf ? "; renew it and assign the new certificate"
@@ -293,9 +304,8 @@ std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leaf
         add(warning::kNoPrivateKey,
             "Certificate has no private key on this appliance; import the key or re-key");
 
-    if (!chain.complete) {
-        X509* last = chain.issuers.empty() ? leaf : chain.issuers.back();
-        const CertificateInfo info = last == leaf ? leafInfo : describeCertificate(last);
+    if (!complete) {
+        const CertificateInfo& info = issuers.empty() ? *leaf.info : *issuers.back().info;
         std::string text =
             "Chain incomplete: issuer '" + info.issuer + "' is not on this appliance; import it";
         if (!info.authorityInfoAccess.empty())
@@ -303,8 +313,9 @@ std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leaf
         add(warning::kChainIncomplete, text);
     }
 
-    for (X509* cert : all) {
-        const bool isLeaf = cert == leaf;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const DescribedCertificate cert = all[i];
+        const bool isLeaf = i == 0;
         if (auto weak = weakKeyText(cert))
             add(warning::kWeakKey, capitalised(who(cert, isLeaf)) + " uses a weak key (" + *weak + "); " +
                                        (isLeaf ? "re-key with RSA 2048 or larger, or ECDSA P-256"
@@ -313,9 +324,9 @@ std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leaf
         // trust comes from being in the store), so a SHA-1 root is harmless;
         // a self-signed server certificate is still flagged, as it is re-made
         // in a second with certd.
-        if (isCa(cert) && isSelfSigned(cert))
+        if (cert.info->isCa && cert.info->selfSigned)
             continue;
-        if (auto digest = brokenSignatureDigest(cert))
+        if (auto digest = brokenSignatureDigest(cert.traits->signatureNid))
             add(warning::kSha1Signature,
                 capitalised(who(cert, isLeaf)) + " is signed with " + *digest + ", which clients reject; " +
                     (isLeaf ? "have it re-issued with SHA-256" : "import a SHA-256 version of the issuer"));
@@ -324,56 +335,118 @@ std::vector<Warning> certificateWarnings(X509* leaf, const CertificateInfo& leaf
     // Served only to clients that offer EdDSA: the leaf's key signs the handshake, and a
     // client must verify every EdDSA signature in the chain but the root's self-signature.
     if (server || context.hasPrivateKey) {
-        for (X509* cert : all) {
-            const bool isLeaf = cert == leaf;
-            EVP_PKEY* key = X509_get0_pubkey(cert);
-            if (isLeaf && key != nullptr && isEdDsa(key))
-                add(warning::kEdDsaLimitedClients, limitedClientsWarning(key)->text);
-            else if (auto algorithm = edDsaSignature(cert); algorithm && !isSelfSigned(cert))
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const DescribedCertificate cert = all[i];
+            const bool isLeaf = i == 0;
+            const int keyType = cert.traits->keyType;
+            if (isLeaf && (keyType == EVP_PKEY_ED25519 || keyType == EVP_PKEY_ED448))
+                add(warning::kEdDsaLimitedClients, limitedClientsText(keyType));
+            else if (auto algorithm = edDsaSignature(cert.traits->signatureNid);
+                     algorithm && !cert.info->selfSigned)
                 add(warning::kEdDsaLimitedClients, capitalised(who(cert, isLeaf)) + " is signed with " +
                                                        *algorithm + ", and " + std::string(kEdDsaClients) +
                                                        "; for browsers use a chain of RSA or ECDSA CAs");
         }
-        ERR_clear_error();
     }
 
     if (server) {
-        const CertificateInfo& info = leafInfo;
         bool hasHostSan = false;
-        for (const auto& [type, value] : info.subjectAlternativeNames)
+        for (const auto& [type, value] : leaf.info->subjectAlternativeNames)
             hasHostSan = hasHostSan || type == "DNS" || type == "IP";
         if (!hasHostSan) {
             add(warning::kNoSubjectAltName,
                 "Certificate has no subject alternative names; browsers ignore the "
                 "common name, so re-issue it with its host names as SANs");
-        } else {
-            // issuedTo is the subject CN when there is one (else a SAN fallback).
-            const bool hasCn =
-                X509_NAME_get_index_by_NID(X509_get_subject_name(leaf), NID_commonName, -1) >= 0;
-            const std::string cn = hasCn ? info.issuedTo : std::string();
-            // Only a CN that names a host (IP literal, dotted DNS name) is
-            // expected among the SANs; "Appliance" is a label for people.
-            const bool isIp = parseIp(cn).has_value();
-            const bool hostLike = isIp || (cn.find('.') != std::string::npos && isValidDnsName(cn, true));
-            if (!cn.empty() && hostLike) {
-                if (!sanCoversCommonName(leaf, info, cn, isIp))
-                    add(warning::kCommonNameNotInSan,
-                        "Common name '" + cn +
-                            "' is not among the subject alternative names, so clients reject it under that "
-                            "name; re-issue the certificate with it as a SAN");
-            }
+        } else if (leaf.traits->commonNameNotInSan) {
+            add(warning::kCommonNameNotInSan,
+                "Common name '" + leaf.info->issuedTo +
+                    "' is not among the subject alternative names, so clients reject it under that "
+                    "name; re-issue the certificate with it as a SAN");
         }
     }
     return warnings;
+}
+
+CertificateFacts describeFacts(X509* cert)
+{
+    CertificateFacts facts;
+    facts.info = describeCertificate(cert);
+    facts.kind = !facts.info.isCa        ? CertificateKind::Server
+                 : facts.info.selfSigned ? CertificateKind::Root
+                                         : CertificateKind::Intermediate;
+    facts.traits.subjectHash = static_cast<std::uint32_t>(X509_subject_name_hash(cert));
+    facts.traits.issuerHash = static_cast<std::uint32_t>(X509_issuer_name_hash(cert));
+    facts.traits.signatureNid = X509_get_signature_nid(cert);
+    if (EVP_PKEY* key = X509_get0_pubkey(cert)) {
+        facts.traits.keyType = EVP_PKEY_get_base_id(key);
+        facts.traits.keyBits = EVP_PKEY_get_bits(key);
+    }
+
+    // The issuer identity: each part length-prefixed, an absent SKI apart from an empty one.
+    Bytes identity;
+    const auto append = [&](const unsigned char* data, int length, bool present) {
+        identity.push_back(present ? 1 : 0);
+        const auto n = static_cast<std::uint32_t>(length < 0 ? 0 : length);
+        for (int shift = 24; shift >= 0; shift -= 8)
+            identity.push_back(static_cast<std::uint8_t>(n >> shift));
+        if (data != nullptr && n > 0)
+            identity.insert(identity.end(), data, data + n);
+    };
+    const auto appendDer = [&](int length, unsigned char* der) {
+        append(der, length, length >= 0);
+        OPENSSL_free(der);
+    };
+    unsigned char* der = nullptr;
+    int length = i2d_X509_NAME(X509_get_subject_name(cert), &der);
+    appendDer(length, der);
+    const ASN1_OCTET_STRING* skid = X509_get0_subject_key_id(cert);
+    append(skid ? ASN1_STRING_get0_data(skid) : nullptr, skid ? ASN1_STRING_length(skid) : 0,
+           skid != nullptr);
+    der = nullptr;
+    length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+    appendDer(length, der);
+    const Bytes digest = sha256(identity);
+    std::copy_n(digest.begin(), facts.traits.issuerIdentity.size(), facts.traits.issuerIdentity.begin());
+    const auto hash64 = [](const ASN1_OCTET_STRING* octets) {
+        const Bytes d = sha256(
+            ByteView(ASN1_STRING_get0_data(octets), static_cast<std::size_t>(ASN1_STRING_length(octets))));
+        std::uint64_t v = 0;
+        for (int i = 0; i < 8; ++i)
+            v = v << 8 | d[static_cast<std::size_t>(i)];
+        return v;
+    };
+    if (const ASN1_OCTET_STRING* akid = X509_get0_authority_key_id(cert)) {
+        facts.traits.hasAuthorityKeyId = true;
+        facts.traits.authorityKeyIdHash = hash64(akid);
+    }
+    if (skid != nullptr) {
+        facts.traits.hasSubjectKeyId = true;
+        facts.traits.subjectKeyIdHash = hash64(skid);
+    }
+
+    if (facts.kind == CertificateKind::Server) {
+        bool hasHostSan = false;
+        for (const auto& [type, value] : facts.info.subjectAlternativeNames)
+            hasHostSan = hasHostSan || type == "DNS" || type == "IP";
+        // issuedTo is the subject CN when there is one (else a SAN fallback).
+        const bool hasCn = X509_NAME_get_index_by_NID(X509_get_subject_name(cert), NID_commonName, -1) >= 0;
+        const std::string cn = hasCn ? facts.info.issuedTo : std::string();
+        // Only a CN that names a host (IP literal, dotted DNS name) is
+        // expected among the SANs; "Appliance" is a label for people.
+        const bool isIp = parseIp(cn).has_value();
+        const bool hostLike = isIp || (cn.find('.') != std::string::npos && isValidDnsName(cn, true));
+        facts.traits.commonNameNotInSan =
+            hasHostSan && !cn.empty() && hostLike && !sanCoversCommonName(cert, facts.info, cn, isIp);
+    }
+    ERR_clear_error();
+    return facts;
 }
 
 std::optional<Warning> limitedClientsWarning(EVP_PKEY* key)
 {
     if (key == nullptr || !isEdDsa(key))
         return std::nullopt;
-    return Warning{std::string(warning::kEdDsaLimitedClients),
-                   "The key is " + keyAlgorithm(key) + ", and " + std::string(kEdDsaClients) +
-                       "; for browsers use ECDSA P-256 or RSA 2048"};
+    return Warning{std::string(warning::kEdDsaLimitedClients), limitedClientsText(EVP_PKEY_get_base_id(key))};
 }
 
 } // namespace certd::pki

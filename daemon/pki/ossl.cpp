@@ -55,9 +55,12 @@ SecureBytes bioSecureBytes(BIO* bio)
 
 Bytes sha256(ByteView data)
 {
+    // Fetched once: with EVP_sha256() every EVP_Digest() looks the implementation up in the
+    // provider store again (locks, name comparisons), which cost more than hashing a certificate.
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     Bytes out(SHA256_DIGEST_LENGTH);
     unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1)
+    if (EVP_Digest(data.data(), data.size(), out.data(), &len, md ? md : EVP_sha256(), nullptr) != 1)
         throwOpenSsl(ErrorCode::Internal, "SHA-256 failed");
     out.resize(len);
     return out;

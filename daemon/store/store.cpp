@@ -376,7 +376,7 @@ void Store::scanFiles()
                     stored_[slot(*kind)].insert(id);
                     continue;
                 }
-            } else if (name == kStateFile || name == kJournalFile ||
+            } else if (name == kStateFile || name == kJournalFile || name == kCacheFile ||
                        std::any_of(kKindInfo.begin(), kKindInfo.end(),
                                    [&](const KindInfo& k) { return name == k.directory; })) {
                 continue;

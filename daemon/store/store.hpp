@@ -10,6 +10,8 @@
 //   state.yaml          everything else, 0600: a snapshot, continued by
 //   state.journal       one record per flush (the entries it set and removed), 0600; replayed
 //                       over state.yaml at open, then folded into a new state.yaml
+//   certificates.cache  not the store's: the Manager's cache of certificate descriptions
+//                       (manager/description_cache.hpp); never read here, left alone
 // Ids are 1 to 128 of [A-Za-z0-9_-] (hex digests qualify), so never a path.
 //
 // Group commit: stage() several transactions, then one flush() makes them all durable with
@@ -62,6 +64,9 @@ public:
     // also when state.yaml is missing beside stored blobs (a lost state file
     // is not an empty store: restore it rather than have the blobs deleted).
     explicit Store(std::filesystem::path directory);
+
+    // The file the Manager keeps beside the store (see the layout above).
+    static constexpr const char* kCacheFile = "certificates.cache";
 
     const std::filesystem::path& directory() const { return directory_; }
     // The state as of the last staged transaction: durable once flush() has returned.
