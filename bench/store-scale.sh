@@ -30,8 +30,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /de
 TERMINATOR=
 if [ "$(id -u)" = 0 ] && ! getent passwd certd-tls >/dev/null; then TERMINATOR=$'terminator:\n  user: nobody\n'; fi
 io() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/io"; }
-printf "%-8s %10s %10s %10s %14s %12s %9s %9s %12s\n" certs startup_ms gmo_ms import_ms import_wbytes import_wchar \
-  rss0_mib rss_mib rss_kib_cert
+printf "%-8s %10s %10s %10s %14s %12s %9s %9s %12s %10s %9s\n" certs startup_ms gmo_ms import_ms import_wbytes \
+  import_wchar rss0_mib rss_mib rss_kib_cert restart_ms rss2_mib
 declare -A R
 for n in $SIZES; do
   d=$WORK/s$n; mkdir -p "$d"
@@ -73,19 +73,29 @@ for n in $SIZES; do
   wb=$(( ($(io "$PID" write_bytes) - w0) / 5 )); wc=$(( ($(io "$PID" wchar) - c0) / 5 ))
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)
   per=$(awk -v r="$rss" -v n="$n" 'BEGIN { printf "%.1f", r * 1024 / n }')
-  printf "%-8s %10s %10s %10s %14s %12s %9s %9s %12s\n" "$n" "$startup" "$gmo" "$imp" "$wb" "$wc" "$rss0" "$rss" "$per"
-  R[$n]="$startup $gmo $imp $wb $wc $rss $rss0"
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  # A restart: what start-up costs once certd has run on this store (its description cache,
+  # certificates.cache, written), and the RSS right after it.
+  t0=$(now_ms)
+  CERTD_LOG_STDERR=1 "$CERTD" --config "$d/certd.yaml" 2>>"$d/certd.log" & PID=$!
+  until busctl --system get-property org.certd1 /org/certd1 org.certd1.Manager Version >/dev/null 2>&1; do sleep 0.01; done
+  restart=$(( $(now_ms) - t0 ))
+  rss2=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  printf "%-8s %10s %10s %10s %14s %12s %9s %9s %12s %10s %9s\n" "$n" "$startup" "$gmo" "$imp" "$wb" "$wc" "$rss0" \
+    "$rss" "$per" "$restart" "$rss2"
+  R[$n]="$startup $gmo $imp $wb $wc $rss $rss0 $restart $rss2"
 done
 set -- $SIZES
 first=$1; shift || true
 for n in "$@"; do
   [ -n "${R[$first]+x}" ] && [ -n "${R[$n]+x}" ] || continue
-  read -r s1 g1 i1 w1 c1 r1 z1 <<<"${R[$first]}"; read -r s2 g2 i2 w2 c2 r2 z2 <<<"${R[$n]}"
+  read -r s1 g1 i1 w1 c1 r1 z1 t1 y1 <<<"${R[$first]}"; read -r s2 g2 i2 w2 c2 r2 z2 t2 y2 <<<"${R[$n]}"
   awk -v a="$first" -v b="$n" -v s1="$s1" -v s2="$s2" -v g1="$g1" -v g2="$g2" -v i1="$i1" -v i2="$i2" \
     -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v r1="$r1" -v r2="$r2" -v z1="$z1" -v z2="$z2" \
+    -v t1="$t1" -v t2="$t2" -v y1="$y1" -v y2="$y2" \
     'function q(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.2f", x / y) : "n/a" }
-     BEGIN { printf "ratio %s/%s (%.0fx the certificates): startup %s, GetManagedObjects %s, Import %s, bytes per Import %s (write_bytes) %s (wchar), RSS %s\n", b, a, b/a, q(s2, s1), q(g2, g1), q(i2, i1), q(w2, w1), q(c2, c1), q(r2, r1)
+     BEGIN { printf "ratio %s/%s (%.0fx the certificates): startup %s, restart %s, GetManagedObjects %s, Import %s, bytes per Import %s (write_bytes) %s (wchar), RSS %s\n", b, a, b/a, q(s2, s1), q(t2, t1), q(g2, g1), q(i2, i1), q(w2, w1), q(c2, c1), q(r2, r1)
              # What one more certificate (with its key) costs resident, whatever the process costs empty.
-             printf "RSS per added certificate, %s -> %s: %.1f KiB after start-up, %.1f KiB after the calls above\n", a, b, (z2 - z1) * 1024 / (b - a), (r2 - r1) * 1024 / (b - a) }'
+             printf "RSS per added certificate, %s -> %s: %.1f KiB after the first start-up, %.1f KiB after the calls above, %.1f KiB after the restart\n", a, b, (z2 - z1) * 1024 / (b - a), (r2 - r1) * 1024 / (b - a), (y2 - y1) * 1024 / (b - a) }'
 done
