@@ -1,24 +1,41 @@
 #include "auth.hpp"
 
 #include "error.hpp"
+#include "tree.hpp"
 
 #include <sdbus-c++/Message.h>
+#include <systemd/sd-bus.h>
 
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 namespace certd::bus {
 
 Caller callerOf(const sdbus::Message& message)
 {
-    // sd-bus asks the bus daemon for the sender's credentials (not /proc), so they cannot be forged.
+    // What the bus daemon took from the sender's socket when it connected (SO_PEERCRED: the
+    // effective uid, and the pid), so it cannot be forged. Not sdbus-c++'s getCredsUid(): it asks
+    // for the real uid with SD_BUS_CREDS_AUGMENT, which sd-bus can only read from /proc/PID,
+    // racy, and invisible under the unit's ProtectProc=invisible/ProcSubset=pid (every call
+    // failed there: tests/system).
+    sd_bus_creds* creds = nullptr;
+    if (const int r =
+            sd_bus_query_sender_creds(rawMessageOf(message), SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        r < 0)
+        throw Error(ErrorCode::Internal,
+                    std::string("cannot get the caller's credentials: ") + std::strerror(-r));
+    const std::unique_ptr<sd_bus_creds, sd_bus_creds* (*)(sd_bus_creds*)> owner(creds, sd_bus_creds_unref);
     Caller caller;
-    caller.uid = message.getCredsUid();
-    caller.pid = message.getCredsPid();
+    if (const int r = sd_bus_creds_get_euid(creds, &caller.uid); r < 0)
+        throw Error(ErrorCode::Internal, std::string("cannot get the caller's uid: ") + std::strerror(-r));
+    if (const int r = sd_bus_creds_get_pid(creds, &caller.pid); r < 0)
+        caller.pid = 0; // only for the audit record
     return caller;
 }
 
