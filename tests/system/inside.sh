@@ -26,7 +26,7 @@ busy() { busctl --system "$@"; }
 as_user() { local user=$1; shift; setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"; }
 
 echo "# installing"
-mkdir -p /etc/systemd/system/certd.service.d /etc/dbus-1/system.d /etc/sysusers.d /etc/tmpfiles.d /etc/certd
+mkdir -p /etc/systemd/system/certd.service.d /etc/sysusers.d /etc/tmpfiles.d /etc/certd
 cp /pkg/lib/systemd/system/certd.service /etc/systemd/system/certd.service
 # The shipped unit runs /usr/bin/certd, where a package (--prefix=/usr) puts it; this tree
 # was installed under /usr/local.
@@ -36,7 +36,6 @@ printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/certd --config /etc/cert
 printf '[Service]\nWatchdogSec=3s\n' >/etc/systemd/system/certd.service.d/20-test-watchdog.conf
 cp /pkg/usr/lib/sysusers.d/certd.conf /etc/sysusers.d/
 cp /pkg/usr/lib/tmpfiles.d/certd.conf /etc/tmpfiles.d/
-cp /usr/local/share/dbus-1/system.d/org.certd1.conf /etc/dbus-1/system.d/
 sed -e 's/^addresses: \[\]/addresses: [127.0.0.2]/' /usr/local/etc/certd/certd.yaml >/etc/certd/certd.yaml
 systemd-sysusers
 systemd-tmpfiles --create /etc/tmpfiles.d/certd.conf
@@ -44,8 +43,11 @@ useradd -m -G certd-admin admin
 useradd -m plain
 systemctl reload dbus
 systemctl daemon-reload
+systemctl enable certd.service
 
 echo "# starting"
+check "the bus policy is where a package puts it" test -f /usr/share/dbus-1/system.d/org.certd1.conf
+check "certd.service is enabled" test "$(systemctl is-enabled certd.service)" = enabled
 check "systemctl start certd (Type=notify: returns once READY=1)" timeout 60 systemctl start certd
 check "certd.service is active (running)" active
 check "Type=notify" test "$(prop Type)" = notify

@@ -42,6 +42,7 @@ cp "$WORK/inside.sh" "$WORK/report/inside.sh"
 # Bounded: a boot that hangs fails the test instead of holding CI.
 timeout 300 systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network --quiet \
   --bind="$WORK/report:/report" --bind-ro="$WORK/pkg:/pkg" --bind-ro="$WORK/pkg/usr/local:/usr/local" \
+  --overlay-ro="/usr/share/dbus-1/system.d:$WORK/pkg/usr/local/share/dbus-1/system.d:/usr/share/dbus-1/system.d" \
   --bind-ro="$WORK/system-test.service:/etc/systemd/system/system-test.service" \
   systemd.firstboot=off systemd.wants=system-test.service >"$WORK/boot.log" 2>&1 </dev/null &
 NSPAWN=$!
