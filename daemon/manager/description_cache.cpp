@@ -64,22 +64,18 @@ public:
         const auto* p = take(1);
         return p ? *p : 0;
     }
-    std::uint32_t u32()
+    // A little-endian unsigned integer of sizeof(T) bytes.
+    template <typename T>
+    T little()
     {
-        const auto* p = take(4);
-        std::uint32_t v = 0;
-        for (int i = 0; p && i < 4; ++i)
-            v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+        const auto* p = take(sizeof(T));
+        T v = 0;
+        for (std::size_t i = 0; p && i < sizeof(T); ++i)
+            v |= static_cast<T>(static_cast<T>(p[i]) << (8 * i));
         return v;
     }
-    std::uint64_t u64()
-    {
-        const auto* p = take(8);
-        std::uint64_t v = 0;
-        for (int i = 0; p && i < 8; ++i)
-            v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-        return v;
-    }
+    std::uint32_t u32() { return little<std::uint32_t>(); }
+    std::uint64_t u64() { return little<std::uint64_t>(); }
     int i32() { return static_cast<int>(u32()); }
     bool flag()
     {

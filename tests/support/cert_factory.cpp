@@ -1,8 +1,11 @@
 #include "cert_factory.hpp"
 
 #include "error.hpp"
+#include "pki/certificate.hpp"
+#include "pki/ossl.hpp"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include <climits>
@@ -232,6 +235,21 @@ TestPki makeTestPki()
     TestCert leaf = issue(intermediate, leafOptions);
 
     return {std::move(root), std::move(intermediate), std::move(leaf)};
+}
+
+std::string pem(X509* cert)
+{
+    return pki::certificatePem(cert);
+}
+
+std::string keyPem(EVP_PKEY* key)
+{
+    const auto der = pki::privateKeyToPkcs8Der(key);
+    pki::BioPtr bio(BIO_new(BIO_s_mem()));
+    const auto p8 = pki::privateKeyFromPkcs8Der(der);
+    PEM_write_bio_PrivateKey(bio.get(), p8.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    const auto bytes = pki::bioBytes(bio.get());
+    return std::string(bytes.begin(), bytes.end());
 }
 
 } // namespace certd::test

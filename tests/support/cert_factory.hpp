@@ -50,4 +50,8 @@ struct TestPki {
 // Fresh keys each call, so two TestPkis never share a key.
 TestPki makeTestPki();
 
+// PEM text of a certificate, and of a private key (unencrypted PKCS#8), to feed an import.
+std::string pem(X509* cert);
+std::string keyPem(EVP_PKEY* key);
+
 } // namespace certd::test

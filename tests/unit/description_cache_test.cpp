@@ -18,23 +18,10 @@
 #include <string>
 
 using namespace certd;
+using certd::test::keyPem;
+using certd::test::pem;
 
 namespace {
-
-std::string pem(X509* cert)
-{
-    return pki::certificatePem(cert);
-}
-
-std::string keyPem(EVP_PKEY* key)
-{
-    const auto der = pki::privateKeyToPkcs8Der(key);
-    pki::BioPtr bio(BIO_new(BIO_s_mem()));
-    const auto p8 = pki::privateKeyFromPkcs8Der(der);
-    PEM_write_bio_PrivateKey(bio.get(), p8.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    const auto bytes = pki::bioBytes(bio.get());
-    return std::string(bytes.begin(), bytes.end());
-}
 
 // Everything the Manager holds of each certificate, as one text.
 std::string model(const Manager& manager)

@@ -22,6 +22,8 @@
 
 using namespace certd;
 using certd::test::errorCodeOf;
+using certd::test::keyPem;
+using certd::test::pem;
 
 namespace {
 
@@ -76,21 +78,6 @@ test::IssueOptions serverFor(const std::string& name)
     options.commonName = name;
     options.dnsNames = {name};
     return options;
-}
-
-std::string pem(X509* cert)
-{
-    return pki::certificatePem(cert);
-}
-
-std::string keyPem(EVP_PKEY* key)
-{
-    const auto der = pki::privateKeyToPkcs8Der(key);
-    pki::BioPtr bio(BIO_new(BIO_s_mem()));
-    const auto p8 = pki::privateKeyFromPkcs8Der(der);
-    PEM_write_bio_PrivateKey(bio.get(), p8.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    const auto bytes = pki::bioBytes(bio.get());
-    return std::string(bytes.begin(), bytes.end());
 }
 
 // A Manager that stages its commits for flush() (ChangeFlow's group commit).
