@@ -11,14 +11,8 @@ check() { # check DESCRIPTION COMMAND...
   local out
   if out=$("$@" 2>&1); then ok "$what"; else notok "$what: $(tail -3 <<<"$out" | tr '\n' ' ')"; fi
 }
-# Waits (bounded, polling the state systemd reports) until COMMAND succeeds.
-wait_until() { # wait_until SECONDS COMMAND...
-  local limit=$(($(date +%s) + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$limit" ] || return 1
-    sleep 0.1
-  done
-}
+# wait_until SECONDS CONDITION: the integration tests' one way to wait (system.sh copies it here).
+. /report/wait_lib.sh
 prop() { systemctl show -P "$1" certd.service; }
 active() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 busy() { busctl --system "$@"; }
@@ -55,7 +49,7 @@ check "the Manager answers on the real system bus" busy get-property org.certd1 
 check "the state directory is 0700 certd:certd" test "$(stat -c '%a %U:%G' /var/lib/certd)" = "700 certd:certd"
 main=$(prop MainPID)
 check "certd runs as certd" test "$(ps -o user= -p "$main")" = certd
-wait_until 30 pgrep -u certd-tls -x certd-tls
+wait_until 30 'pgrep -u certd-tls -x certd-tls >/dev/null'
 tls=$(pgrep -u certd-tls -x certd-tls | head -1)
 check "certd-tls runs as certd-tls (under the unit's seccomp filter and capabilities)" test -n "$tls"
 if [ -n "$tls" ]; then
@@ -65,7 +59,7 @@ if [ -n "$tls" ]; then
     check "certd-tls has no capabilities: $set=$v" test "$v" = 0000000000000000
   done
 fi
-wait_until 30 bash -c 'openssl s_client -connect 127.0.0.2:443 </dev/null 2>/dev/null | grep -q "^New, TLSv1"'
+wait_until 30 'openssl s_client -connect 127.0.0.2:443 </dev/null 2>/dev/null | grep -q "^New, TLSv1"'
 check "certd-tls serves the factory certificate on 127.0.0.2:443" \
   bash -c 'openssl s_client -connect 127.0.0.2:443 </dev/null 2>/dev/null | grep -q "^New, TLSv1"'
 
@@ -86,15 +80,15 @@ check "the audit record of the admin's mutation is in the journal (CERTD_ACTION,
 
 echo "# restarts"
 systemctl kill -s SIGKILL certd
-check "after SIGKILL systemd restarts certd" wait_until 60 bash -c \
-  "[ \"\$(systemctl show -P MainPID certd)\" != $main ] && [ \"\$(systemctl show -P MainPID certd)\" != 0 ] && [ \"\$(systemctl show -P ActiveState certd)\" = active ]"
-wait_until 30 busy get-property org.certd1 "$factory" org.certd1.Certificate FriendlyName
+check "after SIGKILL systemd restarts certd" wait_until 60 \
+  '[ "$(prop MainPID)" != "$main" ] && [ "$(prop MainPID)" != 0 ] && [ "$(prop ActiveState)" = active ]'
+wait_until 30 'busy get-property org.certd1 "$factory" org.certd1.Certificate FriendlyName >/dev/null 2>&1'
 check "the state survived the SIGKILL" bash -c \
   "busctl --system get-property org.certd1 $factory org.certd1.Certificate FriendlyName | grep -q 'set by admin'"
 main=$(prop MainPID)
 kill -STOP "$main"
-check "the watchdog restarts a hung certd (SIGSTOP)" wait_until 90 bash -c \
-  "[ \"\$(systemctl show -P MainPID certd)\" != $main ] && [ \"\$(systemctl show -P ActiveState certd)\" = active ]"
+check "the watchdog restarts a hung certd (SIGSTOP)" wait_until 90 \
+  '[ "$(prop MainPID)" != "$main" ] && [ "$(prop ActiveState)" = active ]'
 check "the journal names the watchdog" bash -c "journalctl -u certd --no-pager | grep -qi watchdog"
 
 echo "# D-Bus activation"
