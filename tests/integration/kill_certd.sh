@@ -2,10 +2,14 @@
 # certd killed with SIGKILL at random instants during streams of mutating bus calls
 # from CERTD_KILL_WRITERS (4) clients at once, CERTD_KILLS times (default 500): every
 # restart loads, every call that had replied is there, and the store never needs repair
-# (nothing half there).
+# (nothing half there). CERTD_KILL_PREFILL=N first lays out a store of N certificates with
+# their keys (bench/store-fill), for the kills against a large store (docs/reliability.md).
 . "$(dirname "$0")/lib.sh"
 KILLS=${CERTD_KILLS:-500}
 start_bus
+if [ "${CERTD_KILL_PREFILL:-0}" -gt 0 ]; then
+  "$BUILD_DIR/bench/store-fill" "$WORK/state" "$CERTD_KILL_PREFILL" >/dev/null
+fi
 start_certd
 M=(org.certd1 /org/certd1 org.certd1.Manager)
 : > "$WORK/acked"
