@@ -20,18 +20,25 @@ void AddressObject::emitChanged()
                                 {"Certificate", "State", "Error"});
 }
 
+void assign(Service& service, const Callee& callee, sdbus::Result<BusWarnings>&& result,
+            const std::string& address, const sdbus::ObjectPath& certificate,
+            const std::map<std::string, sdbus::Variant>& options)
+{
+    service.mutate(
+        callee, std::move(result), "Assign", address + " -> " + std::string(certificate), Right::Manage, [&] {
+            const auto parsed = parseBindingOptions(options);
+            auto bound =
+                service.manager().assign(address, service.certificateIdFromPath(certificate), parsed.force);
+            if (parsed.flush)
+                service.requestFlush();
+            return toBus(bound.warnings);
+        });
+}
+
 void AddressObject::Assign(sdbus::Result<BusWarnings>&& result, sdbus::ObjectPath certificate,
                            std::map<std::string, sdbus::Variant> options)
 {
-    service_.mutate({getObject(), lifeline()}, std::move(result), "Assign",
-                    address_ + " -> " + std::string(certificate), Right::Manage, [&] {
-                        const auto parsed = parseBindingOptions(options);
-                        auto bound = service_.manager().assign(
-                            address_, service_.certificateIdFromPath(certificate), parsed.force);
-                        if (parsed.flush)
-                            service_.requestFlush();
-                        return toBus(bound.warnings);
-                    });
+    assign(service_, {getObject(), lifeline()}, std::move(result), address_, certificate, options);
 }
 
 std::string AddressObject::Address()

@@ -88,15 +88,7 @@ void ManagerObject::Import(sdbus::Result<std::vector<sdbus::ObjectPath>, BusWarn
 void ManagerObject::Assign(sdbus::Result<BusWarnings>&& result, std::string address,
                            sdbus::ObjectPath certificate, std::map<std::string, sdbus::Variant> options)
 {
-    service_.mutate({getObject(), lifeline()}, std::move(result), "Assign",
-                    address + " -> " + std::string(certificate), Right::Manage, [&] {
-                        const auto parsed = parseBindingOptions(options);
-                        auto bound = service_.manager().assign(
-                            address, service_.certificateIdFromPath(certificate), parsed.force);
-                        if (parsed.flush)
-                            service_.requestFlush();
-                        return toBus(bound.warnings);
-                    });
+    assign(service_, {getObject(), lifeline()}, std::move(result), address, certificate, options);
 }
 
 void ManagerObject::ReplaceCertificate(sdbus::Result<std::vector<std::string>, BusWarnings>&& result,

@@ -14,6 +14,11 @@ using BusWarnings = std::vector<sdbus::Struct<std::string, std::string>>;
 BusWarnings toBus(const std::vector<pki::Warning>& warnings);
 std::vector<sdbus::Struct<std::string, std::string>>
 toBus(const std::vector<std::pair<std::string, std::string>>& subjectAltNames);
+// Manager.Assign and Address.Assign: binds `address` to `certificate` (pre-flight, the options
+// force and flush) as a mutation of `service`.
+void assign(Service& service, const Callee& callee, sdbus::Result<BusWarnings>&& result,
+            const std::string& address, const sdbus::ObjectPath& certificate,
+            const std::map<std::string, sdbus::Variant>& options);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::certd1::Manager_adaptor, sdbus::ObjectManager_adaptor,
