@@ -38,10 +38,13 @@ namespace {
 
 void usage(std::FILE* out)
 {
-    std::fputs("usage: certd [--config PATH]\n"
+    std::fputs("usage: certd [--config PATH] [--terminator-socket PATH]\n"
                "  Manages the appliance's TLS certificates; serves org.certd1 on the system bus\n"
                "  (DBUS_SYSTEM_BUS_ADDRESS redirects it).\n"
                "  --config PATH   configuration file (default /etc/certd/certd.yaml)\n"
+               "  --terminator-socket PATH\n"
+               "                  connect to certd-tls.service there (certd-tls.socket) instead of\n"
+               "                  spawning certd-tls; it binds the listeners itself\n"
                "  --version       print the version\n",
                out);
 }
@@ -71,7 +74,7 @@ void releaseFreedMemory()
         malloc_trim(0);
 }
 
-int run(const std::filesystem::path& configPath)
+int run(const std::filesystem::path& configPath, const std::filesystem::path& terminatorSocket)
 {
     using namespace certd;
     const Config config = loadConfig(configPath);
@@ -102,6 +105,7 @@ int run(const std::filesystem::path& configPath)
     // ChangeFlow -> terminator (acknowledged) -> subscribers (bus objects and signals, expiry watch).
     EventLoop loop;
     terminator::SupervisorOptions supervisorOptions;
+    supervisorOptions.socket = terminatorSocket;
     supervisorOptions.binary = terminator::terminatorBinary(config);
     supervisorOptions.user = config.terminator.user;
     supervisorOptions.freebind = config.freebind;
@@ -176,12 +180,17 @@ int main(int argc, char** argv)
     // freed, and later ones stay in the heap and resident.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     std::filesystem::path configPath{std::string(certd::kDefaultConfigPath)};
+    std::filesystem::path terminatorSocket;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--config" && i + 1 < argc) {
             configPath = argv[++i];
         } else if (arg.rfind("--config=", 0) == 0) {
             configPath = arg.substr(9);
+        } else if (arg == "--terminator-socket" && i + 1 < argc) {
+            terminatorSocket = argv[++i];
+        } else if (arg.rfind("--terminator-socket=", 0) == 0) {
+            terminatorSocket = arg.substr(20);
         } else if (arg == "--version") {
             std::puts("certd " CERTD_VERSION);
             return 0;
@@ -194,7 +203,7 @@ int main(int argc, char** argv)
         }
     }
     try {
-        return run(configPath);
+        return run(configPath, terminatorSocket);
     } catch (const certd::Error& e) {
         std::fprintf(stderr, "certd: %s\n", e.what());
         certd::log::error(std::string("start-up failed: ") + e.what());

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,6 +150,14 @@ std::string describeExit(int status)
 Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
     : event_(sd_event_ref(event)), options_(std::move(options)), backoff_(options_.minBackoff)
 {
+    if (!options_.socket.empty()) {
+        // certd-tls.service has its own User=; certd needs no way to switch to it.
+        if (options_.socket.string().size() >= sizeof(sockaddr_un{}.sun_path))
+            throw Error(ErrorCode::InvalidArgument,
+                        "terminator socket path too long: " + options_.socket.string());
+        start();
+        return;
+    }
     const uid_t self = ::geteuid();
     if (self == 0 && options_.user.empty())
         throw Error(ErrorCode::InvalidArgument,
@@ -172,7 +181,7 @@ Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
         log::warning("certd-tls: runs as certd's own uid " + std::to_string(self) + ", not '" +
                      options_.user + "': certd has neither root nor CAP_SETUID and CAP_SETGID");
     }
-    spawn();
+    start();
 }
 
 Supervisor::~Supervisor()
@@ -239,32 +248,67 @@ void Supervisor::spawn()
         execTerminator(theirs.get(), exe.get(), reportWrite.get(), argv, dropTo_, parent);
 
     pid_ = pid;
-    startedAt_ = Clock::now();
-    control_ = std::move(ours);
     theirs.reset();
     reportWrite.reset();
     startReport_ = std::move(reportRead);
     ::fcntl(startReport_.get(), F_SETFL, O_NONBLOCK);
+    pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (pidfd_) {
+        const int r = sd_event_add_io(event_, adopt(pidSource_), pidfd_.get(), EPOLLIN, onPidfd, this);
+        if (r < 0)
+            throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
+    }
+    // While it keeps failing, each attempt is only a debug line: startFailed() said why once.
+    log::write(error_.empty() ? log::Level::Info : log::Level::Debug,
+               "certd-tls: started as pid " + std::to_string(pid) +
+                   (account_.empty() ? std::string() : " (" + account_ + ")"));
+    attach(std::move(ours));
+}
+
+void Supervisor::connectService()
+{
+    const std::string path = options_.socket.string();
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    // certd-tls.socket accepts for the service: this succeeds while systemd (re)starts certd-tls,
+    // and the Hello comes once it runs.
+    if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
+        startFailed("cannot connect to certd-tls at " + path + ": " + std::strerror(errno) +
+                    " (is certd-tls.socket active?)");
+        scheduleRestart();
+        return;
+    }
+    log::write(error_.empty() ? log::Level::Info : log::Level::Debug, "certd-tls: connected to " + path);
+    attach(std::move(fd));
+}
+
+void Supervisor::start()
+{
+    if (options_.socket.empty())
+        spawn();
+    else
+        connectService();
+}
+
+void Supervisor::attach(UniqueFd control)
+{
+    startedAt_ = Clock::now();
+    control_ = std::move(control);
     ready_ = false;
     goneWhy_.clear();
     ::fcntl(control_.get(), F_SETFL, ::fcntl(control_.get(), F_GETFL) | O_NONBLOCK);
-    pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     reader_ = tls::wire::FrameReader();
     acked_ = 0;
     terminatorStatus_.clear();
     for (auto& [name, socket] : sockets_)
         socket.sentToChild = false;
-    int r = sd_event_add_io(event_, adopt(controlSource_), control_.get(), EPOLLIN, onControl, this);
-    if (r >= 0 && pidfd_)
-        r = sd_event_add_io(event_, adopt(pidSource_), pidfd_.get(), EPOLLIN, onPidfd, this);
+    const int r = sd_event_add_io(event_, adopt(controlSource_), control_.get(), EPOLLIN, onControl, this);
     if (r < 0)
         throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
     if (state_ == TerminatorState::Stopped)
         setState(TerminatorState::Starting);
-    // While it keeps failing, each attempt is only a debug line: startFailed() said why once.
-    log::write(error_.empty() ? log::Level::Info : log::Level::Debug,
-               "certd-tls: started as pid " + std::to_string(pid) +
-                   (account_.empty() ? std::string() : " (" + account_ + ")"));
     if (desired_)
         send(++generation_, Clock::now() + options_.ackTimeout);
     armAckWatchdog();
@@ -320,8 +364,9 @@ bool Supervisor::readMessages()
                     ready_ = true;
                     loggedError_.clear();
                     if (!error_.empty()) {
-                        log::info("certd-tls: running (pid " + std::to_string(pid_) +
-                                  ") after failing: " + error_);
+                        log::info("certd-tls: running" +
+                                  (pid_ > 0 ? " (pid " + std::to_string(pid_) + ")" : std::string()) +
+                                  " after failing: " + error_);
                         error_.clear();
                         if (onStateChanged)
                             onStateChanged();
@@ -408,7 +453,7 @@ std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& stat
     for (const auto& l : state.listeners) {
         const std::string name = tls::endpointName(l.address, l.port);
         wanted.insert(name);
-        if (!sockets_.contains(name)) {
+        if (options_.socket.empty() && !sockets_.contains(name)) {
             std::string error;
             UniqueFd fd = tls::bindListener(l.address, l.port, options_.freebind, error);
             if (!fd) {
@@ -421,6 +466,7 @@ std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& stat
         served.listeners.push_back(l);
     }
     allListeners_ = state.listeners;
+    served.freebind = options_.freebind; // for certd-tls.service, which binds its own
     desired_ = std::move(served);
     const std::uint64_t generation = ++generation_;
 
@@ -465,6 +511,16 @@ void Supervisor::childGone(const std::string& why)
     if (pid_ > 0)
         ::kill(pid_, SIGKILL); // reaped by onPidfd, which schedules the restart
     terminatorStatus_.clear();
+    if (!options_.socket.empty()) {
+        // Service mode: systemd restarts certd-tls (if it died); certd connects again.
+        resetBackoffIfStable();
+        scheduleRestart();
+        if (!ready_) {
+            startFailed("certd-tls at " + options_.socket.string() + " " + why +
+                        " before it was ready (journalctl -u certd-tls says why)");
+            return;
+        }
+    }
     if (!ready_) {
         // A child that never said Hello: what it reports, or its exit, says more than a broken
         // pipe; reap() tells, once.
@@ -548,9 +604,14 @@ void Supervisor::reap()
         startFailed(why);
     }
     startReport_.reset();
+    resetBackoffIfStable();
+    scheduleRestart();
+}
+
+void Supervisor::resetBackoffIfStable()
+{
     if (Clock::now() - startedAt_ >= options_.stableAfter)
         backoff_ = options_.minBackoff;
-    scheduleRestart();
 }
 
 void Supervisor::scheduleRestart()
@@ -589,7 +650,7 @@ int Supervisor::onRestartTimer(sd_event_source* /*s*/, std::uint64_t /*usec*/, v
     auto* self = static_cast<Supervisor*>(userdata);
     self->restartTimer_.reset();
     try {
-        self->spawn();
+        self->start();
     } catch (const Error& e) {
         self->startFailed(e.what());
         self->scheduleRestart();

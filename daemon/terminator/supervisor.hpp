@@ -1,9 +1,15 @@
 #pragma once
 
-// certd's side of the terminator: spawns certd-tls (unprivileged when certd is
-// root), binds the listening sockets it serves, sends it desired-state snapshots
-// with the sockets, waits (bounded) for each acknowledgement, and restarts it
-// with backoff when it dies. Everything runs on certd's sd-event loop thread.
+// certd's side of the terminator, in one of two modes:
+// - spawned (certd run by hand, the tests): spawns certd-tls (unprivileged when certd is root),
+//   binds the listening sockets it serves, sends them with each snapshot, and restarts it with
+//   backoff when it dies;
+// - service (certd.service): certd-tls is its own unit, certd-tls.service, started by systemd
+//   through certd-tls.socket. certd connects to that socket and reconnects when it closes; the
+//   terminator binds its own listeners and keeps them in systemd's file descriptor store, so
+//   neither a restart of certd nor one of certd-tls closes them (docs/architecture.md).
+// Either way certd sends desired-state snapshots and waits (bounded) for each acknowledgement.
+// Everything runs on certd's sd-event loop thread.
 
 #include "event_source.hpp"
 #include "terminator/state.hpp"
@@ -25,7 +31,8 @@
 namespace certd::terminator {
 
 struct SupervisorOptions {
-    std::filesystem::path binary;               // certd-tls
+    std::filesystem::path socket;               // non-empty: service mode, certd-tls listens here
+    std::filesystem::path binary;               // certd-tls (spawned mode)
     std::string user;                           // the account it runs as when certd is root
     bool freebind = false;                      // bind addresses not (yet) on the host
     std::chrono::milliseconds ackTimeout{5000}; // longest apply() waits for the terminator
@@ -36,10 +43,11 @@ struct SupervisorOptions {
 
 class Supervisor {
 public:
-    // Spawns certd-tls. Throws Error(InvalidArgument) when certd is root and `user` does not exist,
-    // or is root itself.
+    // Spawns certd-tls, or connects to it in service mode. Throws Error(InvalidArgument) when it
+    // would spawn it as root and `user` does not exist, or is root itself.
     Supervisor(sd_event* event, SupervisorOptions options);
-    // Stops the terminator (closes its socket, then SIGKILL after a short grace period).
+    // Spawned: stops the terminator (closes its socket, then SIGKILL after a short grace period).
+    // Service mode: closes the connection; certd-tls serves on with the last state it got.
     ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
@@ -59,7 +67,7 @@ public:
     TerminatorState state() const { return state_; }
     // Why the terminator could not be started ("" while it runs, or before anything failed).
     const std::string& error() const { return error_; }
-    // The terminator's pid, 0 when none is running.
+    // The spawned terminator's pid; 0 when none is running, and in service mode.
     pid_t pid() const { return pid_; }
     // Listener statuses as of the last acknowledgement (after a restart too).
     const std::vector<tls::ListenerStatus>& listenerStatus() const { return statuses_; }
@@ -74,7 +82,12 @@ private:
         bool sentToChild = false; // the current terminator process has this fd
     };
 
+    // Spawns certd-tls or connects to it, by mode.
+    void start();
     void spawn();
+    void connectService();
+    // Takes `control` as the connection to a new terminator and sends it the desired state.
+    void attach(UniqueFd control);
     void setState(TerminatorState state);
     // Sends the sockets the child lacks and the snapshot; false (and the child killed) on failure.
     bool send(std::uint64_t generation, const tls::wire::Deadline& deadline);
@@ -88,6 +101,8 @@ private:
     // What the child reported through the start pipe before it died, or "".
     std::string readStartReport();
     void scheduleRestart();
+    // A terminator that ran for stableAfter starts the backoff over.
+    void resetBackoffIfStable();
     void armAckWatchdog();
     std::vector<tls::ListenerStatus> composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const;
 
@@ -100,7 +115,7 @@ private:
     SupervisorOptions options_;
     std::optional<std::pair<uid_t, gid_t>> dropTo_;
 
-    pid_t pid_ = 0;
+    pid_t pid_ = 0; // spawned mode; 0 in service mode
     UniqueFd control_;
     UniqueFd pidfd_;
     UniqueFd startReport_;    // read end of the child's close-on-exec report pipe

@@ -64,4 +64,23 @@ UniqueFd bindListener(const std::string& address, std::uint16_t port, bool freeb
     return fd;
 }
 
+std::string localEndpoint(int fd)
+{
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) < 0)
+        return {};
+    char text[INET6_ADDRSTRLEN] = {};
+    if (storage.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&storage);
+        if (::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text))
+            return endpointName(text, ntohs(v4->sin_port));
+    } else if (storage.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+        if (::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text))
+            return endpointName(text, ntohs(v6->sin6_port));
+    }
+    return {};
+}
+
 } // namespace certd::tls

@@ -1,5 +1,6 @@
-// certd-tls: the TLS terminator. Normally spawned by certd with --control-fd
-// (see supervisor.hpp); --listen … runs it standalone, for benchmarks.
+// certd-tls: the TLS terminator. Spawned by certd with --control-fd, or run by systemd as
+// certd-tls.service with --service (see supervisor.hpp); --listen … runs it standalone, for
+// benchmarks.
 
 #include "error.hpp"
 #include "log.hpp"
@@ -8,6 +9,7 @@
 #include "tls/terminator.hpp"
 
 #include <openssl/pem.h>
+#include <systemd/sd-daemon.h>
 
 #include <poll.h>
 #include <signal.h>
@@ -16,9 +18,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -33,10 +39,13 @@ void usage(std::FILE* out)
 {
     std::fputs(
         "usage: certd-tls --control-fd FD\n"
+        "       certd-tls --service\n"
         "       certd-tls --listen ADDR:PORT --cert CHAIN.pem --key KEY.pem --backend HOST:PORT|unix:PATH\n"
         "                 [--workers N] [--max-connections N] [--proxy-v2]\n"
-        "  The certd TLS terminator. certd starts it with --control-fd; the second form serves one\n"
-        "  certificate on one address without certd (benchmarks, experiments).\n",
+        "  The certd TLS terminator. certd starts it with --control-fd; certd-tls.service runs it with\n"
+        "  --service (the control socket from certd-tls.socket, its listeners kept in systemd's file\n"
+        "  descriptor store); the last form serves one certificate on one address without certd\n"
+        "  (benchmarks, experiments).\n",
         out);
 }
 
@@ -206,50 +215,264 @@ int runStandalone(int argc, char** argv)
     }
 }
 
-int runSupervised(int controlFd)
-{
-    const UniqueFd signals = terminationSignals();
-    Shared shared;
-    Terminator terminator(shared);
-    wire::FrameReader reader;
-    std::map<std::string, UniqueFd> sockets; // arrived, not yet claimed by a snapshot
-    wire::sendFrame(controlFd, wire::MessageType::Hello, {});
-    auto nextRotation = std::chrono::steady_clock::now() + kTicketRotation;
-    for (;;) {
-        pollfd p[2] = {{controlFd, POLLIN, 0}, {signals.get(), POLLIN, 0}};
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-            nextRotation - std::chrono::steady_clock::now());
-        const int r = ::poll(p, 2, static_cast<int>(std::max<long long>(0, wait.count())));
-        if (r < 0 && errno != EINTR)
-            throw Error(ErrorCode::Internal, std::string("poll: ") + std::strerror(errno));
-        if (std::chrono::steady_clock::now() >= nextRotation) {
-            terminator.rotateTicketKeys();
-            nextRotation += kTicketRotation;
+// certd-tls.service binds its listeners itself (certd.service has no CAP_NET_BIND_SERVICE) and
+// keeps each in systemd's file descriptor store: when certd-tls restarts (a crash, the watchdog,
+// an upgrade), systemd hands them back, and connection attempts meanwhile wait in their backlog
+// instead of being refused.
+class OwnListeners {
+public:
+    // A listener systemd passed back from the store; kept until a snapshot lists it.
+    void adopt(UniqueFd fd)
+    {
+        const std::string name = localEndpoint(fd.get());
+        if (name.empty())
+            return;
+        log::info("certd-tls: kept listener " + name);
+        kept_[name] = std::move(fd);
+    }
+
+    // Before a snapshot: a socket in `sockets` for each listed endpoint the terminator lacks.
+    void prepare(const DesiredState& state, std::map<std::string, UniqueFd>& sockets)
+    {
+        bindErrors_.clear();
+        for (const auto& l : state.listeners) {
+            const std::string name = endpointName(l.address, l.port);
+            if (serving_.contains(name) || sockets.contains(name))
+                continue;
+            if (auto kept = kept_.extract(name)) {
+                sockets[name] = std::move(kept.mapped());
+                continue;
+            }
+            std::string error;
+            UniqueFd fd = bindListener(l.address, l.port, state.freebind, error);
+            if (!fd) {
+                log::warning("certd-tls: " + error);
+                bindErrors_[name] = error;
+                continue;
+            }
+            const std::string store = "FDSTORE=1\nFDNAME=" + storeName(name);
+            int raw = fd.get();
+            if (sd_pid_notify_with_fds(0, 0, store.c_str(), &raw, 1) < 0)
+                log::warning("certd-tls: cannot keep " + name + " in the file descriptor store");
+            sockets[name] = std::move(fd);
         }
-        if (r > 0 && p[1].revents)
-            return 0;
-        if (r <= 0 || !p[0].revents)
-            continue;
-        const auto fill = reader.fill(controlFd);
-        while (auto frame = reader.next()) {
+    }
+
+    // After it: bind errors go into the ack; endpoints no longer listed leave the store.
+    void applied(const DesiredState& state, wire::Ack& ack)
+    {
+        for (auto& l : ack.listeners) {
+            if (auto e = bindErrors_.find(endpointName(l.address, l.port)); e != bindErrors_.end()) {
+                l.state = ListenerState::Error;
+                l.error = e->second;
+                l.errorCode = ErrorCode::Internal;
+            }
+        }
+        std::set<std::string> now;
+        for (const auto& l : state.listeners)
+            if (const auto name = endpointName(l.address, l.port); !bindErrors_.contains(name))
+                now.insert(name);
+        for (const auto& name : serving_)
+            if (!now.contains(name))
+                forget(name);
+        for (const auto& [name, fd] : kept_)
+            forget(name);
+        kept_.clear();
+        serving_ = std::move(now);
+    }
+
+private:
+    // FDNAME= allows no ':'.
+    static std::string storeName(std::string endpoint)
+    {
+        std::replace(endpoint.begin(), endpoint.end(), ':', '_');
+        return "tcp@" + endpoint;
+    }
+    static void forget(const std::string& name)
+    {
+        sd_notify(0, ("FDSTOREREMOVE=1\nFDNAME=" + storeName(name)).c_str());
+    }
+
+    std::set<std::string> serving_;                 // the terminator has a socket for these
+    std::map<std::string, UniqueFd> kept_;          // from the store, not yet listed again
+    std::map<std::string, std::string> bindErrors_; // of the snapshot being applied
+};
+
+// One control connection from certd: sockets, then snapshots, each acknowledged once applied.
+// `own` binds listeners in service mode (nullptr when certd sends them).
+class ControlSession {
+public:
+    ControlSession(UniqueFd fd, Terminator& terminator, OwnListeners* own)
+        : fd_(std::move(fd)), terminator_(terminator), own_(own)
+    {
+        wire::sendFrame(fd_.get(), wire::MessageType::Hello, {});
+    }
+    int fd() const { return fd_.get(); }
+
+    // Handles what certd sent; false once it closed its end.
+    bool readable()
+    {
+        const auto fill = reader_.fill(fd_.get());
+        while (auto frame = reader_.next()) {
             if (frame->type == wire::MessageType::Sockets) {
                 const auto names = wire::decodeSockets(frame->body);
                 if (names.size() != frame->fds.size())
                     throw Error(ErrorCode::Malformed, "socket names and fds differ in number");
                 for (std::size_t i = 0; i < names.size(); ++i)
-                    sockets[names[i]] = std::move(frame->fds[i]);
+                    sockets_[names[i]] = std::move(frame->fds[i]);
             } else if (frame->type == wire::MessageType::Snapshot) {
                 const auto snapshot = wire::decodeSnapshot(frame->body);
                 frame->body.clear();
-                const auto ack = terminator.apply(snapshot, sockets);
+                if (own_)
+                    own_->prepare(snapshot.state, sockets_);
+                auto ack = terminator_.apply(snapshot, sockets_);
+                if (own_)
+                    own_->applied(snapshot.state, ack);
                 logAck(ack);
-                wire::sendFrame(controlFd, wire::MessageType::Ack, wire::encodeAck(ack));
+                wire::sendFrame(fd_.get(), wire::MessageType::Ack, wire::encodeAck(ack));
             } else {
                 throw Error(ErrorCode::Malformed, "unexpected message from certd");
             }
         }
-        if (fill == wire::FrameReader::Fill::Eof)
+        return fill != wire::FrameReader::Fill::Eof;
+    }
+
+private:
+    UniqueFd fd_;
+    Terminator& terminator_;
+    OwnListeners* own_;
+    wire::FrameReader reader_;
+    std::map<std::string, UniqueFd> sockets_; // arrived, not yet claimed by a snapshot
+};
+
+// Rotates the session-ticket keys every kTicketRotation and pings systemd's watchdog, if any,
+// at half its interval: how long the control loop may sleep is up to this.
+class Timers {
+public:
+    explicit Timers(Terminator& terminator) : terminator_(terminator)
+    {
+        std::uint64_t usec = 0;
+        if (sd_watchdog_enabled(0, &usec) > 0)
+            watchdog_ = std::chrono::microseconds(usec / 2);
+    }
+    int pollTimeout() const
+    {
+        auto next = nextRotation_;
+        if (watchdog_.count() > 0)
+            next = std::min(next, lastPing_ + watchdog_);
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
+        return static_cast<int>(std::max<long long>(0, wait.count()));
+    }
+    void fire()
+    {
+        const auto now = Clock::now();
+        if (now >= nextRotation_) {
+            terminator_.rotateTicketKeys();
+            nextRotation_ += kTicketRotation;
+        }
+        if (watchdog_.count() > 0 && now >= lastPing_ + watchdog_) {
+            sd_notify(0, "WATCHDOG=1");
+            lastPing_ = now;
+        }
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    Terminator& terminator_;
+    Clock::time_point nextRotation_ = Clock::now() + kTicketRotation;
+    std::chrono::microseconds watchdog_{0};
+    Clock::time_point lastPing_ = Clock::now();
+};
+
+int pollOrThrow(pollfd* fds, nfds_t n, int timeout)
+{
+    const int r = ::poll(fds, n, timeout);
+    if (r < 0 && errno != EINTR)
+        throw Error(ErrorCode::Internal, std::string("poll: ") + std::strerror(errno));
+    return r;
+}
+
+int runSupervised(int controlFd)
+{
+    const UniqueFd signals = terminationSignals();
+    Shared shared;
+    Terminator terminator(shared);
+    ControlSession session(UniqueFd(controlFd), terminator, nullptr);
+    Timers timers(terminator);
+    for (;;) {
+        pollfd p[2] = {{session.fd(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
+        const int r = pollOrThrow(p, 2, timers.pollTimeout());
+        timers.fire();
+        if (r > 0 && p[1].revents)
+            return 0;
+        if (r > 0 && p[0].revents && !session.readable())
             return 0; // certd closed its end (it is stopping or gone)
+    }
+}
+
+// certd-tls.service: the control socket comes from certd-tls.socket (FileDescriptorName=control),
+// listeners from the file descriptor store. Serves on with the last state when certd goes away
+// (a restart of certd drops no connection) and takes the state of the next certd that connects.
+int runService()
+{
+    char** names = nullptr;
+    const int n = sd_listen_fds_with_names(1, &names);
+    UniqueFd controlListener;
+    OwnListeners own;
+    for (int i = 0; i < std::max(n, 0); ++i) {
+        const int fd = SD_LISTEN_FDS_START + i;
+        const std::string name = names && names[i] ? names[i] : "";
+        if (name == "control" && sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0)
+            controlListener.reset(fd);
+        else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0)
+            own.adopt(UniqueFd(fd));
+        else
+            ::close(fd);
+        if (names)
+            std::free(names[i]);
+    }
+    std::free(static_cast<void*>(names));
+    if (!controlListener)
+        throw Error(
+            ErrorCode::InvalidArgument,
+            "no control socket: certd-tls --service runs as certd-tls.service, from certd-tls.socket");
+
+    const UniqueFd signals = terminationSignals();
+    Shared shared;
+    Terminator terminator(shared);
+    Timers timers(terminator);
+    std::optional<ControlSession> session;
+    sd_notify(0, "READY=1\nSTATUS=Waiting for certd");
+    for (;;) {
+        pollfd p[3] = {{signals.get(), POLLIN, 0},
+                       {controlListener.get(), POLLIN, 0},
+                       {session ? session->fd() : -1, POLLIN, 0}};
+        const int r = pollOrThrow(p, 3, timers.pollTimeout());
+        timers.fire();
+        if (r <= 0)
+            continue;
+        if (p[0].revents)
+            return 0;
+        try {
+            if (p[1].revents) {
+                UniqueFd fd(::accept4(controlListener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+                if (fd) {
+                    // A new certd: the old connection (if any) is from one that is gone.
+                    session.reset();
+                    session.emplace(std::move(fd), terminator, &own);
+                    log::info("certd-tls: certd connected");
+                    sd_notify(0, "STATUS=Serving what certd sends");
+                }
+            } else if (session && p[2].revents && !session->readable()) {
+                session.reset();
+                log::info("certd-tls: certd disconnected; serving the last state until it is back");
+                sd_notify(0, "STATUS=Serving the last state; waiting for certd");
+            }
+        } catch (const Error& e) {
+            // A broken connection ends that connection, not the terminator.
+            log::error(std::string("certd-tls: control connection: ") + e.what());
+            session.reset();
+        }
     }
 }
 
@@ -265,6 +488,10 @@ int main(int argc, char** argv)
         if (argc == 3 && std::strcmp(argv[1], "--control-fd") == 0) {
             hardenProcess(true);
             return runSupervised(std::stoi(argv[2]));
+        }
+        if (argc == 2 && std::strcmp(argv[1], "--service") == 0) {
+            hardenProcess(false);
+            return runService();
         }
         if (argc < 2) {
             usage(stderr);

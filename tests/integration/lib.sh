@@ -51,8 +51,10 @@ BACKEND_PORT=${BACKEND_PORT:-$((PORT + 1))}
 
 # start_certd [extra yaml lines]: the minimal config of DESIGN §6 plus extras. As root,
 # the terminator drops to nobody (the tests' machines have no certd-tls user).
-# CERTD_PREFIX (an array, default empty) runs before certd, e.g. setpriv.
+# CERTD_PREFIX (an array, default empty) runs before certd, e.g. setpriv; CERTD_ARGS (an
+# array, default empty) follows its --config.
 CERTD_PREFIX=()
+CERTD_ARGS=()
 start_certd() {
   {
     echo "state_directory: ./state"
@@ -63,7 +65,7 @@ start_certd() {
     for line in "$@"; do echo "$line"; case "$line" in terminator:*) has_terminator=1;; esac; done
     [ -n "$has_terminator" ] || printf 'terminator:\n  user: nobody\n'
   } > "$WORK/certd.yaml"
-  CERTD_LOG_STDERR=1 "${CERTD_PREFIX[@]}" "$CERTD" --config "$WORK/certd.yaml" >> "$WORK/certd.log" 2>&1 &
+  CERTD_LOG_STDERR=1 "${CERTD_PREFIX[@]}" "$CERTD" --config "$WORK/certd.yaml" "${CERTD_ARGS[@]}" >> "$WORK/certd.log" 2>&1 &
   CERTD_PID=$!
   wait_until 120 certd_answers || fail "certd did not take org.certd1 within 120 s"
 }

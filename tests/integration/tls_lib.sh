@@ -58,10 +58,6 @@ start_http_backend() {
   wait_port 127.0.0.1 "$BACKEND_PORT"
 }
 
-wait_port() {
-  wait_until 60 "python3 -c \"import socket; socket.create_connection(('$1', $2), 5)\" 2>/dev/null" \
-    || fail "nothing listens on $1:$2"
-}
 
 # start_driver: tls-driver (and so certd-tls) as a coprocess; as root the terminator runs as
 # the certd-tls account, or nobody when that does not exist.

@@ -16,3 +16,10 @@ wait_until() {
     sleep 0.05 # the polling interval of the condition above, not a wait for an event
   done
 }
+
+# wait_port HOST PORT: until something accepts connections there (at most 60 s; the caller's
+# fail() otherwise).
+wait_port() {
+  wait_until 60 "python3 -c \"import socket; socket.create_connection(('$1', $2), 5)\" 2>/dev/null" \
+    || fail "nothing listens on $1:$2"
+}

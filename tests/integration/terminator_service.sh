@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# certd-tls as its own service (issue 14, parts 3 and 4), without systemd: certd-tls --service
+# is socket-activated by systemd-socket-activate (the control socket as certd-tls.socket passes
+# it, named "control") and certd connects to it with --terminator-socket. Checks: certd-tls binds
+# the listeners itself (a port already taken shows as the address's error), serves what certd
+# says, serves on when certd is SIGKILLed (new handshakes work, an established connection keeps
+# working), and takes the state of the next certd, which reconnects to the same process.
+# tests/system runs the units themselves under systemd (file descriptor store, restarts).
+. "$(dirname "$0")/lifecycle_lib.sh"
+start_bus
+TLS_PIDS=()
+trap 'kill "${TLS_PIDS[@]}" 2>/dev/null || true; cleanup' EXIT
+
+mkdir -p "$WORK/www"
+echo "hello through certd-tls" > "$WORK/www/hello.txt"
+python3 "$(dirname "$0")/tls_backend.py" http "$BACKEND_PORT" "$WORK/www" &
+TLS_PIDS+=($!)
+wait_port 127.0.0.1 "$BACKEND_PORT"
+# Someone else holds 127.0.0.3's port: certd-tls cannot bind it, and the bus says so.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.3", int(sys.argv[1]))); s.listen(1); time.sleep(3600)' "$PORT" &
+TLS_PIDS+=($!)
+wait_port 127.0.0.3 "$PORT"
+
+systemd-socket-activate -l "$WORK/tls.sock" --fdname=control "$CERTD_TLS" --service >"$WORK/tls.log" 2>&1 &
+TLS_PID=$!
+TLS_PIDS+=("$TLS_PID")
+wait_until 30 '[ -S "$WORK/tls.sock" ]' || fail "systemd-socket-activate did not listen on $WORK/tls.sock"
+
+CERTD_ARGS=(--terminator-socket "$WORK/tls.sock")
+start_certd
+M=(org.certd1 /org/certd1 org.certd1.Manager)
+served_fp() {
+  openssl s_client -connect "$1:$PORT" -servername x </dev/null 2>/dev/null \
+    | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr 'A-F' 'a-f'
+}
+fp_of() { cprop "$1" FingerprintSHA256 | tr -d '"'; }
+address_prop() { prop "$(find_object address org.certd1.Address Address "\"$1\"")" org.certd1.Address "$2"; }
+
+wait_until 60 '[ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = "\"running\"" ]' \
+  || fail "TerminatorState is $(prop /org/certd1 org.certd1.Manager TerminatorState), not running"
+factory=$(prop /org/certd1 org.certd1.Manager FactoryCertificate | tr -d '"')
+[ "$(served_fp 127.0.0.2)" = "$(fp_of "$factory")" ] || fail "127.0.0.2 does not serve the factory certificate"
+pass "certd-tls --service binds 127.0.0.2 itself and serves the factory certificate"
+wait_until 30 '[ "$(address_prop 127.0.0.3 State)" = "\"error\"" ]' \
+  || fail "127.0.0.3's port is taken, yet its state is $(address_prop 127.0.0.3 State)"
+grep -q "Address already in use" <<<"$(address_prop 127.0.0.3 Error)" \
+  || fail "127.0.0.3's error does not say why: $(address_prop 127.0.0.3 Error)"
+pass "a port certd-tls cannot bind shows as the address's error: $(address_prop 127.0.0.3 Error)"
+
+# An established connection: one request now, one after certd's restart, on the same socket.
+mkfifo "$WORK/go"
+python3 - "$PORT" "$WORK/go" >"$WORK/client.log" 2>&1 <<'PY' &
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.2", int(sys.argv[1])), timeout=60))
+def get(tag):
+    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"hello through certd-tls" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    print(tag, "ok" if b"hello through certd-tls" in data else "failed", flush=True)
+get("first")
+open(sys.argv[2]).read()
+get("second")
+PY
+CLIENT_PID=$!
+TLS_PIDS+=("$CLIENT_PID")
+wait_until 60 'grep -q "^first" "$WORK/client.log"' || fail "no first response: $(cat "$WORK/client.log")"
+grep -q "^first ok" "$WORK/client.log" || fail "the first request failed: $(cat "$WORK/client.log")"
+
+# certd goes away (SIGKILL: no goodbye). certd-tls serves on.
+kill -KILL "$CERTD_PID"
+wait "$CERTD_PID" 2>/dev/null || true
+CERTD_PID=
+wait_until 30 'grep -q "certd disconnected" "$WORK/tls.log"' || fail "certd-tls did not notice certd's end"
+kill -0 "$TLS_PID" || fail "certd-tls exited with certd"
+fp=$(openssl s_client -connect "127.0.0.2:$PORT" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 \
+  | cut -d= -f2 | tr -d : | tr 'A-F' 'a-f')
+[ -n "$fp" ] || fail "no handshake on 127.0.0.2 while certd is down"
+pass "with certd killed, certd-tls (pid $TLS_PID) still completes new handshakes"
+
+# The next certd connects to the same certd-tls and its changes are served.
+start_certd
+wait_until 60 '[ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = "\"running\"" ]' \
+  || fail "the restarted certd's TerminatorState is $(prop /org/certd1 org.certd1.Manager TerminatorState)"
+[ "$(grep -c "certd connected" "$WORK/tls.log")" = 2 ] || fail "certd-tls saw $(grep -c "certd connected" "$WORK/tls.log") connections, not 2"
+"$CERTCTL" create-self-signed --name second --key-type ec-p256 --cn second.test --san IP:127.0.0.2 >/dev/null
+"$CERTCTL" assign 127.0.0.2 second >/dev/null
+second=$(find_object certificate org.certd1.Certificate FriendlyName '"second"')
+[ "$(served_fp 127.0.0.2)" = "$(fp_of "$second")" ] || fail "127.0.0.2 does not serve the certificate the new certd assigned"
+kill -0 "$TLS_PID" || fail "certd-tls is not the same process"
+pass "a new certd reconnects to the same certd-tls, and its assignment is served"
+
+echo go > "$WORK/go"
+wait "$CLIENT_PID" || true
+grep -q "^second ok" "$WORK/client.log" || fail "the connection established before certd's restart broke: $(cat "$WORK/client.log")"
+pass "a connection established before certd was killed still carries requests after its restart"
+
+stop_certd
+kill -0 "$TLS_PID" || fail "certd-tls exited when certd stopped"
+pass "certd-tls serves on after certd stops (certd-tls.service's StopWhenUnneeded= stops it under systemd)"
