@@ -19,7 +19,11 @@ AddressMonitor::AddressMonitor(std::vector<std::string> interfaces, Callback cal
 {
     fd_.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
     if (!fd_)
-        throw Error(ErrorCode::Internal, std::string("cannot open rtnetlink: ") + std::strerror(errno));
+        throw Error(ErrorCode::Internal,
+                    std::string("cannot open rtnetlink: ") + std::strerror(errno) +
+                        (errno == EAFNOSUPPORT ? " (discovery under certd.service needs the drop-in "
+                                                 "RestrictAddressFamilies=AF_NETLINK; see config/certd.yaml)"
+                                               : ""));
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     local.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;

@@ -131,6 +131,10 @@ void EventLoop::exitOnTerminationSignals()
 
 void EventLoop::defer(std::function<void()> handler)
 {
+    // Once run() has returned (certd is stopping), deferred work would never run, and sd-event
+    // refuses new sources (ESTALE): e.g. a terminator that goes away during the last settle.
+    if (sd_event_get_state(event_) == SD_EVENT_FINISHED)
+        return;
     // Finished one-shot sources are dropped here, so deferring often does not grow the list.
     std::erase_if(sources_, [](const auto& s) {
         int enabled = 0;

@@ -3,6 +3,8 @@
 #include "log.hpp"
 #include "tls/listen_socket.hpp"
 
+#include <systemd/sd-daemon.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -21,6 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -136,6 +139,27 @@ UniqueFd aboveThree(UniqueFd fd)
     return UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 4));
 }
 
+// systemd's file descriptor store names each listening socket; FDNAME= allows no ':'.
+std::string storeName(std::string endpoint)
+{
+    std::replace(endpoint.begin(), endpoint.end(), ':', '_');
+    return "tcp@" + endpoint;
+}
+
+// Outside systemd (no $NOTIFY_SOCKET) both are no-ops.
+void storeSocket(const std::string& endpoint, int fd)
+{
+    const std::string message = "FDSTORE=1\nFDNAME=" + storeName(endpoint);
+    if (sd_pid_notify_with_fds(0, 0, message.c_str(), &fd, 1) < 0)
+        log::warning("certd: cannot keep listening socket " + endpoint +
+                     " in systemd's file descriptor store");
+}
+
+void unstoreSocket(const std::string& endpoint)
+{
+    sd_notify(0, ("FDSTOREREMOVE=1\nFDNAME=" + storeName(endpoint)).c_str());
+}
+
 std::string describeExit(int status)
 {
     if (WIFEXITED(status))
@@ -150,6 +174,7 @@ std::string describeExit(int status)
 Supervisor::Supervisor(sd_event* event, SupervisorOptions options)
     : event_(sd_event_ref(event)), options_(std::move(options)), backoff_(options_.minBackoff)
 {
+    adoptStoredSockets();
     if (!options_.socket.empty()) {
         // certd-tls.service has its own User=; certd needs no way to switch to it.
         if (options_.socket.string().size() >= sizeof(sockaddr_un{}.sun_path))
@@ -200,6 +225,27 @@ Supervisor::~Supervisor()
         ::waitpid(pid_, &status, 0);
     }
     sd_event_unref(event_);
+}
+
+void Supervisor::adoptStoredSockets()
+{
+    char** names = nullptr;
+    const int n = sd_listen_fds_with_names(1, &names);
+    for (int i = 0; i < std::max(n, 0); ++i) {
+        UniqueFd fd(SD_LISTEN_FDS_START + i);
+        if (names)
+            std::free(names[i]);
+        if (sd_is_socket_inet(fd.get(), AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0)
+            continue;
+        const std::string endpoint = tls::localEndpoint(fd.get());
+        if (endpoint.empty() || sockets_.contains(endpoint))
+            continue;
+        ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
+        ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+        log::info("certd-tls: kept listening socket " + endpoint + " across the restart");
+        sockets_[endpoint] = Socket{std::move(fd), false};
+    }
+    std::free(static_cast<void*>(names));
 }
 
 void Supervisor::setState(TerminatorState state)
@@ -453,7 +499,7 @@ std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& stat
     for (const auto& l : state.listeners) {
         const std::string name = tls::endpointName(l.address, l.port);
         wanted.insert(name);
-        if (options_.socket.empty() && !sockets_.contains(name)) {
+        if (!sockets_.contains(name)) {
             std::string error;
             UniqueFd fd = tls::bindListener(l.address, l.port, options_.freebind, error);
             if (!fd) {
@@ -461,12 +507,12 @@ std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& stat
                 bindErrors_[name] = error;
                 continue;
             }
+            storeSocket(name, fd.get());
             sockets_[name] = Socket{std::move(fd), false};
         }
         served.listeners.push_back(l);
     }
     allListeners_ = state.listeners;
-    served.freebind = options_.freebind; // for certd-tls.service, which binds its own
     desired_ = std::move(served);
     const std::uint64_t generation = ++generation_;
 
@@ -496,7 +542,12 @@ std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& stat
     // A restarted terminator starts with fresh ticket keys and an empty cache anyway.
     desired_->flush = false;
     // Our copy of a dropped listener's socket goes now; the terminator closed its own on applying.
-    std::erase_if(sockets_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+    std::erase_if(sockets_, [&](const auto& entry) {
+        if (wanted.contains(entry.first))
+            return false;
+        unstoreSocket(entry.first);
+        return true;
+    });
     statuses_ = composeStatuses(allListeners_);
     return statuses_;
 }
@@ -512,8 +563,9 @@ void Supervisor::childGone(const std::string& why)
         ::kill(pid_, SIGKILL); // reaped by onPidfd, which schedules the restart
     terminatorStatus_.clear();
     if (!options_.socket.empty()) {
-        // Service mode: systemd restarts certd-tls (if it died); certd connects again.
-        resetBackoffIfStable();
+        // Service mode: systemd restarts certd-tls (if it died) and rate-limits that; certd connects
+        // again at once, and the connection waits in certd-tls.socket's backlog until it runs.
+        backoff_ = options_.minBackoff;
         scheduleRestart();
         if (!ready_) {
             startFailed("certd-tls at " + options_.socket.string() + " " + why +
@@ -616,6 +668,8 @@ void Supervisor::resetBackoffIfStable()
 
 void Supervisor::scheduleRestart()
 {
+    if (sd_event_get_state(event_) == SD_EVENT_FINISHED)
+        return; // certd is stopping
     const int r = sd_event_add_time_relative(event_, adopt(restartTimer_), CLOCK_MONOTONIC, toUsec(backoff_),
                                              1000, onRestartTimer, this);
     if (r < 0)

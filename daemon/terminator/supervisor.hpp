@@ -1,14 +1,15 @@
 #pragma once
 
 // certd's side of the terminator, in one of two modes:
-// - spawned (certd run by hand, the tests): spawns certd-tls (unprivileged when certd is root),
-//   binds the listening sockets it serves, sends them with each snapshot, and restarts it with
-//   backoff when it dies;
-// - service (certd.service): certd-tls is its own unit, certd-tls.service, started by systemd
-//   through certd-tls.socket. certd connects to that socket and reconnects when it closes; the
-//   terminator binds its own listeners and keeps them in systemd's file descriptor store, so
-//   neither a restart of certd nor one of certd-tls closes them (docs/architecture.md).
-// Either way certd sends desired-state snapshots and waits (bounded) for each acknowledgement.
+// - spawned (certd run by hand, the tests): spawns certd-tls (unprivileged when certd is root)
+//   and restarts it with backoff when it dies;
+// - service (certd.service): certd-tls is its own unit, certd-tls.service, which systemd starts
+//   through certd-tls.socket and restarts. certd connects to that socket, and again whenever the
+//   connection closes; certd-tls serves on with the last state while certd is away.
+// Either way certd binds the listening sockets (certd-tls needs no privilege), sends them and
+// desired-state snapshots, and waits (bounded) for each acknowledgement. Under systemd it also
+// keeps each listening socket in its file descriptor store and takes them back at start-up, so a
+// restart of certd closes none: connection attempts meanwhile wait in the backlog.
 // Everything runs on certd's sd-event loop thread.
 
 #include "event_source.hpp"
@@ -43,8 +44,9 @@ struct SupervisorOptions {
 
 class Supervisor {
 public:
-    // Spawns certd-tls, or connects to it in service mode. Throws Error(InvalidArgument) when it
-    // would spawn it as root and `user` does not exist, or is root itself.
+    // Takes back the listening sockets systemd kept (LISTEN_FDS), then spawns certd-tls or
+    // connects to it. Throws Error(InvalidArgument) when it would spawn it as root and `user`
+    // does not exist, or is root itself.
     Supervisor(sd_event* event, SupervisorOptions options);
     // Spawned: stops the terminator (closes its socket, then SIGKILL after a short grace period).
     // Service mode: closes the connection; certd-tls serves on with the last state it got.
@@ -86,6 +88,8 @@ private:
     void start();
     void spawn();
     void connectService();
+    // Listening sockets from systemd's file descriptor store, by endpoint, into sockets_.
+    void adoptStoredSockets();
     // Takes `control` as the connection to a new terminator and sends it the desired state.
     void attach(UniqueFd control);
     void setState(TerminatorState state);

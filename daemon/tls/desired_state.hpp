@@ -54,8 +54,7 @@ struct DesiredState {
     TlsProfile profile = TlsProfile::Intermediate;
     Backend backend;
     ProxyProtocol proxyProtocol = ProxyProtocol::Off;
-    bool flush = false;    // rotate ticket keys and drop the session cache (key compromise)
-    bool freebind = false; // certd-tls.service binds listeners itself, with IP(V6)_FREEBIND if set
+    bool flush = false; // rotate ticket keys and drop the session cache (key compromise)
     std::chrono::milliseconds handshakeTimeout{10'000};
     std::chrono::milliseconds idleTimeout{300'000};
     unsigned maxConnections = 10'000;

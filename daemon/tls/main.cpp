@@ -24,7 +24,6 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 
@@ -215,95 +214,10 @@ int runStandalone(int argc, char** argv)
     }
 }
 
-// certd-tls.service binds its listeners itself (certd.service has no CAP_NET_BIND_SERVICE) and
-// keeps each in systemd's file descriptor store: when certd-tls restarts (a crash, the watchdog,
-// an upgrade), systemd hands them back, and connection attempts meanwhile wait in their backlog
-// instead of being refused.
-class OwnListeners {
-public:
-    // A listener systemd passed back from the store; kept until a snapshot lists it.
-    void adopt(UniqueFd fd)
-    {
-        const std::string name = localEndpoint(fd.get());
-        if (name.empty())
-            return;
-        log::info("certd-tls: kept listener " + name);
-        kept_[name] = std::move(fd);
-    }
-
-    // Before a snapshot: a socket in `sockets` for each listed endpoint the terminator lacks.
-    void prepare(const DesiredState& state, std::map<std::string, UniqueFd>& sockets)
-    {
-        bindErrors_.clear();
-        for (const auto& l : state.listeners) {
-            const std::string name = endpointName(l.address, l.port);
-            if (serving_.contains(name) || sockets.contains(name))
-                continue;
-            if (auto kept = kept_.extract(name)) {
-                sockets[name] = std::move(kept.mapped());
-                continue;
-            }
-            std::string error;
-            UniqueFd fd = bindListener(l.address, l.port, state.freebind, error);
-            if (!fd) {
-                log::warning("certd-tls: " + error);
-                bindErrors_[name] = error;
-                continue;
-            }
-            const std::string store = "FDSTORE=1\nFDNAME=" + storeName(name);
-            int raw = fd.get();
-            if (sd_pid_notify_with_fds(0, 0, store.c_str(), &raw, 1) < 0)
-                log::warning("certd-tls: cannot keep " + name + " in the file descriptor store");
-            sockets[name] = std::move(fd);
-        }
-    }
-
-    // After it: bind errors go into the ack; endpoints no longer listed leave the store.
-    void applied(const DesiredState& state, wire::Ack& ack)
-    {
-        for (auto& l : ack.listeners) {
-            if (auto e = bindErrors_.find(endpointName(l.address, l.port)); e != bindErrors_.end()) {
-                l.state = ListenerState::Error;
-                l.error = e->second;
-                l.errorCode = ErrorCode::Internal;
-            }
-        }
-        std::set<std::string> now;
-        for (const auto& l : state.listeners)
-            if (const auto name = endpointName(l.address, l.port); !bindErrors_.contains(name))
-                now.insert(name);
-        for (const auto& name : serving_)
-            if (!now.contains(name))
-                forget(name);
-        for (const auto& [name, fd] : kept_)
-            forget(name);
-        kept_.clear();
-        serving_ = std::move(now);
-    }
-
-private:
-    // FDNAME= allows no ':'.
-    static std::string storeName(std::string endpoint)
-    {
-        std::replace(endpoint.begin(), endpoint.end(), ':', '_');
-        return "tcp@" + endpoint;
-    }
-    static void forget(const std::string& name)
-    {
-        sd_notify(0, ("FDSTOREREMOVE=1\nFDNAME=" + storeName(name)).c_str());
-    }
-
-    std::set<std::string> serving_;                 // the terminator has a socket for these
-    std::map<std::string, UniqueFd> kept_;          // from the store, not yet listed again
-    std::map<std::string, std::string> bindErrors_; // of the snapshot being applied
-};
-
 // One control connection from certd: sockets, then snapshots, each acknowledged once applied.
-// `own` binds listeners in service mode (nullptr when certd sends them).
 class ControlSession {
 public:
-    ControlSession(UniqueFd fd, Terminator& terminator, OwnListeners* own)
-        : fd_(std::move(fd)), terminator_(terminator), own_(own)
+    ControlSession(UniqueFd fd, Terminator& terminator) : fd_(std::move(fd)), terminator_(terminator)
     {
         wire::sendFrame(fd_.get(), wire::MessageType::Hello, {});
     }
@@ -323,11 +237,7 @@ public:
             } else if (frame->type == wire::MessageType::Snapshot) {
                 const auto snapshot = wire::decodeSnapshot(frame->body);
                 frame->body.clear();
-                if (own_)
-                    own_->prepare(snapshot.state, sockets_);
-                auto ack = terminator_.apply(snapshot, sockets_);
-                if (own_)
-                    own_->applied(snapshot.state, ack);
+                const auto ack = terminator_.apply(snapshot, sockets_);
                 logAck(ack);
                 wire::sendFrame(fd_.get(), wire::MessageType::Ack, wire::encodeAck(ack));
             } else {
@@ -340,7 +250,6 @@ public:
 private:
     UniqueFd fd_;
     Terminator& terminator_;
-    OwnListeners* own_;
     wire::FrameReader reader_;
     std::map<std::string, UniqueFd> sockets_; // arrived, not yet claimed by a snapshot
 };
@@ -397,7 +306,7 @@ int runSupervised(int controlFd)
     const UniqueFd signals = terminationSignals();
     Shared shared;
     Terminator terminator(shared);
-    ControlSession session(UniqueFd(controlFd), terminator, nullptr);
+    ControlSession session(UniqueFd(controlFd), terminator);
     Timers timers(terminator);
     for (;;) {
         pollfd p[2] = {{session.fd(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
@@ -410,22 +319,20 @@ int runSupervised(int controlFd)
     }
 }
 
-// certd-tls.service: the control socket comes from certd-tls.socket (FileDescriptorName=control),
-// listeners from the file descriptor store. Serves on with the last state when certd goes away
-// (a restart of certd drops no connection) and takes the state of the next certd that connects.
+// certd-tls.service: the control socket comes from certd-tls.socket (FileDescriptorName=control);
+// certd connects there and sends the listening sockets as in spawned mode. Serves on with the
+// last state when certd goes away (a restart of certd drops no connection) and takes the
+// sockets and state of the next certd that connects.
 int runService()
 {
     char** names = nullptr;
     const int n = sd_listen_fds_with_names(1, &names);
     UniqueFd controlListener;
-    OwnListeners own;
     for (int i = 0; i < std::max(n, 0); ++i) {
         const int fd = SD_LISTEN_FDS_START + i;
-        const std::string name = names && names[i] ? names[i] : "";
-        if (name == "control" && sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0)
+        if (names && names[i] && std::strcmp(names[i], "control") == 0 &&
+            sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0)
             controlListener.reset(fd);
-        else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0)
-            own.adopt(UniqueFd(fd));
         else
             ::close(fd);
         if (names)
@@ -459,7 +366,7 @@ int runService()
                 if (fd) {
                     // A new certd: the old connection (if any) is from one that is gone.
                     session.reset();
-                    session.emplace(std::move(fd), terminator, &own);
+                    session.emplace(std::move(fd), terminator);
                     log::info("certd-tls: certd connected");
                     sd_notify(0, "STATUS=Serving what certd sends");
                 }

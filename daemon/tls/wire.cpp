@@ -133,7 +133,6 @@ SecureBytes encodeSnapshot(const Snapshot& snapshot)
     w.string(s.backend.path.string());
     w.integer(static_cast<std::uint8_t>(s.proxyProtocol));
     w.integer(static_cast<std::uint8_t>(s.flush));
-    w.integer(static_cast<std::uint8_t>(s.freebind));
     w.integer(static_cast<std::int64_t>(s.handshakeTimeout.count()));
     w.integer(static_cast<std::int64_t>(s.idleTimeout.count()));
     w.integer(static_cast<std::uint32_t>(s.maxConnections));
@@ -175,7 +174,6 @@ Snapshot decodeSnapshot(ByteView body)
         throw Error(ErrorCode::Malformed, "terminator message: bad PROXY protocol setting");
     s.proxyProtocol = static_cast<ProxyProtocol>(proxy);
     s.flush = r.integer<std::uint8_t>() != 0;
-    s.freebind = r.integer<std::uint8_t>() != 0;
     s.handshakeTimeout = std::chrono::milliseconds(r.integer<std::int64_t>());
     s.idleTimeout = std::chrono::milliseconds(r.integer<std::int64_t>());
     s.maxConnections = r.integer<std::uint32_t>();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# certd run the way systemd/certd.service runs it: as an ordinary account (here `daemon`)
-# holding only the ambient capabilities the unit grants (CAP_NET_BIND_SERVICE, CAP_SETUID,
-# CAP_SETGID, CAP_KILL), with NO_NEW_PRIVS. It must bind a port below 1024, start certd-tls as
+# certd run by hand, without systemd, as an ordinary account (here `daemon`) holding only the
+# ambient capabilities that spawning certd-tls under its own account needs (CAP_NET_BIND_SERVICE,
+# CAP_SETUID, CAP_SETGID, CAP_KILL), with NO_NEW_PRIVS. (certd.service instead runs certd-tls as
+# its own unit and grants certd CAP_NET_BIND_SERVICE alone: tests/system checks that.) It must bind a port below 1024, start certd-tls as
 # another account with no capability at all, keep its store under its own uid at 0600, and
 # stay out of reach of its own uid (non-dumpable, no core files).
 . "$(dirname "$0")/lib.sh"

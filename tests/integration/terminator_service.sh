@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # certd-tls as its own service (issue 14, parts 3 and 4), without systemd: certd-tls --service
 # is socket-activated by systemd-socket-activate (the control socket as certd-tls.socket passes
-# it, named "control") and certd connects to it with --terminator-socket. Checks: certd-tls binds
-# the listeners itself (a port already taken shows as the address's error), serves what certd
-# says, serves on when certd is SIGKILLed (new handshakes work, an established connection keeps
-# working), and takes the state of the next certd, which reconnects to the same process.
-# tests/system runs the units themselves under systemd (file descriptor store, restarts).
+# it, named "control") and certd connects to it with --terminator-socket. Checks: certd binds
+# and sends the listening sockets over that connection (a port already taken shows as the
+# address's error), certd-tls serves what certd says, serves on when certd is SIGKILLed (new
+# handshakes work, an established connection keeps working), and takes the state of the next
+# certd, which reconnects to the same process. tests/system runs the units themselves under
+# systemd (file descriptor store, restarts, refused connections).
 . "$(dirname "$0")/lifecycle_lib.sh"
 start_bus
 TLS_PIDS=()
@@ -16,7 +17,7 @@ echo "hello through certd-tls" > "$WORK/www/hello.txt"
 python3 "$(dirname "$0")/tls_backend.py" http "$BACKEND_PORT" "$WORK/www" &
 TLS_PIDS+=($!)
 wait_port 127.0.0.1 "$BACKEND_PORT"
-# Someone else holds 127.0.0.3's port: certd-tls cannot bind it, and the bus says so.
+# Someone else holds 127.0.0.3's port: certd cannot bind it, and the bus says so.
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.3", int(sys.argv[1]))); s.listen(1); time.sleep(3600)' "$PORT" &
 TLS_PIDS+=($!)
@@ -41,12 +42,12 @@ wait_until 60 '[ "$(prop /org/certd1 org.certd1.Manager TerminatorState)" = "\"r
   || fail "TerminatorState is $(prop /org/certd1 org.certd1.Manager TerminatorState), not running"
 factory=$(prop /org/certd1 org.certd1.Manager FactoryCertificate | tr -d '"')
 [ "$(served_fp 127.0.0.2)" = "$(fp_of "$factory")" ] || fail "127.0.0.2 does not serve the factory certificate"
-pass "certd-tls --service binds 127.0.0.2 itself and serves the factory certificate"
+pass "certd-tls --service serves the factory certificate on the socket certd bound for 127.0.0.2"
 wait_until 30 '[ "$(address_prop 127.0.0.3 State)" = "\"error\"" ]' \
   || fail "127.0.0.3's port is taken, yet its state is $(address_prop 127.0.0.3 State)"
 grep -q "Address already in use" <<<"$(address_prop 127.0.0.3 Error)" \
   || fail "127.0.0.3's error does not say why: $(address_prop 127.0.0.3 Error)"
-pass "a port certd-tls cannot bind shows as the address's error: $(address_prop 127.0.0.3 Error)"
+pass "a port certd cannot bind shows as the address's error: $(address_prop 127.0.0.3 Error)"
 
 # An established connection: one request now, one after certd's restart, on the same socket.
 mkfifo "$WORK/go"

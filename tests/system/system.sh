@@ -40,6 +40,7 @@ ExecStopPost=/bin/systemctl poweroff --no-block
 UNIT
 cp "$WORK/inside.sh" "$WORK/report/inside.sh"
 cp "$HERE/../integration/wait_lib.sh" "$WORK/report/wait_lib.sh"
+cp "$HERE/tls_probe.py" "$WORK/report/tls_probe.py"
 # Bounded: a boot that hangs fails the test instead of holding CI.
 timeout 300 systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network --quiet \
   --bind="$WORK/report:/report" --bind-ro="$WORK/pkg:/pkg" --bind-ro="$WORK/pkg/usr/local:/usr/local" \

@@ -1,5 +1,5 @@
-#include "tls/proxy_header.hpp"
 #include "tls/wire.hpp"
+#include "tls/proxy_header.hpp"
 
 #include <doctest/doctest.h>
 
@@ -22,7 +22,6 @@ TEST_CASE("a snapshot survives encoding, keys and all")
     in.state.backend.path = "/run/app.sock";
     in.state.proxyProtocol = ProxyProtocol::V2;
     in.state.flush = true;
-    in.state.freebind = true;
     in.state.handshakeTimeout = std::chrono::milliseconds(1234);
     in.state.idleTimeout = std::chrono::milliseconds(56789);
     in.state.maxConnections = 77;
@@ -37,7 +36,6 @@ TEST_CASE("a snapshot survives encoding, keys and all")
     CHECK(out.state.backend == in.state.backend);
     CHECK(out.state.proxyProtocol == ProxyProtocol::V2);
     CHECK(out.state.flush);
-    CHECK(out.state.freebind);
     CHECK(out.state.handshakeTimeout.count() == 1234);
     CHECK(out.state.idleTimeout.count() == 56789);
     CHECK(out.state.maxConnections == 77);
