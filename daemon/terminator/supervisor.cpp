@@ -656,14 +656,9 @@ void Supervisor::reap()
         startFailed(why);
     }
     startReport_.reset();
-    resetBackoffIfStable();
-    scheduleRestart();
-}
-
-void Supervisor::resetBackoffIfStable()
-{
     if (Clock::now() - startedAt_ >= options_.stableAfter)
         backoff_ = options_.minBackoff;
+    scheduleRestart();
 }
 
 void Supervisor::scheduleRestart()

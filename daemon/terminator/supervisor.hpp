@@ -105,8 +105,6 @@ private:
     // What the child reported through the start pipe before it died, or "".
     std::string readStartReport();
     void scheduleRestart();
-    // A terminator that ran for stableAfter starts the backoff over.
-    void resetBackoffIfStable();
     void armAckWatchdog();
     std::vector<tls::ListenerStatus> composeStatuses(const std::vector<tls::ListenerSpec>& listeners) const;
 

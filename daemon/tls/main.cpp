@@ -42,9 +42,8 @@ void usage(std::FILE* out)
         "       certd-tls --listen ADDR:PORT --cert CHAIN.pem --key KEY.pem --backend HOST:PORT|unix:PATH\n"
         "                 [--workers N] [--max-connections N] [--proxy-v2]\n"
         "  The certd TLS terminator. certd starts it with --control-fd; certd-tls.service runs it with\n"
-        "  --service (the control socket from certd-tls.socket, its listeners kept in systemd's file\n"
-        "  descriptor store); the last form serves one certificate on one address without certd\n"
-        "  (benchmarks, experiments).\n",
+        "  --service (certd connects through certd-tls.socket and sends the listening sockets); the\n"
+        "  last form serves one certificate on one address without certd (benchmarks, experiments).\n",
         out);
 }
 
