@@ -31,18 +31,20 @@ Description=certd system test (tests/system/inside.sh)
 After=dbus.service
 [Service]
 Type=oneshot
-# system.sh bounds the whole boot (timeout 300).
-TimeoutStartSec=infinity
+# A hung check is stopped here, so that the journal below still reaches the report;
+# system.sh bounds the whole boot (timeout 420).
+TimeoutStartSec=300s
 StandardOutput=file:/report/inside.log
 StandardError=inherit
 ExecStart=/bin/bash /report/inside.sh
+ExecStopPost=/bin/sh -c 'journalctl --no-pager -o short-monotonic -u certd -u certd-tls -u certd-tls.socket -u dbus -u system-test >/report/journal.log'
 ExecStopPost=/bin/systemctl poweroff --no-block
 UNIT
 cp "$WORK/inside.sh" "$WORK/report/inside.sh"
 cp "$HERE/../integration/wait_lib.sh" "$WORK/report/wait_lib.sh"
 cp "$HERE/tls_probe.py" "$WORK/report/tls_probe.py"
 # Bounded: a boot that hangs fails the test instead of holding CI.
-timeout 300 systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network --quiet \
+timeout 420 systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network --quiet \
   --bind="$WORK/report:/report" --bind-ro="$WORK/pkg:/pkg" --bind-ro="$WORK/pkg/usr/local:/usr/local" \
   --overlay-ro="/usr/share/dbus-1/system.d:$WORK/pkg/usr/local/share/dbus-1/system.d:/usr/share/dbus-1/system.d" \
   --bind-ro="$WORK/system-test.service:/etc/systemd/system/system-test.service" \
@@ -62,8 +64,10 @@ if [ ! -s "$WORK/report/inside.log" ]; then
   exit 1
 fi
 cat "$WORK/report/inside.log"
-grep -q '^# done' "$WORK/report/inside.log" || { echo "FAIL: inside.sh did not finish"; exit 1; }
+journal() { [ -f "$WORK/report/journal.log" ] && tail -120 "$WORK/report/journal.log" | sed 's/^/# journal: /'; }
+grep -q '^# done' "$WORK/report/inside.log" || { journal; echo "FAIL: inside.sh did not finish"; exit 1; }
 if grep -q '^not ok' "$WORK/report/inside.log"; then
+  journal
   echo "FAIL: $(grep -c '^not ok' "$WORK/report/inside.log") check(s) failed"
   exit 1
 fi
