@@ -577,4 +577,92 @@ Config defaultConfig()
     return parseConfig("", kDefaultConfigPath);
 }
 
+namespace {
+
+// One key as a reload sees it: whether a running certd applies a change of it, and how to
+// compare it and carry the running value over. `Get` returns the member (const or not).
+struct ReloadRule {
+    std::string_view name;
+    bool live;
+    std::function<bool(const Config&, const Config&)> same;
+    std::function<void(Config& to, const Config& from)> keep;
+};
+
+template <typename Get>
+ReloadRule rule(std::string_view name, bool live, Get get)
+{
+    return {name, live, [get](const Config& a, const Config& b) { return get(a) == get(b); },
+            [get](Config& to, const Config& from) { get(to) = get(from); }};
+}
+
+// Every key of kTopLevelFields, sections whole where only the whole matters. Restart-only: what
+// certd reads once at start-up (the store, the terminator process it spawns, the netlink monitor,
+// the expiry thresholds its watch and warnings were built with) and the factory certificate's
+// subject, which only matters when that certificate is made.
+const std::vector<ReloadRule>& reloadRules()
+{
+    static const std::vector<ReloadRule> rules{
+        rule(
+            "state_directory", false, [](auto& c) -> auto& { return c.stateDirectory; }),
+        rule(
+            "addresses", true, [](auto& c) -> auto& { return c.addresses; }),
+        rule(
+            "discovery", false, [](auto& c) -> auto& { return c.discovery; }),
+        rule(
+            "port", true, [](auto& c) -> auto& { return c.port; }),
+        rule(
+            "freebind", false, [](auto& c) -> auto& { return c.freebind; }),
+        rule(
+            "backend", true, [](auto& c) -> auto& { return c.backend; }),
+        rule(
+            "proxy_protocol", true, [](auto& c) -> auto& { return c.proxyProtocol; }),
+        rule(
+            "tls_profile", true, [](auto& c) -> auto& { return c.tlsProfile; }),
+        rule(
+            "admin_group", true, [](auto& c) -> auto& { return c.adminGroup; }),
+        rule(
+            "key_export_group", true, [](auto& c) -> auto& { return c.keyExportGroup; }),
+        rule(
+            "factory_certificate", false, [](auto& c) -> auto& { return c.factoryCertificate; }),
+        rule(
+            "expiry_warning_days", false, [](auto& c) -> auto& { return c.expiryWarningDays; }),
+        rule(
+            "terminator.user", false, [](auto& c) -> auto& { return c.terminator.user; }),
+        rule(
+            "terminator.workers", true, [](auto& c) -> auto& { return c.terminator.workers; }),
+        rule(
+            "terminator.handshake_timeout_ms", true,
+            [](auto& c) -> auto& { return c.terminator.handshakeTimeout; }),
+        rule(
+            "terminator.idle_timeout_ms", true, [](auto& c) -> auto& { return c.terminator.idleTimeout; }),
+        rule(
+            "terminator.max_connections", true, [](auto& c) -> auto& { return c.terminator.maxConnections; }),
+        rule(
+            "terminator.binary", false, [](auto& c) -> auto& { return c.terminator.binary; }),
+        rule(
+            "bus_max_message_size", true, [](auto& c) -> auto& { return c.busMaxMessageSize; }),
+    };
+    return rules;
+}
+
+} // namespace
+
+ConfigDifference compareConfigs(const Config& running, const Config& next)
+{
+    ConfigDifference difference;
+    for (const auto& r : reloadRules())
+        if (!r.same(running, next))
+            (r.live ? difference.live : difference.restartOnly).emplace_back(r.name);
+    return difference;
+}
+
+Config reloadedConfig(const Config& running, const Config& next)
+{
+    Config config = next;
+    for (const auto& r : reloadRules())
+        if (!r.live)
+            r.keep(config, running);
+    return config;
+}
+
 } // namespace certd

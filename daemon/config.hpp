@@ -68,6 +68,16 @@ Config defaultConfig();
 // Every key the file may hold, nested ones dotted ("terminator.workers"), in table order.
 std::vector<std::string> knownConfigKeys();
 
+// How a reload treats the keys whose values differ between the running and the new configuration
+// (dotted names, in table order).
+struct ConfigDifference {
+    std::vector<std::string> live;        // applied by the reload
+    std::vector<std::string> restartOnly; // kept at the running value until the next restart
+};
+ConfigDifference compareConfigs(const Config& running, const Config& next);
+// What a reload runs with: `next`, but the restart-only keys keep `running`'s values.
+Config reloadedConfig(const Config& running, const Config& next);
+
 // "tcp:127.0.0.1:8080", "tcp:[::1]:8080", "unix:/run/app.sock": the form the file uses.
 std::string describeBackend(const tls::Backend& backend);
 std::string_view tlsProfileName(tls::TlsProfile profile);

@@ -22,6 +22,7 @@ struct SubjectSpec {
     std::string organization;
     std::string organizationalUnit;
     std::string commonName;
+    bool operator==(const SubjectSpec&) const = default;
 };
 
 struct SubjectAltName {
@@ -39,6 +40,7 @@ struct CertificateSpec {
     SubjectSpec subject;
     std::vector<SubjectAltName> subjectAltNames;
     int days = 365; // self-signed validity
+    bool operator==(const CertificateSpec&) const = default;
 };
 
 // Parses "DNS:name", "IP:addr" or a bare name (DNS). Throws
