@@ -259,7 +259,10 @@ std::vector<Finding> Manager::check(const std::string& id, const std::vector<std
 void Manager::addressAppeared(const std::string& text)
 {
     const auto canonical = canonicalIp(text, Brackets::Accept);
-    if (!canonical || addresses_.count(*canonical))
+    if (!canonical)
+        return;
+    discovered_.insert(*canonical); // a configured one too: it stays when the configuration drops it
+    if (addresses_.count(*canonical))
         return;
     addresses_[*canonical] =
         AddressEntry{*canonical, AddressOrigin::Discovered, tls::ListenerState::Listening, {}};
@@ -276,6 +279,7 @@ void Manager::addressVanished(const std::string& text)
     const auto canonical = canonicalIp(text, Brackets::Accept);
     if (!canonical)
         return;
+    discovered_.erase(*canonical);
     const auto it = addresses_.find(*canonical);
     if (it == addresses_.end() || it->second.origin != AddressOrigin::Discovered)
         return;
@@ -286,6 +290,52 @@ void Manager::addressVanished(const std::string& text)
     changes.addressesRemoved.insert(*canonical);
     if (certificates_.count(serving))
         changes.certificatesChanged.insert(serving);
+    record(changes);
+}
+
+void Manager::setConfiguredAddresses(const std::vector<std::string>& addresses)
+{
+    std::set<std::string> wanted;
+    for (const auto& text : addresses) {
+        const auto canonical = canonicalIp(text, Brackets::Accept);
+        if (!canonical)
+            throw Error(ErrorCode::InvalidArgument, "addresses: '" + text + "' is not an IP address");
+        wanted.insert(*canonical);
+    }
+    Changes changes;
+    // A served address's certificate lists it among its Addresses: announce that one too.
+    auto touch = [&](const std::string& address) {
+        const std::string serving = certificateForAddress(address);
+        if (certificates_.count(serving) && !changes.certificatesAdded.count(serving))
+            changes.certificatesChanged.insert(serving);
+    };
+    for (auto it = addresses_.begin(); it != addresses_.end();) {
+        AddressEntry& entry = it->second;
+        if (entry.origin != AddressOrigin::Configured || wanted.count(it->first)) {
+            ++it;
+        } else if (discovered_.count(it->first)) {
+            entry.origin = AddressOrigin::Discovered;
+            changes.addressesChanged.insert((it++)->first);
+        } else {
+            touch(it->first);
+            changes.addressesRemoved.insert(it->first);
+            it = addresses_.erase(it);
+        }
+    }
+    for (const auto& address : wanted) {
+        const auto it = addresses_.find(address);
+        if (it != addresses_.end()) {
+            if (it->second.origin == AddressOrigin::Discovered) {
+                it->second.origin = AddressOrigin::Configured;
+                changes.addressesChanged.insert(address);
+            }
+            continue;
+        }
+        addresses_[address] =
+            AddressEntry{address, AddressOrigin::Configured, tls::ListenerState::Listening, {}};
+        changes.addressesAdded.insert(address);
+        touch(address);
+    }
     record(changes);
 }
 

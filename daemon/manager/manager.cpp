@@ -68,13 +68,8 @@ std::string_view severityName(Severity severity)
 Manager::Manager(Store& store, ManagerOptions options)
     : store_(store), options_(std::move(options)), cache_(store.directory())
 {
-    for (const auto& text : options_.configuredAddresses) {
-        const auto canonical = canonicalIp(text, Brackets::Accept);
-        if (!canonical)
-            throw Error(ErrorCode::InvalidArgument, "addresses: '" + text + "' is not an IP address");
-        addresses_[*canonical] =
-            AddressEntry{*canonical, AddressOrigin::Configured, tls::ListenerState::Listening, {}};
-    }
+    setConfiguredAddresses(options_.configuredAddresses);
+    pending_ = {}; // nothing is published yet: the bus builds its objects from the model
     loadFromStore();
 }
 

@@ -170,6 +170,11 @@ public:
     // Address model: discovery adds and removes; configured ones stay.
     void addressAppeared(const std::string& address);
     void addressVanished(const std::string& address);
+    // The configured addresses from now on (a reload): new ones are added; one no longer listed
+    // becomes discovered if discovery reports it, else it goes. Its binding stays in the store,
+    // as a vanished discovered address's does: listed again, it serves the same certificate.
+    // Throws Error(InvalidArgument), changing nothing, when one is not an IP address.
+    void setConfiguredAddresses(const std::vector<std::string>& addresses);
     // Records what the terminator reports for an address.
     void setAddressStatus(const std::string& address, tls::ListenerState state, const std::string& error);
 
@@ -256,7 +261,8 @@ private:
     std::map<std::string, KeyEntry> keys_;
     std::map<std::string, RequestEntry> requests_;
     std::map<std::string, AddressEntry> addresses_;
-    std::map<std::string, std::string> keyBySpki_;            // spki sha256 -> key id
+    std::set<std::string> discovered_;             // what discovery reports present, configured or not
+    std::map<std::string, std::string> keyBySpki_; // spki sha256 -> key id
     std::multimap<unsigned long, std::string> bySubjectHash_; // X509 subject name hash -> certificate id
     std::map<std::string, std::string> issuerOf_;             // certificate id -> issuer id ("" = not found)
     std::map<std::string, std::vector<std::string>> certificatesByKey_; // key id -> certificate ids

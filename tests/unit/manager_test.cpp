@@ -460,6 +460,45 @@ TEST_CASE("discovered addresses come and go; configured ones stay; statuses chan
     CHECK(f.manager.terminatorError() == "cannot execute x");
 }
 
+TEST_CASE("a reload's address list adds, drops, and leaves a discovered address to discovery")
+{
+    Fixture f;
+    f.manager.ensureFactoryCertificate();
+    const auto web = f.selfSigned("web", "web.example.com");
+    f.manager.assign("127.0.0.3", web.id);
+    f.manager.addressAppeared("127.0.0.2"); // configured, and on the host too
+    f.manager.takeChanges();
+
+    f.manager.setConfiguredAddresses({"127.0.0.4"});
+    auto changes = f.manager.takeChanges();
+    CHECK(changes.addressesAdded == std::set<std::string>{"127.0.0.4"});
+    CHECK(changes.addressesRemoved == std::set<std::string>{"127.0.0.3"});
+    CHECK(changes.addressesChanged == std::set<std::string>{"127.0.0.2"});
+    CHECK(changes.certificatesChanged.count(web.id) == 1); // its Addresses lost 127.0.0.3
+    CHECK(f.manager.address("127.0.0.2").origin == AddressOrigin::Discovered);
+    CHECK(f.manager.address("127.0.0.4").origin == AddressOrigin::Configured);
+    CHECK(f.manager.addresses().count("127.0.0.3") == 0);
+
+    // Listed again, an address serves the certificate it was bound to; a discovered one listed
+    // turns configured, and then outlives its disappearance from the host.
+    f.manager.setConfiguredAddresses({"127.0.0.2", "127.0.0.3"});
+    changes = f.manager.takeChanges();
+    CHECK(changes.addressesAdded == std::set<std::string>{"127.0.0.3"});
+    CHECK(changes.addressesRemoved == std::set<std::string>{"127.0.0.4"});
+    CHECK(f.manager.certificateForAddress("127.0.0.3") == web.id);
+    CHECK(f.manager.address("127.0.0.2").origin == AddressOrigin::Configured);
+    f.manager.addressVanished("127.0.0.2");
+    CHECK(f.manager.addresses().count("127.0.0.2") == 1);
+    f.manager.takeChanges();
+
+    f.manager.setConfiguredAddresses({"127.0.0.2", "127.0.0.3"});
+    CHECK(f.manager.takeChanges().empty());
+    CHECK(errorCodeOf([&] {
+              f.manager.setConfiguredAddresses({"127.0.0.5", "nope"});
+          }) == ErrorCode::InvalidArgument);
+    CHECK(f.manager.addresses().count("127.0.0.5") == 0); // nothing changed
+}
+
 TEST_CASE("check names uncovered hosts, compares IPs canonically, and reports a root change as info")
 {
     Fixture f;
