@@ -58,7 +58,7 @@ struct DesiredState {
     std::chrono::milliseconds handshakeTimeout{10'000};
     std::chrono::milliseconds idleTimeout{300'000};
     unsigned maxConnections = 10'000;
-    unsigned workers = 0; // 0: one per CPU the terminator may run on; read at its start only
+    unsigned workers = 0; // 0: one per CPU the terminator may run on; a change grows or retires workers
 };
 
 // What a listener does: serves ("listening"), waits for the terminator ("pending"), or cannot

@@ -100,20 +100,38 @@ unsigned Terminator::connectionLimit(unsigned wanted, std::size_t listeners, uns
 Terminator::~Terminator()
 {
     workers_.clear(); // joins them, closing their connections
+    retiring_.clear();
 }
 
-void Terminator::startWorkers(unsigned count)
+void Terminator::resizeWorkers(unsigned count)
 {
-    for (unsigned i = 0; i < count; ++i)
-        workers_.push_back(std::make_unique<Worker>(shared_, i));
-    log::info("certd-tls: " + std::to_string(count) + " worker(s)");
+    std::erase_if(retiring_, [](const auto& w) { return w->finished(); }); // joins them
+    if (count == workers_.size())
+        return;
+    const bool first = workers_.empty();
+    while (workers_.size() > count) {
+        workers_.back()->retire();
+        retiring_.push_back(std::move(workers_.back()));
+        workers_.pop_back();
+    }
+    while (workers_.size() < count) {
+        auto worker = std::make_unique<Worker>(shared_, static_cast<unsigned>(workers_.size()));
+        for (const auto& [name, listener] : listeners_)
+            worker->addListener(listener);
+        workers_.push_back(std::move(worker));
+    }
+    std::string line = "certd-tls: " + std::to_string(count) + " worker(s)";
+    if (!first)
+        line += " now; " + std::to_string(retiring_.size()) + " retiring once their connections end";
+    log::info(line);
 }
 
 void Terminator::syncWorkers()
 {
-    for (auto& w : workers_)
-        if (!w->sync(std::chrono::seconds(2)))
-            log::warning("certd-tls: a worker is slow to take a new generation");
+    for (auto* pool : {&workers_, &retiring_})
+        for (auto& w : *pool)
+            if (!w->sync(std::chrono::seconds(2)))
+                log::warning("certd-tls: a worker is slow to take a new generation");
 }
 
 wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string, UniqueFd>& sockets)
@@ -126,18 +144,14 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
     settings->proxyV2 = s.proxyProtocol == ProxyProtocol::V2;
     settings->handshakeTimeout = s.handshakeTimeout;
     settings->idleTimeout = s.idleTimeout;
-    settings->maxConnections = connectionLimit(std::max(1U, s.maxConnections), s.listeners.size(),
-                                               workers_.empty() ? (s.workers ? s.workers : usableCpus())
-                                                                : static_cast<unsigned>(workers_.size()));
+    const unsigned workers = s.workers ? s.workers : usableCpus();
+    settings->maxConnections = connectionLimit(std::max(1U, s.maxConnections), s.listeners.size(), workers);
     try {
         resolveBackend(s.backend, *settings);
     } catch (const Error& e) {
         ack.error = e.what(); // keep forwarding to the last backend that resolved
     }
     shared_.settings.store(std::move(settings));
-
-    if (workers_.empty())
-        startWorkers(s.workers ? s.workers : usableCpus());
 
     // Certificate contexts: built here, on the control thread, never by a worker. They carry
     // the profile's cipher list, so a profile change rebuilds them all.
@@ -235,6 +249,8 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
         for (const auto& a : added)
             w->addListener(a);
     }
+    // After the listener changes, so that a new worker starts with exactly the listeners above.
+    resizeWorkers(workers);
     syncWorkers();
     // No worker polls them now; open connections keep their Listener but not its socket.
     for (const auto& r : removed)

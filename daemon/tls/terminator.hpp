@@ -84,13 +84,17 @@ private:
         Bytes keyDigest;
         std::shared_ptr<const CertificateContext> context;
     };
-    void startWorkers(unsigned count);
+    // Grows or shrinks the pool to `count` workers. A new worker polls every listener; one
+    // beyond the count retires: it takes no new connection and its thread ends with its last
+    // one, so no established connection is dropped. Retired workers are freed here once ended.
+    void resizeWorkers(unsigned count);
     void syncWorkers();
     // maxConnections as far as RLIMIT_NOFILE allows (raising its soft value if need be).
     unsigned connectionLimit(unsigned wanted, std::size_t listeners, unsigned workers);
 
     Shared& shared_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<std::unique_ptr<Worker>> retiring_; // serving their last connections
     std::map<std::string, std::shared_ptr<Listener>> listeners_;
     std::map<std::string, CachedCertificate> certificates_;
     std::optional<TlsProfile> profile_;

@@ -7,12 +7,14 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace certd::tls {
@@ -174,7 +176,13 @@ Worker::Worker(Shared& shared, unsigned index)
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<std::uint64_t>(Tag::Wake);
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        run();
+        finished_ = true;
+    });
+    // "tls-worker-3" in /proc/PID/task/*/comm and in top -H.
+    const std::string name = "tls-worker-" + std::to_string(index_);
+    ::pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());
 }
 
 Worker::~Worker()
@@ -204,6 +212,11 @@ void Worker::removeListener(const Listener* listener)
     post({Command::Kind::Remove, nullptr, listener, 0});
 }
 
+void Worker::retire()
+{
+    post({Command::Kind::Retire, nullptr, nullptr, 0});
+}
+
 bool Worker::sync(std::chrono::milliseconds timeout)
 {
     post({Command::Kind::Barrier, nullptr, nullptr, 0});
@@ -225,6 +238,8 @@ bool Worker::drainCommands()
     for (auto& c : commands) {
         switch (c.kind) {
         case Command::Kind::Add: {
+            if (retired_)
+                break;
             auto reg = std::make_unique<Registration>();
             reg->listener = std::move(c.listener);
             auto* raw = reg.get();
@@ -245,6 +260,12 @@ bool Worker::drainCommands()
             }
             break;
         case Command::Kind::Barrier:
+            break;
+        case Command::Kind::Retire:
+            // Unpolled now; the registrations stay until the end of this batch of events, which
+            // may still name them.
+            setAccepting(false);
+            retired_ = true;
             break;
         case Command::Kind::Stop:
             keepRunning = false;
@@ -289,7 +310,7 @@ int Worker::pollTimeout() const
         next = std::min(next, handshaking_.front().since + settings->handshakeTimeout);
     if (!established_.empty())
         next = std::min(next, established_.front().since + settings->idleTimeout);
-    if (!accepting_)
+    if (!accepting_ && !retired_)
         next = std::min(next, now_ + std::chrono::milliseconds(50));
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now_).count();
     return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
@@ -342,6 +363,20 @@ void Worker::run()
         }
         expire();
         closed_.clear();
+        if (retired_) {
+            listeners_.clear();
+            if (handshaking_.empty() && established_.empty()) {
+                // Its last connection has ended. Nothing will handle commands any more: a sync()
+                // that races with this end returns at once instead of timing out.
+                {
+                    const std::lock_guard lock(mutex_);
+                    processed_ = std::numeric_limits<std::uint64_t>::max();
+                }
+                done_.notify_all();
+                return;
+            }
+            continue;
+        }
         if (!accepting_ && now_ >= acceptRetry_) {
             const auto settings = shared_.settings.load();
             if (shared_.connections.load(std::memory_order_relaxed) < settings->maxConnections)
@@ -352,6 +387,8 @@ void Worker::run()
 
 void Worker::accept(Registration& registration)
 {
+    if (retired_)
+        return; // an event of the batch that retired it
     const auto settings = shared_.settings.load();
     Listener& listener = *registration.listener;
     for (int i = 0; i < 64; ++i) {

@@ -6,6 +6,7 @@
 
 #include "tls/terminator.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <list>
@@ -27,10 +28,15 @@ public:
     void removeListener(const Listener* listener);
     // Blocks until the worker has handled every command posted before; false on timeout.
     bool sync(std::chrono::milliseconds timeout);
+    // A smaller worker count (a reload): the worker stops polling every listener and takes no
+    // new connection; its thread ends once its last connection has (see finished()).
+    void retire();
+    // The thread of a retired worker has ended: destroying it now closes nothing.
+    bool finished() const { return finished_.load(); }
 
 private:
     struct Command {
-        enum class Kind { Add, Remove, Barrier, Stop } kind;
+        enum class Kind { Add, Remove, Barrier, Retire, Stop } kind;
         std::shared_ptr<Listener> listener;
         const Listener* key = nullptr;
         std::uint64_t sequence = 0;
@@ -70,6 +76,7 @@ private:
     // Owned by the worker thread.
     std::map<const Listener*, std::unique_ptr<Registration>> listeners_;
     bool accepting_ = true;
+    bool retired_ = false;
     Clock::time_point acceptRetry_;     // after EMFILE/ENFILE, accepts resume no earlier than this
     std::list<Connection> handshaking_; // oldest first: handshake deadlines
     std::list<Connection> established_; // least recently active first: idle deadlines
@@ -77,6 +84,7 @@ private:
     std::vector<Connection*> ready_;    // yielded while they still had work
     std::unique_ptr<std::uint8_t[]> scratch_;
     Clock::time_point now_;
+    std::atomic<bool> finished_{false};
     std::thread thread_;
 };
 
