@@ -811,6 +811,16 @@ int runStatus(Context& ctx)
     return 0;
 }
 
+int runReload(Context& ctx)
+{
+    ctx.bus().reload();
+    if (ctx.json)
+        printJson(Json::object().set("Reloaded", true));
+    else
+        printMessage("certd applied its configuration file.");
+    return 0;
+}
+
 const std::vector<Command>& commands()
 {
     // clang-format off
@@ -865,6 +875,8 @@ const std::vector<Command>& commands()
           {"--output", "-o", "FILE", "where to write (- for standard output); created 0600 when it holds a key"}}},
         {"delete", "CERT|REQUEST|KEY", 1, 1, runDelete, "Delete a certificate, request or key.", {}},
         {"addresses", "", 0, 0, runAddresses, "List the appliance addresses and the certificate each serves.", {}},
+        {"reload", "", 0, 0, runReload,
+         "Have certd apply its configuration file again (like systemctl reload); waits until it is served.", {}},
         {"status", "", 0, 0, runStatus,
          "Show certd's status: host, version, uptime, terminator, bindings, soonest expiry.", {}},
     };

@@ -550,6 +550,11 @@ std::vector<std::string> Client::replaceCertificate(const std::string& oldCertif
     });
 }
 
+void Client::reload()
+{
+    call([&] { impl_->manager.Reload(); });
+}
+
 Status Client::getStatus()
 {
     return call([&] { return parseStatus(impl_->manager.GetStatus()); });

@@ -210,6 +210,9 @@ public:
     std::vector<std::string> replaceCertificate(const std::string& oldCertificate,
                                                 const std::string& newCertificate, bool force = false,
                                                 std::vector<Warning>* warnings = nullptr);
+    // Has certd read its configuration file again and apply it; returns once applied. A bad
+    // file throws InvalidArgument ("FILE:LINE: KEY: reason") and changes nothing.
+    void reload();
     Status getStatus();
     std::string version();
     std::string factoryCertificate();

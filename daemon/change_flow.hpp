@@ -49,6 +49,9 @@ public:
     // The next settle() also rotates session ticket keys and drops session caches (a
     // compromise-driven swap).
     void requestFlush() { flush_ = true; }
+    // The next settle() sends the terminator a snapshot even if the Manager recorded nothing
+    // (its settings changed: a reload).
+    void requestSync() { synced_ = false; }
     // Hands on what changed since the last call: terminator (acknowledged), then subscribers.
     // The first call always brings the terminator in line. Not reentrant: news that arrives
     // while it runs is handed on by the same call.

@@ -129,6 +129,22 @@ void EventLoop::exitOnTerminationSignals()
         check(sd_event_add_signal(event_, nullptr, sig, nullptr, nullptr), "cannot handle signals");
 }
 
+void EventLoop::onSignal(int signal, std::function<void()> handler)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, signal);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    auto source = std::make_unique<Source>();
+    source->handler = std::move(handler);
+    check(sd_event_add_signal(
+              event_, adopt(source->source), signal,
+              [](sd_event_source*, const signalfd_siginfo*, void* userdata) { return runHandler(userdata); },
+              &source->handler),
+          "cannot handle signals");
+    sources_.push_back(std::move(source));
+}
+
 void EventLoop::defer(std::function<void()> handler)
 {
     // Once run() has returned (certd is stopping), deferred work would never run, and sd-event

@@ -33,6 +33,8 @@ public:
     void watchReadable(int fd, std::function<void()> handler);
     // SIGTERM and SIGINT end run().
     void exitOnTerminationSignals();
+    // Calls `handler` on the loop thread whenever `signal` arrives (blocked for the process).
+    void onSignal(int signal, std::function<void()> handler);
     // Calls `handler` once, before any other pending event (after the current one).
     void defer(std::function<void()> handler);
     // Calls `handler` after every event the loop dispatched (sd-event's post sources): where

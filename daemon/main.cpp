@@ -10,6 +10,7 @@
 #include "log.hpp"
 #include "manager/manager.hpp"
 #include "pki/ossl.hpp"
+#include "reload.hpp"
 #include "store/store.hpp"
 #include "terminator/link.hpp"
 #include "terminator/supervisor.hpp"
@@ -17,6 +18,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <systemd/sd-daemon.h>
 
+#include <csignal>
 #include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -112,6 +114,7 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     terminator::Supervisor supervisor(loop.get(), supervisorOptions);
     terminator::Link terminator(manager, config, supervisor);
     ChangeFlow flow(manager, terminator, loop);
+    Reloader reloader(configPath, config, manager, terminator, flow);
 
     auto connection = sdbus::createSystemBusConnection();
     bus::ServiceInfo info;
@@ -119,7 +122,11 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     info.port = config.port;
     info.maxMessageSize = config.busMaxMessageSize;
     info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
+    info.reload = [&reloader] { reloader.reload(); };
     bus::Service service(*connection, loop, manager, flow, info);
+    reloader.subscribe([&service](const Config& c) {
+        service.reconfigure(c.port, bus::AuthPolicy{c.adminGroup, c.keyExportGroup}, c.busMaxMessageSize);
+    });
     ExpiryWatch expiry(loop, manager, config.expiryWarningDays, expiringWithinDays,
                        [&](const std::string& id, std::uint64_t notAfter, unsigned days) {
                            log::warning("certificate '" + manager.friendlyName(id) + "' expires in " +
@@ -138,6 +145,13 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     loop.afterEveryEvent([&flow] { flow.settleUnlessGrouping(); });
 
     loop.exitOnTerminationSignals();
+    loop.onSignal(SIGHUP, [&reloader] {
+        try {
+            reloader.reload();
+        } catch (const Error&) {
+            // Logged by reload(); the running configuration stays.
+        }
+    });
     loop.enableWatchdog();
     loop.attachBus(*connection);
 

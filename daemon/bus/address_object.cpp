@@ -17,7 +17,7 @@ AddressObject::~AddressObject()
 void AddressObject::emitChanged()
 {
     emitPropertiesChangedSignal(org::certd1::Address_adaptor::INTERFACE_NAME,
-                                {"Certificate", "State", "Error"});
+                                {"Certificate", "State", "Error", "Origin", "Port"});
 }
 
 void assign(Service& service, const Callee& callee, sdbus::Result<BusWarnings>&& result,

@@ -107,6 +107,13 @@ void ManagerObject::ReplaceCertificate(sdbus::Result<std::vector<std::string>, B
                     });
 }
 
+void ManagerObject::Reload(sdbus::Result<>&& result)
+{
+    // The reply waits for the settle that sends the new state: "returned" means "applied".
+    service_.mutate({getObject(), lifeline()}, std::move(result), "Reload", kRootPath, Right::Manage,
+                    [&] { service_.info().reload(); });
+}
+
 namespace {
 std::string firstLine(const char* path)
 {

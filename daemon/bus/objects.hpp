@@ -46,6 +46,7 @@ private:
                             std::map<std::string, sdbus::Variant> options) override;
     std::map<std::string, sdbus::Variant> GetStatus() override;
     std::map<std::string, sdbus::Variant> GetCallerRights() override;
+    void Reload(sdbus::Result<>&& result) override;
     std::string Version() override;
     sdbus::ObjectPath FactoryCertificate() override;
     std::string TerminatorState() override;

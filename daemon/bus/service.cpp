@@ -269,6 +269,17 @@ void Service::emitCertificateExpiring(const std::string& id, std::uint64_t notAf
     managerObject_->emitCertificateExpiring(sdbus::ObjectPath(certificatePath(id)), notAfterUSec, days);
 }
 
+void Service::reconfigure(std::uint16_t port, AuthPolicy auth, std::size_t maxMessageSize)
+{
+    const bool portChanged = port != info_.port;
+    info_.port = port;
+    info_.auth = std::move(auth);
+    info_.maxMessageSize = maxMessageSize;
+    if (portChanged)
+        for (const auto& [address, object] : addresses_)
+            object->emitChanged();
+}
+
 void Service::emitManagerProperties(const std::vector<std::string>& names)
 {
     managerObject_->emitPropertiesChangedSignal(org::certd1::Manager_adaptor::INTERFACE_NAME, names);

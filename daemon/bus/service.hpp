@@ -46,6 +46,9 @@ struct ServiceInfo {
     std::uint16_t port = 443;
     AuthPolicy auth;
     std::size_t maxMessageSize = 33554432; // the bus's max_message_size (Config::busMaxMessageSize)
+    // Manager.Reload: applies the configuration file again (Reloader::reload); throws
+    // Error(InvalidArgument) for a bad file, which changes nothing.
+    std::function<void()> reload;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -104,6 +107,9 @@ public:
     void requestFlush() { flow_.requestFlush(); }
     void emitManagerProperties(const std::vector<std::string>& names);
     void emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days);
+    // A reload: the port the addresses show, who may call what (from the next call on), and the
+    // bus's message size limit.
+    void reconfigure(std::uint16_t port, AuthPolicy auth, std::size_t maxMessageSize);
 
     // Runs a mutation: authorise the caller from the message being processed, run `body` (it
     // returns the reply's values: nothing, one value or a tuple), and reply when the change is

@@ -17,6 +17,12 @@ Link::Link(Manager& manager, const Config& config, Supervisor& supervisor)
     stateChanged();
 }
 
+void Link::setConfig(const Config& config)
+{
+    config_ = config;
+    sent_.reset();
+}
+
 void Link::sync(bool flush)
 {
     Listeners listeners;

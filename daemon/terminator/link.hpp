@@ -24,6 +24,11 @@ public:
     // Takes over the supervisor's onStateChanged.
     Link(Manager& manager, const Config& config, Supervisor& supervisor);
 
+    // The settings the next snapshots carry from now on (a reload): port, TLS profile, backend,
+    // PROXY protocol, timeouts, connection limit, worker count. The next sync() sends a snapshot
+    // even if no listener or chain changed.
+    void setConfig(const Config& config);
+
     // Sends the desired state when its listeners or chains differ from the last one sent (or
     // `flush`), waits for the acknowledgement, and records each address's state in the Manager.
     void sync(bool flush = false);
@@ -35,7 +40,7 @@ private:
     void stateChanged();
 
     Manager& manager_;
-    const Config& config_;
+    Config config_; // a copy: a reload replaces it (setConfig)
     Supervisor& supervisor_;
     // What was last sent. Keys follow from the certificate ids: each is read from the store
     // once, when its certificate is first served, and kept (in secure memory) while it is.
