@@ -596,9 +596,8 @@ ReloadRule rule(std::string_view name, bool live, Get get)
 }
 
 // Every key of kTopLevelFields, sections whole where only the whole matters. Restart-only: what
-// certd reads once at start-up (the store, the terminator process it spawns, the netlink monitor,
-// the expiry thresholds its watch and warnings were built with) and the factory certificate's
-// subject, which only matters when that certificate is made.
+// certd reads once at start-up (the store, the terminator process it spawns, the netlink monitor) and the
+// factory certificate's subject, which only matters when that certificate is made.
 const std::vector<ReloadRule>& reloadRules()
 {
     static const std::vector<ReloadRule> rules{
@@ -625,7 +624,7 @@ const std::vector<ReloadRule>& reloadRules()
         rule(
             "factory_certificate", false, [](auto& c) -> auto& { return c.factoryCertificate; }),
         rule(
-            "expiry_warning_days", false, [](auto& c) -> auto& { return c.expiryWarningDays; }),
+            "expiry_warning_days", true, [](auto& c) -> auto& { return c.expiryWarningDays; }),
         rule(
             "terminator.user", false, [](auto& c) -> auto& { return c.terminator.user; }),
         rule(
@@ -646,6 +645,12 @@ const std::vector<ReloadRule>& reloadRules()
 }
 
 } // namespace
+
+unsigned expiringSoonDays(const Config& config)
+{
+    const auto& days = config.expiryWarningDays;
+    return days.empty() ? 30 : *std::max_element(days.begin(), days.end());
+}
 
 ConfigDifference compareConfigs(const Config& running, const Config& next)
 {

@@ -68,6 +68,10 @@ Config defaultConfig();
 // Every key the file may hold, nested ones dotted ("terminator.workers"), in table order.
 std::vector<std::string> knownConfigKeys();
 
+// When a certificate's Warnings gain "expiring-soon": the largest expiry_warning_days
+// threshold, 30 when the list is empty.
+unsigned expiringSoonDays(const Config& config);
+
 // How a reload treats the keys whose values differ between the running and the new configuration
 // (dotted names, in table order).
 struct ConfigDifference {

@@ -28,6 +28,13 @@ ExpiryWatch::ExpiryWatch(EventLoop& loop, Manager& manager, std::vector<unsigned
     changed({});
 }
 
+void ExpiryWatch::setThresholds(std::vector<unsigned> thresholdDays, unsigned expiringWithinDays)
+{
+    thresholdDays_ = std::move(thresholdDays);
+    expiringWithinDays_ = expiringWithinDays;
+    changed({});
+}
+
 void ExpiryWatch::changed(const Changes& /*changes*/)
 {
     if (std::exchange(rearmPending_, true))

@@ -29,6 +29,9 @@ public:
     ExpiryWatch(EventLoop& loop, Manager& manager, std::vector<unsigned> thresholdDays,
                 unsigned expiringWithinDays, OnExpiring onExpiring);
 
+    // New thresholds (a reload); re-arms. Thresholds already reported stay reported.
+    void setThresholds(std::vector<unsigned> thresholdDays, unsigned expiringWithinDays);
+
     // Something changed: re-arm (once, after the current event).
     void changed(const Changes& changes);
 

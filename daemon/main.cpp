@@ -89,10 +89,7 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     ManagerOptions options;
     options.factorySpec = config.factoryCertificate;
     options.factoryKeyType = config.factoryCertificate.keyType.value_or(pki::KeyType::Rsa2048);
-    options.expiringWithinDays =
-        config.expiryWarningDays.empty()
-            ? 30
-            : *std::max_element(config.expiryWarningDays.begin(), config.expiryWarningDays.end());
+    options.expiringWithinDays = expiringSoonDays(config);
     options.configuredAddresses = config.addresses;
     // Bus mutations that arrive together share one flush (ChangeFlow). CERTD_GROUP_COMMIT=0 makes
     // each commit on its own, as before: the baseline of bench/bus-load.sh.
@@ -137,6 +134,8 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
                            service.emitCertificateExpiring(id, notAfter, days);
                        });
     flow.subscribe([&expiry](const Changes& changes) { expiry.changed(changes); });
+    reloader.subscribe(
+        [&expiry](const Config& c) { expiry.setThresholds(c.expiryWarningDays, expiringSoonDays(c)); });
     // A mutation's working copies of the store state (a few MB at 10,000 certificates) are
     // freed by now; give them back rather than keep them resident until the next one.
     flow.subscribe([](const Changes&) { releaseFreedMemory(); });

@@ -72,6 +72,7 @@ void Reloader::reload()
     // terminator the whole new state at once.
     config_ = reloadedConfig(config_, next);
     manager_.setConfiguredAddresses(config_.addresses);
+    manager_.setExpiringWithinDays(expiringSoonDays(config_));
     terminator_.setConfig(config_);
     for (const auto& subscriber : subscribers_)
         subscriber(config_);

@@ -443,6 +443,14 @@ void Manager::refreshWarnings()
     record(changes);
 }
 
+void Manager::setExpiringWithinDays(unsigned days)
+{
+    if (days == options_.expiringWithinDays)
+        return;
+    options_.expiringWithinDays = days;
+    refreshWarnings();
+}
+
 const CertificateEntry& Manager::certificate(const std::string& id) const
 {
     return findOrThrow(certificates_, id, "certificate");

@@ -194,6 +194,8 @@ public:
     // ---- time
     // Re-evaluates time-dependent warnings (the clock moved on).
     void refreshWarnings();
+    // When a certificate gains "expiring-soon" from now on (a reload); re-evaluates warnings.
+    void setExpiringWithinDays(unsigned days);
 
 private:
     std::uint64_t now() const;

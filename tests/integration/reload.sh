@@ -193,10 +193,20 @@ else
   echo "skip: (f) needs root to act as another user"
 fi
 
+# expiry_warning_days applies live: the factory certificate (3650 days) is "expiring soon" within 3650.
+factory=$(prop /org/certd1 org.certd1.Manager FactoryCertificate | tr -d '"')
+prop "$factory" org.certd1.Certificate Warnings | grep -q expiring-soon && fail "the factory certificate starts expiring-soon"
+write_config "127.0.0.2, 127.0.0.4" modern "$BACKEND2_PORT" 1 "admin_group: $(id -gn nobody)" "expiry_warning_days: [3650]"
+"$CERTCTL" reload >/dev/null || fail "certctl reload failed"
+prop "$factory" org.certd1.Certificate Warnings | grep -q expiring-soon \
+  || fail "expiry_warning_days: [3650] did not make the factory certificate expiring-soon"
+pass "expiry_warning_days applies live"
+
 # (g) Restart-only keys are named, in one warning, and keep their running values.
-write_config "127.0.0.2, 127.0.0.4" modern "$BACKEND2_PORT" 1 "freebind: true" "expiry_warning_days: [10]"
+write_config "127.0.0.2, 127.0.0.4" modern "$BACKEND2_PORT" 1 "freebind: true" "factory_certificate:" \
+  "  friendly_name: Other"
 hup
-grep -q "<4>$WORK/certd.yaml: freebind, expiry_warning_days changed; takes effect at the next restart" \
+grep -q "<4>$WORK/certd.yaml: freebind, factory_certificate changed; takes effect at the next restart" \
   "$WORK/certd.log" || fail "no warning naming the restart-only keys: $(grep -i restart "$WORK/certd.log")"
 handshake 127.0.0.4 -tls1_3 || fail "127.0.0.4 stopped serving"
 pass "restart-only keys are named in one warning"

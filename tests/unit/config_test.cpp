@@ -483,10 +483,10 @@ terminator:
   user: someone
 )");
     const auto difference = compareConfigs(running, next);
-    CHECK(difference.live ==
-          std::vector<std::string>{"addresses", "port", "tls_profile", "admin_group", "terminator.workers"});
+    CHECK(difference.live == std::vector<std::string>{"addresses", "port", "tls_profile", "admin_group",
+                                                      "expiry_warning_days", "terminator.workers"});
     CHECK(difference.restartOnly ==
-          std::vector<std::string>{"state_directory", "freebind", "expiry_warning_days", "terminator.user"});
+          std::vector<std::string>{"state_directory", "freebind", "terminator.user"});
 
     const Config reloaded = reloadedConfig(running, next);
     CHECK(reloaded.addresses == std::vector<std::string>{"127.0.0.3"});
@@ -496,7 +496,8 @@ terminator:
     CHECK(reloaded.terminator.workers == 3);
     CHECK(reloaded.stateDirectory == running.stateDirectory);
     CHECK_FALSE(reloaded.freebind);
-    CHECK(reloaded.expiryWarningDays == running.expiryWarningDays);
+    CHECK(reloaded.expiryWarningDays == std::vector<unsigned>{10});
+    CHECK(certd::expiringSoonDays(reloaded) == 10);
     CHECK(reloaded.terminator.user == running.terminator.user);
 
     const auto none = compareConfigs(running, running);
