@@ -81,11 +81,13 @@ void Reloader::reload()
         log::warning(path_.string() + ": " + joined(difference.restartOnly) +
                          " changed; takes effect at the next restart",
                      {{"CERTD_CONFIG", path_.string()}});
-    const std::string what =
-        difference.live.empty() ? "nothing to apply" : "applying " + joined(difference.live);
-    log::notice("reloading " + path_.string() + ": " + what, {{"CERTD_CONFIG", path_.string()}});
-    flow_.whenSettled([path = path_.string(), what](const std::exception_ptr&) {
-        log::notice("reloaded " + path + " (" + what + ")", {{"CERTD_CONFIG", path}});
+    const std::string live = joined(difference.live);
+    log::notice("reloading " + path_.string() + ": " +
+                    (live.empty() ? "nothing to apply" : "applying " + live),
+                {{"CERTD_CONFIG", path_.string()}});
+    flow_.whenSettled([path = path_.string(), live](const std::exception_ptr&) {
+        log::notice("reloaded " + path + ": " + (live.empty() ? "nothing to apply" : live + " applied"),
+                    {{"CERTD_CONFIG", path}});
         notifyReady("Reloaded " + path);
     });
 }
