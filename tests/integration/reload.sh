@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Live configuration reload: certd and certd-tls on loopback, the configuration file changed and
 # applied with SIGHUP or `certctl reload` (Manager.Reload). An added address serves TLS and a
-# removed one refuses connections; tls_profile modern refuses TLS 1.2; a new backend gets new
+# removed one refuses connections; a new port moves the listeners; tls_profile modern refuses TLS 1.2; a new backend gets new
 # connections while one established before the reload still talks to the old one; a changed
 # worker count shows in certd-tls's threads without dropping a connection; a bad file (syntax or
 # value) is refused with FILE:LINE and changes nothing; a restart-only key is named in the log;
@@ -124,6 +124,17 @@ grep -q "Connection refused\|connect:errno" "$WORK/hs.out" || fail "127.0.0.3 do
   org.certd1.Address State)" = '"listening"' ] || fail "the bus does not show 127.0.0.4 listening"
 busctl --system tree org.certd1 --list | grep -q '127_2e0_2e0_2e3' && fail "127.0.0.3 is still on the bus"
 pass "SIGHUP: an added address serves TLS, a removed one refuses connections"
+
+# Port: every listener moves; the address objects show the new port.
+OLD_PORT=$PORT
+PORT=$((OLD_PORT + 3))
+write_config "127.0.0.2, 127.0.0.4" intermediate "$BACKEND_PORT" 2
+"$CERTCTL" reload >/dev/null || fail "certctl reload failed"
+handshake 127.0.0.2 && handshake 127.0.0.4 || fail "no TLS on the new port $PORT"
+PORT=$OLD_PORT handshake 127.0.0.2 && fail "the old port $OLD_PORT still serves"
+[ "$(prop "$(busctl --system tree org.certd1 --list | grep -m1 '^/org/certd1/address/.*127_2e0_2e0_2e2')" \
+  org.certd1.Address Port)" = "$PORT" ] || fail "Address.Port does not show the new port"
+pass "port: the listeners move to the new port"
 
 # (b) tls_profile modern: TLS 1.2 refused, TLS 1.3 served (certctl reload is synchronous).
 handshake 127.0.0.2 -tls1_2 || fail "TLS 1.2 refused under intermediate"
