@@ -8,7 +8,8 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # verify needs the ExecStart binaries to exist: point them at the freshly built ones.
-sed "s|^ExecStart=/usr/bin/certd|ExecStart=$CERTD|" "$SRC/systemd/certd.service" > "$WORK/certd.service"
+sed -e "s|^ExecStart=/usr/bin/certd|ExecStart=$CERTD|" -e "s|^ExecReload=+/usr/bin/certctl|ExecReload=+$CERTCTL|" \
+  "$SRC/systemd/certd.service" > "$WORK/certd.service"
 sed "s|^ExecStart=/usr/libexec/certd-tls|ExecStart=$CERTD_TLS|" "$SRC/systemd/certd-tls.service" \
   > "$WORK/certd-tls.service"
 cp "$SRC/systemd/certd-tls.socket" "$WORK/"

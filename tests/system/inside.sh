@@ -27,8 +27,10 @@ cp /pkg/lib/systemd/system/certd.service /pkg/lib/systemd/system/certd-tls.servi
 # The shipped units run /usr/bin/certd and /usr/libexec/certd-tls, where a package
 # (--prefix=/usr) puts them; this tree was installed under /usr/local.
 for unit in certd certd-tls; do
-  printf '[Service]\nExecStart=\n%s\n' "$(sed -n 's|^ExecStart=/usr/|ExecStart=/usr/local/|p' "/pkg/lib/systemd/system/$unit.service")" \
-    >"/etc/systemd/system/$unit.service.d/10-prefix.conf"
+  { printf '[Service]\nExecStart=\n'
+    [ "$unit" = certd ] && printf 'ExecReload=\n'
+    sed -n 's#^\(ExecStart\|ExecReload\)=\(+\?\)/usr/#\1=\2/usr/local/#p' "/pkg/lib/systemd/system/$unit.service"
+  } >"/etc/systemd/system/$unit.service.d/10-prefix.conf"
 done
 # A short watchdog only to keep the hung-certd check short; the mechanism is the shipped one.
 printf '[Service]\nWatchdogSec=3s\n' >/etc/systemd/system/certd.service.d/20-test-watchdog.conf
@@ -96,13 +98,15 @@ measure() {
   python3 /report/tls_probe.py loop 127.0.0.2 443 /report/stop 120 >/report/loop.log 2>&1 &
   local loop=$!
   wait_until 30 'grep -qs ^first /report/loop.log'
+  local start=${EPOCHREALTIME/./} took
   "$@"
+  took=$(((${EPOCHREALTIME/./} - start) / 1000))
   wait_until 60 serving
   touch /report/stop
   wait "$loop"
   local stats
   stats=$(grep ^connections /report/loop.log)
-  echo "# $name: $stats"
+  echo "# $name: $stats command_ms $took"
   local _ refused failed
   read -r _ _ _ refused _ failed _ <<<"$stats"
   check "$name: no connection refused ($stats)" test "$refused" = 0
@@ -124,6 +128,39 @@ check "a connection established before certd's restart still carries requests ($
 measure "systemctl restart certd-tls" 1 systemctl restart certd-tls
 measure "SIGKILL of certd-tls (Restart=always)" 1 systemctl kill -s SIGKILL certd-tls
 measure "systemctl restart certd certd-tls (an upgrade)" 1 systemctl restart certd certd-tls
+
+echo "# systemctl reload certd (issue 14, part 2)"
+cp /etc/certd/certd.yaml /report/certd.yaml.orig
+sed -i 's/^addresses: \[127.0.0.2\]/addresses: [127.0.0.2, 127.0.0.3]/' /etc/certd/certd.yaml
+mkfifo /report/go2
+python3 /report/tls_probe.py hold 127.0.0.2 443 /report/go2 >/report/hold2.log 2>&1 &
+hold=$!
+wait_until 30 'grep -qs "^first ok" /report/hold2.log'
+tls=$(tlsprop MainPID)
+main=$(prop MainPID)
+measure "systemctl reload certd (an address added)" 0 timeout 60 systemctl reload certd
+check "the added address 127.0.0.3 serves TLS after the reload" \
+  bash -c 'openssl s_client -connect 127.0.0.3:443 </dev/null 2>/dev/null | grep -q "^New, TLSv1"'
+check "the reload kept certd's and certd-tls's pids" test "$(prop MainPID)/$(tlsprop MainPID)" = "$main/$tls"
+echo go >/report/go2
+wait "$hold"
+check "a connection established before the reload still carries requests ($(tail -1 /report/hold2.log))" \
+  grep -q "^second ok" /report/hold2.log
+check "the journal says what the reload applied" \
+  bash -c "journalctl -u certd --no-pager | grep -q 'reloaded /etc/certd/certd.yaml: .*addresses'"
+echo 'port: [' >>/etc/certd/certd.yaml
+if out=$(timeout 60 systemctl reload certd 2>&1); then
+  notok "systemctl reload refuses a bad file: it succeeded"
+else
+  check "systemctl reload refuses a bad file, and the journal names file and line" \
+    bash -c "journalctl -u certd --no-pager | grep -q 'reload refused.*/etc/certd/certd.yaml:[0-9]'"
+fi
+check "after the refused reload certd is active and 127.0.0.3 still served" \
+  bash -c '[ "$(systemctl show -P ActiveState certd)" = active ] && openssl s_client -connect 127.0.0.3:443 </dev/null 2>/dev/null | grep -q "^New, TLSv1"'
+cp /report/certd.yaml.orig /etc/certd/certd.yaml
+measure "systemctl reload certd (the address removed again)" 0 timeout 60 systemctl reload certd
+check "127.0.0.3 is no longer served" bash -c '! openssl s_client -connect 127.0.0.3:443 </dev/null >/dev/null 2>&1'
+
 tls=$(tlsprop MainPID)
 main=$(prop MainPID)
 systemctl kill -s SIGKILL certd
