@@ -78,6 +78,8 @@ void releaseFreedMemory()
 int run(const std::filesystem::path& configPath, const std::filesystem::path& terminatorSocket)
 {
     using namespace certd;
+    // Before anything opens a descriptor: the rest of systemd's LISTEN_FDS range is closed.
+    auto keptSockets = terminator::storedListeningSockets();
     const Config config = loadConfig(configPath);
     protectMemory();
 
@@ -107,7 +109,8 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     supervisorOptions.binary = terminator::terminatorBinary(config);
     supervisorOptions.user = config.terminator.user;
     supervisorOptions.freebind = config.freebind;
-    terminator::Supervisor supervisor(loop.get(), supervisorOptions);
+    supervisorOptions.kept = std::move(keptSockets);
+    terminator::Supervisor supervisor(loop.get(), std::move(supervisorOptions));
     terminator::Link terminator(manager, config, supervisor);
     ChangeFlow flow(manager, terminator, loop);
     Reloader reloader(configPath, config, manager, terminator, flow);

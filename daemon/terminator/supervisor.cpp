@@ -23,7 +23,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -227,16 +226,21 @@ Supervisor::~Supervisor()
     sd_event_unref(event_);
 }
 
-void Supervisor::adoptStoredSockets()
+std::vector<UniqueFd> storedListeningSockets()
 {
-    char** names = nullptr;
-    const int n = sd_listen_fds_with_names(1, &names);
+    std::vector<UniqueFd> kept;
+    const int n = sd_listen_fds(1);
     for (int i = 0; i < std::max(n, 0); ++i) {
         UniqueFd fd(SD_LISTEN_FDS_START + i);
-        if (names)
-            std::free(names[i]);
-        if (sd_is_socket_inet(fd.get(), AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0)
-            continue;
+        if (sd_is_socket_inet(fd.get(), AF_UNSPEC, SOCK_STREAM, 1, 0) > 0)
+            kept.push_back(std::move(fd));
+    }
+    return kept;
+}
+
+void Supervisor::adoptStoredSockets()
+{
+    for (auto& fd : options_.kept) {
         const std::string endpoint = tls::localEndpoint(fd.get());
         if (endpoint.empty() || sockets_.contains(endpoint))
             continue;
@@ -245,7 +249,7 @@ void Supervisor::adoptStoredSockets()
         log::info("certd-tls: kept listening socket " + endpoint + " across the restart");
         sockets_[endpoint] = Socket{std::move(fd), false};
     }
-    std::free(static_cast<void*>(names));
+    options_.kept.clear();
 }
 
 void Supervisor::setState(TerminatorState state)

@@ -40,13 +40,18 @@ struct SupervisorOptions {
     std::chrono::milliseconds minBackoff{100};  // first restart delay, doubled per quick death
     std::chrono::milliseconds maxBackoff{5000};
     std::chrono::milliseconds stableAfter{10'000}; // a run this long resets the backoff
+    std::vector<UniqueFd> kept;                    // from storedListeningSockets()
 };
+
+// The listening sockets systemd kept for certd in its file descriptor store (LISTEN_FDS), to be
+// passed to the Supervisor. Call it first thing in main(): it closes every other descriptor in
+// that range, which must not be one certd has opened meanwhile.
+std::vector<UniqueFd> storedListeningSockets();
 
 class Supervisor {
 public:
-    // Takes back the listening sockets systemd kept (LISTEN_FDS), then spawns certd-tls or
-    // connects to it. Throws Error(InvalidArgument) when it would spawn it as root and `user`
-    // does not exist, or is root itself.
+    // Takes back the listening sockets in options.kept, then spawns certd-tls or connects to it. Throws
+    // Error(InvalidArgument) when it would spawn it as root and `user` does not exist, or is root itself.
     Supervisor(sd_event* event, SupervisorOptions options);
     // Spawned: stops the terminator (closes its socket, then SIGKILL after a short grace period).
     // Service mode: closes the connection; certd-tls serves on with the last state it got.
@@ -88,7 +93,7 @@ private:
     void start();
     void spawn();
     void connectService();
-    // Listening sockets from systemd's file descriptor store, by endpoint, into sockets_.
+    // options_.kept, by endpoint, into sockets_.
     void adoptStoredSockets();
     // Takes `control` as the connection to a new terminator and sends it the desired state.
     void attach(UniqueFd control);

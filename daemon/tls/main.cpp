@@ -311,8 +311,10 @@ int runSupervised(int controlFd)
         pollfd p[2] = {{session.fd(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
         const int r = pollOrThrow(p, 2, timers.pollTimeout());
         timers.fire();
-        if (r > 0 && p[1].revents)
+        if (r > 0 && p[1].revents) {
+            terminator.stopAccepting();
             return 0;
+        }
         if (r > 0 && p[0].revents && !session.readable())
             return 0; // certd closed its end (it is stopping or gone)
     }
@@ -357,8 +359,10 @@ int runService()
         timers.fire();
         if (r <= 0)
             continue;
-        if (p[0].revents)
+        if (p[0].revents) {
+            terminator.stopAccepting();
             return 0;
+        }
         try {
             if (p[1].revents) {
                 UniqueFd fd(::accept4(controlListener.get(), nullptr, nullptr, SOCK_CLOEXEC));

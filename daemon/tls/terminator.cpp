@@ -126,6 +126,17 @@ void Terminator::resizeWorkers(unsigned count)
     log::info(line);
 }
 
+void Terminator::stopAccepting()
+{
+    for (auto& w : workers_)
+        for (const auto& [name, listener] : listeners_)
+            w->removeListener(listener.get());
+    syncWorkers();
+    for (const auto& [name, listener] : listeners_)
+        listener->closeSocket();
+    listeners_.clear();
+}
+
 void Terminator::syncWorkers()
 {
     for (auto* pool : {&workers_, &retiring_})

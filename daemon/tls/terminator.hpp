@@ -77,6 +77,10 @@ public:
     // removes listeners (taking theirs from `sockets`), and reports per listener.
     wire::Ack apply(const wire::Snapshot& snapshot, std::map<std::string, UniqueFd>& sockets);
     void rotateTicketKeys() { shared_.ticketKeys.rotate(); }
+    // Before exit: the workers stop accepting and this process closes its listening sockets, so
+    // that connections still in a backlog go to the next certd-tls (certd holds the sockets), not
+    // to this one as it closes everything. Open connections stay until the destructor.
+    void stopAccepting();
 
 private:
     struct CachedCertificate {

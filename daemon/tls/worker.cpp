@@ -256,6 +256,10 @@ bool Worker::drainCommands()
             if (auto it = listeners_.find(c.key); it != listeners_.end()) {
                 if (it->second->polled)
                     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->listener->fd(), nullptr);
+                // An event later in this batch may still name it (a client arrived as certd
+                // replaced the socket): freed after the batch, ignored by accept() until then.
+                it->second->removed = true;
+                unlisted_.push_back(std::move(it->second));
                 listeners_.erase(it);
             }
             break;
@@ -363,6 +367,7 @@ void Worker::run()
         }
         expire();
         closed_.clear();
+        unlisted_.clear();
         if (retired_) {
             listeners_.clear();
             if (handshaking_.empty() && established_.empty()) {
@@ -387,8 +392,8 @@ void Worker::run()
 
 void Worker::accept(Registration& registration)
 {
-    if (retired_)
-        return; // an event of the batch that retired it
+    if (retired_ || registration.removed)
+        return; // an event of the batch that retired the worker or removed the listener
     const auto settings = shared_.settings.load();
     Listener& listener = *registration.listener;
     for (int i = 0; i < 64; ++i) {

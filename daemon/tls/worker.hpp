@@ -44,6 +44,7 @@ private:
     struct Registration {
         std::shared_ptr<Listener> listener;
         bool polled = false;
+        bool removed = false; // unpolled; kept until the end of the batch of events that may name it
     };
     using Clock = std::chrono::steady_clock;
 
@@ -81,7 +82,8 @@ private:
     std::list<Connection> handshaking_; // oldest first: handshake deadlines
     std::list<Connection> established_; // least recently active first: idle deadlines
     std::list<Connection> closed_;      // freed after each batch of events
-    std::vector<Connection*> ready_;    // yielded while they still had work
+    std::vector<std::unique_ptr<Registration>> unlisted_; // removed listeners, freed likewise
+    std::vector<Connection*> ready_;                      // yielded while they still had work
     std::unique_ptr<std::uint8_t[]> scratch_;
     Clock::time_point now_;
     std::atomic<bool> finished_{false};

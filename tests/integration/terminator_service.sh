@@ -106,3 +106,44 @@ pass "a connection established before certd was killed still carries requests af
 stop_certd
 kill -0 "$TLS_PID" || fail "certd-tls exited when certd stopped"
 pass "certd-tls serves on after certd stops (certd-tls.service's StopWhenUnneeded= stops it under systemd)"
+
+# 20 restarts of certd under a handshake loop, with the listening socket of 127.0.0.2 kept
+# across them as systemd's file descriptor store keeps it (fd_holder.py passes it back with
+# LISTEN_FDS): each new certd adopts it and sends it again, and certd-tls swaps it in while
+# clients arrive. (A worker once freed a replaced listener while an event of the same batch
+# still named it, and certd-tls crashed: found by tests/system.)
+kill "$TLS_PID"; wait "$TLS_PID" 2>/dev/null || true
+systemd-socket-activate -l "$WORK/tls2.sock" --fdname=control "$CERTD_TLS" --service >"$WORK/tls2.log" 2>&1 &
+TLS_PID=$!
+TLS_PIDS+=("$TLS_PID")
+wait_until 30 '[ -S "$WORK/tls2.sock" ]' || fail "systemd-socket-activate did not listen on $WORK/tls2.sock"
+export CERTD_LOG_STDERR=1 CERTD_LOGFILE="$WORK/certd.log"
+coproc HOLDER { python3 "$(dirname "$0")/fd_holder.py" 127.0.0.2 "$PORT" sh -c 'exec "$0" "$@" >>"$CERTD_LOGFILE" 2>&1' \
+  "$CERTD" --config "$WORK/certd.yaml" --terminator-socket "$WORK/tls2.sock"; }
+TLS_PIDS+=("$HOLDER_PID")
+read -r line <&"${HOLDER[0]}"; [ "$line" = listening ] || fail "fd_holder.py: $line"
+holder() { echo "$1" >&"${HOLDER[1]}"; read -r reply pid <&"${HOLDER[0]}"; [ "$reply" = "$2" ] || fail "fd_holder.py: $reply"; }
+holder start started; CERTD_PID=$pid
+wait_until 120 certd_answers || fail "certd did not start with the kept socket"
+python3 "$(dirname "$0")/../system/tls_probe.py" loop 127.0.0.2 "$PORT" "$WORK/stop" 300 >"$WORK/loop.log" 2>&1 &
+LOOP_PID=$!
+TLS_PIDS+=("$LOOP_PID")
+wait_until 60 'grep -qs ^first "$WORK/loop.log"' || fail "the handshake loop did not start: $(cat "$WORK/loop.log")"
+for i in $(seq 1 20); do
+  holder kill killed
+  holder start started; CERTD_PID=$pid
+  wait_until 120 certd_answers || fail "certd did not start again ($i)"
+  wait_until 60 '[ "$(grep -c "certd connected" "$WORK/tls2.log")" -ge $((i + 1)) ]' \
+    || fail "restart $i: certd-tls saw $(grep -c "certd connected" "$WORK/tls2.log") connections"
+  kill -0 "$TLS_PID" || fail "certd-tls died at restart $i: $(tail -5 "$WORK/tls2.log")"
+done
+grep -q "kept listening socket 127.0.0.2:$PORT" "$WORK/certd.log" || fail "certd never adopted the kept socket"
+touch "$WORK/stop"
+wait "$LOOP_PID"
+stats=$(grep ^connections "$WORK/loop.log")
+read -r _ connections _ refused _ failed _ <<<"$stats"
+[ "$refused" = 0 ] && [ "$failed" = 0 ] || fail "handshakes across 20 restarts of certd: $stats"
+[ "$connections" -gt 20 ] || fail "too few handshakes to mean anything: $stats"
+pass "20 restarts of certd (socket kept as systemd would) under a handshake loop, one certd-tls: $stats"
+holder kill killed
+CERTD_PID=

@@ -29,6 +29,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 using namespace certd;
 using namespace certd::terminator;
@@ -91,7 +92,7 @@ int main(int argc, char** argv)
     state.handshakeTimeout = std::chrono::milliseconds(10'000);
     int changes = 0;
     try {
-        Supervisor supervisor(event, options);
+        Supervisor supervisor(event, std::move(options));
         supervisor.onStateChanged = [&] { ++changes; };
         std::string line;
         std::string pending;

@@ -114,6 +114,7 @@ measure() {
   local stats
   stats=$(grep ^connections /report/loop.log)
   echo "# $name: $stats command_ms $took"
+  sed -n 's/^failure/#   failure/p' /report/loop.log
   local _ refused failed
   read -r _ _ _ refused _ failed _ <<<"$stats"
   check "$name: no connection refused ($stats)" test "$refused" = 0
