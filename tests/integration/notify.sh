@@ -6,23 +6,7 @@
 # and exits 0.
 . "$(dirname "$0")/lib.sh"
 start_bus
-python3 - "$WORK/notify.sock" "$WORK/notify.log" <<'PY' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(1)
-end = time.monotonic() + 240
-with open(sys.argv[2], "w") as log:
-    while time.monotonic() < end:
-        try:
-            msg = s.recv(4096).decode()
-        except socket.timeout:
-            continue
-        log.write("%.6f %s\n" % (time.monotonic(), msg.replace("\n", " | ")))
-        log.flush()
-        if "STOPPING=1" in msg:
-            break
-PY
+python3 "$(dirname "$0")/notify_listener.py" "$WORK/notify.sock" "$WORK/notify.log" 240 &
 LISTENER=$!
 wait_until 60 '[ -S "$WORK/notify.sock" ]' || fail "the notify listener did not bind its socket"
 export NOTIFY_SOCKET="$WORK/notify.sock" WATCHDOG_USEC=400000

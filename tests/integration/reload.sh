@@ -10,25 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 start_bus
 
-# A NOTIFY_SOCKET listener, as systemd would be (see notify.sh).
-python3 - "$WORK/notify.sock" "$WORK/notify.log" >/dev/null 2>&1 <<'PY' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(1)
-end = time.monotonic() + 290
-with open(sys.argv[2], "w") as log:
-    while time.monotonic() < end:
-        try:
-            msg = s.recv(4096).decode()
-        except socket.timeout:
-            continue
-        if msg.strip() != "WATCHDOG=1":
-            log.write(msg.replace("\n", " | ") + "\n")
-            log.flush()
-        if "STOPPING=1" in msg:
-            break
-PY
+# A NOTIFY_SOCKET listener, as systemd would be.
+python3 "$(dirname "$0")/notify_listener.py" "$WORK/notify.sock" "$WORK/notify.log" 290 >/dev/null 2>&1 &
 wait_until 60 '[ -S "$WORK/notify.sock" ]' || fail "the notify listener did not bind its socket"
 
 # Two HTTP backends that say which one they are; they go with the test (and certd with lib.sh's cleanup).
