@@ -45,7 +45,7 @@ void usage(std::FILE* out)
                "  --config PATH   configuration file (default /etc/certd/certd.yaml)\n"
                "  --terminator-socket PATH\n"
                "                  connect to certd-tls.service there (certd-tls.socket) instead of\n"
-               "                  spawning certd-tls; it binds the listeners itself\n"
+               "                  spawning it; certd still binds the listeners and sends them\n"
                "  --version       print the version\n",
                out);
 }
