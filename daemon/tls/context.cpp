@@ -1,5 +1,7 @@
 #include "tls/context.hpp"
 
+#include "tls/forwarded_key.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -103,11 +105,17 @@ std::shared_ptr<const CertificateContext> buildCertificateContext(const Certific
                                                            ") did not issue " + subjectLine(chain[i].get()));
     }
 
-    const unsigned char* p = material.keyPkcs8.data();
-    pki::EvpPkeyPtr key(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(material.keyPkcs8.size())));
-    if (!key) {
-        ERR_clear_error();
-        throw Error(ErrorCode::Malformed, who + ": the private key is not PKCS#8 DER");
+    // No key in the material: certd holds it and signs for this process (forwarded_key.hpp).
+    pki::EvpPkeyPtr key;
+    if (material.keyPkcs8.empty()) {
+        key = forwardedKey(chain.front().get(), material.id);
+    } else {
+        const unsigned char* p = material.keyPkcs8.data();
+        key.reset(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(material.keyPkcs8.size())));
+        if (!key) {
+            ERR_clear_error();
+            throw Error(ErrorCode::Malformed, who + ": the private key is not PKCS#8 DER");
+        }
     }
     if (X509_check_private_key(chain.front().get(), key.get()) != 1) {
         ERR_clear_error();
@@ -149,8 +157,11 @@ pki::SslCtxPtr buildFrontContext(TlsProfile profile)
                         SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     // Partial writes: SSL_write hands back what fit, so one slow client never pins a whole buffer.
     // Release buffers: an idle connection holds no record buffers (memory per idle connection).
+    // Async: a handshake whose signature certd makes (forwarded key) pauses in an ASYNC job and
+    // SSL_do_handshake says SSL_ERROR_WANT_ASYNC; the worker resumes it when the reply is in.
+    // Workers clear the mode once a handshake is done: data transfer runs without the job switch.
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                    SSL_MODE_RELEASE_BUFFERS);
+                                    SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ASYNC);
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx.get(), 20'000);
     SSL_CTX_set_timeout(ctx.get(), kSessionTimeoutSeconds);

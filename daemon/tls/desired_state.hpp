@@ -41,11 +41,13 @@ struct ListenerSpec {
     bool operator==(const ListenerSpec&) const = default;
 };
 
-// A certificate some listener serves, with its private key.
+// A certificate some listener serves. Its private key stays with certd, which signs for the
+// terminator under the certificate id (sign_wire.hpp), unless keyPkcs8 carries it: the baseline
+// of the key custody benchmark (certd --terminator-holds-keys) and certd-tls's standalone mode.
 struct CertificateMaterial {
     std::string id;
     std::string chainPem; // leaf first, then its issuers: all of it is sent to clients
-    SecureBytes keyPkcs8; // unencrypted PKCS#8 DER
+    SecureBytes keyPkcs8; // unencrypted PKCS#8 DER; empty: forwarded signing
 };
 
 struct DesiredState {
