@@ -39,13 +39,16 @@ namespace {
 
 void usage(std::FILE* out)
 {
-    std::fputs("usage: certd [--config PATH] [--terminator-socket PATH]\n"
+    std::fputs("usage: certd [--config PATH] [--terminator-socket PATH] [--terminator-holds-keys]\n"
                "  Manages the appliance's TLS certificates; serves org.certd1 on the system bus\n"
                "  (DBUS_SYSTEM_BUS_ADDRESS redirects it).\n"
                "  --config PATH   configuration file (default /etc/certd/certd.yaml)\n"
                "  --terminator-socket PATH\n"
                "                  connect to certd-tls.service there (certd-tls.socket) instead of\n"
                "                  spawning it; certd still binds the listeners and sends them\n"
+               "  --terminator-holds-keys\n"
+               "                  give certd-tls the private keys instead of signing for it: only\n"
+               "                  the baseline of bench/key-custody.sh, never for production\n"
                "  --version       print the version\n",
                out);
 }
@@ -75,7 +78,8 @@ void releaseFreedMemory()
         malloc_trim(0);
 }
 
-int run(const std::filesystem::path& configPath, const std::filesystem::path& terminatorSocket)
+int run(const std::filesystem::path& configPath, const std::filesystem::path& terminatorSocket,
+        bool terminatorHoldsKeys)
 {
     using namespace certd;
     // Before anything opens a descriptor: the rest of systemd's LISTEN_FDS range is closed.
@@ -104,14 +108,21 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     // The path of a change: bus call / netlink / timer -> Manager (durable in the store) ->
     // ChangeFlow -> terminator (acknowledged) -> subscribers (bus objects and signals, expiry watch).
     EventLoop loop;
+    // certd-tls holds no private key: these threads sign for it (terminator/signer.hpp).
+    std::optional<terminator::Signer> signer;
+    if (terminatorHoldsKeys)
+        log::warning("--terminator-holds-keys: certd-tls gets the private keys (benchmark baseline)");
+    else
+        signer.emplace();
     terminator::SupervisorOptions supervisorOptions;
+    supervisorOptions.signer = signer ? &*signer : nullptr;
     supervisorOptions.socket = terminatorSocket;
     supervisorOptions.binary = terminator::terminatorBinary(config);
     supervisorOptions.user = config.terminator.user;
     supervisorOptions.freebind = config.freebind;
     supervisorOptions.kept = std::move(keptSockets);
     terminator::Supervisor supervisor(loop.get(), std::move(supervisorOptions));
-    terminator::Link terminator(manager, config, supervisor);
+    terminator::Link terminator(manager, config, supervisor, signer ? &*signer : nullptr);
     ChangeFlow flow(manager, terminator, loop);
     Reloader reloader(configPath, config, manager, terminator, flow);
 
@@ -196,6 +207,7 @@ int main(int argc, char** argv)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     std::filesystem::path configPath{std::string(certd::kDefaultConfigPath)};
     std::filesystem::path terminatorSocket;
+    bool terminatorHoldsKeys = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--config" && i + 1 < argc) {
@@ -206,6 +218,8 @@ int main(int argc, char** argv)
             terminatorSocket = argv[++i];
         } else if (arg.rfind("--terminator-socket=", 0) == 0) {
             terminatorSocket = arg.substr(20);
+        } else if (arg == "--terminator-holds-keys") {
+            terminatorHoldsKeys = true;
         } else if (arg == "--version") {
             std::puts("certd " CERTD_VERSION);
             return 0;
@@ -218,7 +232,7 @@ int main(int argc, char** argv)
         }
     }
     try {
-        return run(configPath, terminatorSocket);
+        return run(configPath, terminatorSocket, terminatorHoldsKeys);
     } catch (const certd::Error& e) {
         std::fprintf(stderr, "certd: %s\n", e.what());
         certd::log::error(std::string("start-up failed: ") + e.what());

@@ -1,5 +1,7 @@
 #include "link.hpp"
 
+#include "tls/sign_wire.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +12,8 @@
 
 namespace certd::terminator {
 
-Link::Link(Manager& manager, const Config& config, Supervisor& supervisor)
-    : manager_(manager), config_(config), supervisor_(supervisor)
+Link::Link(Manager& manager, const Config& config, Supervisor& supervisor, Signer* signer)
+    : manager_(manager), config_(config), supervisor_(supervisor), signer_(signer)
 {
     supervisor_.onStateChanged = [this] { stateChanged(); };
     stateChanged();
@@ -52,10 +54,14 @@ void Link::sync(bool flush)
     for (const auto& [id, chainPem] : chains) {
         auto cached = keys_.find(id);
         SecureBytes key = cached != keys_.end() ? std::move(cached->second) : manager_.privateKeyPkcs8(id);
-        state.certificates.push_back({id, chainPem, key});
+        state.certificates.push_back({id, chainPem, signer_ != nullptr ? SecureBytes() : key});
         keys.emplace(id, std::move(key));
     }
     keys_ = std::move(keys); // wipes the keys no longer served
+    // Before the snapshot: the terminator may ask for a new certificate's signature as soon as it
+    // has it. An unbound key signs on for handshakes that chose its certificate just before.
+    if (signer_ != nullptr)
+        signer_->setKeys(keys_, config_.terminator.handshakeTimeout + tls::sign::kTimeout);
     const auto statuses = supervisor_.apply(state);
     sent_.emplace(std::move(listeners), std::move(chains));
     record(statuses);

@@ -1,7 +1,7 @@
 #pragma once
 
 // Keeps certd-tls serving what the Manager says: sync() sends the full desired state (each
-// address's certificate chain and key, TLS policy, backend) to the Supervisor when it
+// address's certificate chain, TLS policy, backend; the keys go to the Signer) to the Supervisor when it
 // differs from what was sent, and returns once the terminator acknowledged it; what the
 // terminator reports (per address, and its own state) goes back into the Manager.
 // Knows nothing of D-Bus.
@@ -21,8 +21,9 @@ namespace certd::terminator {
 
 class Link {
 public:
-    // Takes over the supervisor's onStateChanged.
-    Link(Manager& manager, const Config& config, Supervisor& supervisor);
+    // Takes over the supervisor's onStateChanged. With a signer, the keys of the served
+    // certificates go to it and the terminator gets none; without, they go in the snapshots.
+    Link(Manager& manager, const Config& config, Supervisor& supervisor, Signer* signer = nullptr);
 
     // The settings the next snapshots carry from now on (a reload): port, TLS profile, backend,
     // PROXY protocol, timeouts, connection limit, worker count. The next sync() sends a snapshot
@@ -42,6 +43,7 @@ private:
     Manager& manager_;
     Config config_; // a copy: a reload replaces it (setConfig)
     Supervisor& supervisor_;
+    Signer* signer_;
     // What was last sent. Keys follow from the certificate ids: each is read from the store
     // once, when its certificate is first served, and kept (in secure memory) while it is.
     std::optional<std::pair<Listeners, Chains>> sent_;

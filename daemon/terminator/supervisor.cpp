@@ -359,6 +359,7 @@ void Supervisor::attach(UniqueFd control)
         throw Error(ErrorCode::Internal, std::string("sd-event: ") + std::strerror(-r));
     if (state_ == TerminatorState::Stopped)
         setState(TerminatorState::Starting);
+    brokerSent_ = false;
     if (desired_)
         send(++generation_, Clock::now() + options_.ackTimeout);
     armAckWatchdog();
@@ -367,6 +368,15 @@ void Supervisor::attach(UniqueFd control)
 bool Supervisor::send(std::uint64_t generation, const tls::wire::Deadline& deadline)
 {
     try {
+        // The signing broker first, once per connection, and only with a state to send: the
+        // signer has that state's keys by then (Link sets them before apply()), so a handshake
+        // parked on a signature since certd went away is answered, never refused as unknown.
+        if (options_.signer != nullptr && !brokerSent_) {
+            const UniqueFd broker = options_.signer->newBroker();
+            const int fds[] = {broker.get()};
+            tls::wire::sendFrame(control_.get(), tls::wire::MessageType::Signer, {}, fds, deadline);
+            brokerSent_ = true;
+        }
         std::vector<std::string> names;
         std::vector<int> fds;
         std::vector<Socket*> batch;

@@ -13,6 +13,7 @@
 // Everything runs on certd's sd-event loop thread.
 
 #include "event_source.hpp"
+#include "terminator/signer.hpp"
 #include "terminator/state.hpp"
 #include "tls/desired_state.hpp"
 #include "tls/wire.hpp"
@@ -41,6 +42,7 @@ struct SupervisorOptions {
     std::chrono::milliseconds maxBackoff{5000};
     std::chrono::milliseconds stableAfter{10'000}; // a run this long resets the backoff
     std::vector<UniqueFd> kept;                    // from storedListeningSockets()
+    Signer* signer = nullptr; // signs for the terminator (a broker per connection); null: it holds the keys
 };
 
 // The listening sockets systemd kept for certd in its file descriptor store (LISTEN_FDS), to be
@@ -127,6 +129,7 @@ private:
     UniqueFd pidfd_;
     UniqueFd startReport_;    // read end of the child's close-on-exec report pipe
     bool ready_ = false;      // the current child said Hello
+    bool brokerSent_ = false; // the current child has a signing broker
     std::string goneWhy_;     // why certd gave up on a child that was not ready yet
     std::string error_;       // why no terminator runs, for the bus
     std::string loggedError_; // the last start failure logged, to log each reason once

@@ -233,6 +233,10 @@ public:
                     throw Error(ErrorCode::Malformed, "socket names and fds differ in number");
                 for (std::size_t i = 0; i < names.size(); ++i)
                     sockets_[names[i]] = std::move(frame->fds[i]);
+            } else if (frame->type == wire::MessageType::Signer) {
+                if (frame->fds.size() != 1)
+                    throw Error(ErrorCode::Malformed, "a signer message carries one fd");
+                terminator_.setSigner(std::move(frame->fds.front()));
             } else if (frame->type == wire::MessageType::Snapshot) {
                 const auto snapshot = wire::decodeSnapshot(frame->body);
                 frame->body.clear();

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ std::size_t hashSize(Hash hash);
 const char* hashName(Hash hash);
 // From an OpenSSL digest name ("SHA256", "SHA2-256", "sha384"...); nullopt if not one TLS signs with.
 std::optional<Hash> hashFromName(const std::string& name);
+
+// The longest a handshake waits for its signature before it fails with an alert.
+inline constexpr std::chrono::milliseconds kTimeout{2000};
 
 inline constexpr std::size_t kMaxInput = 1024;      // an EdDSA message of a TLS handshake is < 300 bytes
 inline constexpr std::size_t kMaxKeyId = 128;       // store ids are 1 to 128 characters

@@ -1,5 +1,7 @@
 #include "tls/terminator.hpp"
 
+#include <fcntl.h>
+
 #include "log.hpp"
 #include "tls/worker.hpp"
 
@@ -118,12 +120,21 @@ void Terminator::resizeWorkers(unsigned count)
         auto worker = std::make_unique<Worker>(shared_, static_cast<unsigned>(workers_.size()));
         for (const auto& [name, listener] : listeners_)
             worker->addListener(listener);
+        if (signerBroker_)
+            worker->attachSigner(UniqueFd(::fcntl(signerBroker_.get(), F_DUPFD_CLOEXEC, 3)));
         workers_.push_back(std::move(worker));
     }
     std::string line = "certd-tls: " + std::to_string(count) + " worker(s)";
     if (!first)
         line += " now; " + std::to_string(retiring_.size()) + " retiring once their connections end";
     log::info(line);
+}
+
+void Terminator::setSigner(UniqueFd broker)
+{
+    signerBroker_ = std::move(broker);
+    for (auto& w : workers_)
+        w->attachSigner(UniqueFd(::fcntl(signerBroker_.get(), F_DUPFD_CLOEXEC, 3)));
 }
 
 void Terminator::stopAccepting()

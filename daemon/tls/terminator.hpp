@@ -77,6 +77,9 @@ public:
     // removes listeners (taking theirs from `sockets`), and reports per listener.
     wire::Ack apply(const wire::Snapshot& snapshot, std::map<std::string, UniqueFd>& sockets);
     void rotateTicketKeys() { shared_.ticketKeys.rotate(); }
+    // certd's signing broker (a new one per control connection): every worker, and each one
+    // started later, opens its signing channel through it.
+    void setSigner(UniqueFd broker);
     // Before exit: the workers stop accepting and this process closes its listening sockets, so
     // that connections still in a backlog go to the next certd-tls (certd holds the sockets), not
     // to this one as it closes everything. Open connections stay until the destructor.
@@ -102,6 +105,7 @@ private:
     std::map<std::string, std::shared_ptr<Listener>> listeners_;
     std::map<std::string, CachedCertificate> certificates_;
     std::optional<TlsProfile> profile_;
+    UniqueFd signerBroker_;
     unsigned long fdLimitWarned_ = 0; // the limit last warned about
 };
 

@@ -387,7 +387,7 @@ std::optional<Frame> FrameReader::next()
         return std::nullopt;
     std::uint32_t fields[3];
     std::memcpy(fields, buffer_.data(), sizeof fields);
-    if (fields[1] > kMaxBody || fields[2] > kMaxFdsPerFrame || fields[0] < 1 || fields[0] > 4)
+    if (fields[1] > kMaxBody || fields[2] > kMaxFdsPerFrame || fields[0] < 1 || fields[0] > 5)
         throw Error(ErrorCode::Malformed, "terminator socket: bad frame header");
     if (buffer_.size() < kHeaderSize + fields[1])
         return std::nullopt;

@@ -5,7 +5,8 @@
 // first byte of a Sockets frame. Both ends are the same build, so integers go
 // in host byte order.
 //
-//   certd → certd-tls: Sockets (endpoint names + their fds), Snapshot (generation + DesiredState)
+//   certd → certd-tls: Signer (certd's signing broker, one fd; first on each connection),
+//                      Sockets (endpoint names + their fds), Snapshot (generation + DesiredState)
 //   certd-tls → certd: Hello (ready), Ack (generation applied + per-listener status)
 
 #include "bytes.hpp"
@@ -23,7 +24,7 @@
 
 namespace certd::tls::wire {
 
-enum class MessageType : std::uint32_t { Hello = 1, Sockets = 2, Snapshot = 3, Ack = 4 };
+enum class MessageType : std::uint32_t { Hello = 1, Sockets = 2, Snapshot = 3, Ack = 4, Signer = 5 };
 
 inline constexpr std::size_t kHeaderSize = 12;      // type, body length, fd count
 inline constexpr std::size_t kMaxBody = 64U << 20;  // a snapshot of thousands of certificates fits

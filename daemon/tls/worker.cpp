@@ -3,6 +3,7 @@
 #include "log.hpp"
 #include "tls/proxy_header.hpp"
 
+#include <openssl/async.h>
 #include <openssl/err.h>
 
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -164,6 +166,12 @@ struct Connection {
     bool readWantsWrite = false;                 // SSL_read needs the client writable before it can go on
     bool handshakeWantsRead = false;             // the handshake waits for bytes from the client
     std::chrono::steady_clock::time_point since; // accept (handshaking) or last activity
+    // Forwarded signing: the handshake is parked in its ASYNC job while `signing` and not `signDone`.
+    bool signing = false;
+    bool signDone = false;
+    sign::Request signRequest; // kept to send again to the next certd if this one goes
+    std::optional<Bytes> signResult;
+    std::chrono::steady_clock::time_point signDeadline;
 };
 
 Worker::Worker(Shared& shared, unsigned index)
@@ -187,7 +195,7 @@ Worker::Worker(Shared& shared, unsigned index)
 
 Worker::~Worker()
 {
-    post({Command::Kind::Stop, nullptr, nullptr, 0});
+    post({Command::Kind::Stop, nullptr, nullptr, 0, {}});
     thread_.join();
 }
 
@@ -204,22 +212,29 @@ void Worker::post(Command command)
 
 void Worker::addListener(std::shared_ptr<Listener> listener)
 {
-    post({Command::Kind::Add, std::move(listener), nullptr, 0});
+    post({Command::Kind::Add, std::move(listener), nullptr, 0, {}});
 }
 
 void Worker::removeListener(const Listener* listener)
 {
-    post({Command::Kind::Remove, nullptr, listener, 0});
+    post({Command::Kind::Remove, nullptr, listener, 0, {}});
+}
+
+void Worker::attachSigner(UniqueFd broker)
+{
+    Command command{Command::Kind::Signer, nullptr, nullptr, 0, {}};
+    command.fd = std::move(broker);
+    post(std::move(command));
 }
 
 void Worker::retire()
 {
-    post({Command::Kind::Retire, nullptr, nullptr, 0});
+    post({Command::Kind::Retire, nullptr, nullptr, 0, {}});
 }
 
 bool Worker::sync(std::chrono::milliseconds timeout)
 {
-    post({Command::Kind::Barrier, nullptr, nullptr, 0});
+    post({Command::Kind::Barrier, nullptr, nullptr, 0, {}});
     std::unique_lock lock(mutex_);
     const std::uint64_t target = posted_;
     return done_.wait_for(lock, timeout, [&] { return processed_ >= target; });
@@ -264,6 +279,10 @@ bool Worker::drainCommands()
             }
             break;
         case Command::Kind::Barrier:
+            break;
+        case Command::Kind::Signer:
+            if (!retired_)
+                connectSigner(c.fd);
             break;
         case Command::Kind::Retire:
             // Unpolled now; the registrations stay until the end of this batch of events, which
@@ -312,6 +331,8 @@ int Worker::pollTimeout() const
     auto next = now_ + std::chrono::seconds(1);
     if (!handshaking_.empty())
         next = std::min(next, handshaking_.front().since + settings->handshakeTimeout);
+    if (!signing_.empty())
+        next = std::min(next, signing_.begin()->second->signDeadline);
     if (!established_.empty())
         next = std::min(next, established_.front().since + settings->idleTimeout);
     if (!accepting_ && !retired_)
@@ -325,6 +346,7 @@ void Worker::run()
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
     now_ = Clock::now();
+    setThreadSignGate(this);
     for (;;) {
         const int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, pollTimeout());
         now_ = Clock::now();
@@ -334,6 +356,10 @@ void Worker::run()
             void* p = reinterpret_cast<void*>(data & ~std::uint64_t{3});
             switch (static_cast<Tag>(data & 3)) {
             case Tag::Wake:
+                if (p != nullptr) { // the signing channel
+                    onChannel(events[i].events);
+                    break;
+                }
                 if (!drainCommands()) {
                     for (auto* list : {&handshaking_, &established_})
                         while (!list->empty())
@@ -365,7 +391,10 @@ void Worker::run()
             c->queued = false;
             pump(*c);
         }
+        expireSigns();
         expire();
+        if (!channelOut_.empty())
+            flushChannel(); // every request of this turn in one write
         closed_.clear();
         unlisted_.clear();
         if (retired_) {
@@ -533,13 +562,19 @@ void Worker::pump(Connection& c)
     if (c.dead)
         return;
     if (c.phase == Connection::Phase::Handshake) {
+        if (c.signing && !c.signDone)
+            return; // parked until its signature (or the deadline) is in
         // An EPOLLOUT-only wakeup does not move a handshake that waits for the client.
-        if (c.handshakeWantsRead && !c.clientIn.readable && !SSL_has_pending(c.ssl.get()))
+        if (!c.signing && c.handshakeWantsRead && !c.clientIn.readable && !SSL_has_pending(c.ssl.get()))
             return;
         ERR_clear_error();
+        current_ = &c;
         const int r = SSL_do_handshake(c.ssl.get());
+        current_ = nullptr;
         if (r != 1) {
             const int e = SSL_get_error(c.ssl.get(), r);
+            if (e == SSL_ERROR_WANT_ASYNC)
+                return; // sign() parked it
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 ERR_clear_error();
                 close(c);
@@ -547,6 +582,7 @@ void Worker::pump(Connection& c)
             c.handshakeWantsRead = e == SSL_ERROR_WANT_READ;
             return;
         }
+        SSL_clear_mode(c.ssl.get(), SSL_MODE_ASYNC); // data transfer needs no job switch
         if (!startBackend(c)) {
             close(c);
             return;
@@ -708,6 +744,8 @@ void Worker::close(Connection& c)
     if (c.dead)
         return;
     c.dead = true;
+    if (c.signing && !c.signDone)
+        signing_.erase(c.signRequest.id); // only when the worker stops: its job is dropped with the SSL
     c.ssl.reset();
     c.client.reset(); // closing our only reference also removes it from the epoll set
     c.backend.reset();
@@ -723,10 +761,175 @@ void Worker::close(Connection& c)
 void Worker::expire()
 {
     const auto settings = shared_.settings.load();
-    while (!handshaking_.empty() && now_ - handshaking_.front().since >= settings->handshakeTimeout)
-        close(handshaking_.front());
+    while (!handshaking_.empty() && now_ - handshaking_.front().since >= settings->handshakeTimeout) {
+        Connection& c = handshaking_.front();
+        if (c.signing && !c.signDone) {
+            finishSign(c, std::nullopt); // its job runs to the end: the handshake fails (alert)
+            pump(c);
+        }
+        close(c);
+    }
     while (!established_.empty() && now_ - established_.front().since >= settings->idleTimeout)
         close(established_.front());
+}
+
+std::optional<Bytes> Worker::sign(sign::Request request)
+{
+    Connection* c = current_;
+    if (c == nullptr || ASYNC_get_current_job() == nullptr)
+        return std::nullopt; // not a handshake step of this worker: there is nothing to park
+    request.id = ++nextSignId_;
+    c->signRequest = std::move(request);
+    c->signing = true;
+    c->signDone = false;
+    c->signResult.reset();
+    c->signDeadline = now_ + kSignTimeout;
+    signing_[c->signRequest.id] = c;
+    if (channel_)
+        sign::appendRequest(channelOut_, c->signRequest); // written at the end of this turn
+    ASYNC_pause_job();
+    // Resumed by pump() after finishSign(): the reply, a deadline, or the handshake timeout.
+    c->signing = false;
+    c->signDone = false;
+    c->signRequest.input.clear();
+    return std::exchange(c->signResult, std::nullopt);
+}
+
+void Worker::finishSign(Connection& c, std::optional<Bytes> result)
+{
+    signing_.erase(c.signRequest.id);
+    c.signResult = std::move(result);
+    c.signDone = true;
+}
+
+void Worker::expireSigns()
+{
+    std::vector<Connection*> late;
+    for (const auto& [id, c] : signing_) {
+        if (c->signDeadline > now_)
+            break; // ids grow with time: the rest are younger
+        late.push_back(c);
+    }
+    for (auto* c : late) {
+        finishSign(*c, std::nullopt);
+        pump(*c); // the handshake fails with an alert
+    }
+}
+
+void Worker::connectSigner(const UniqueFd& broker)
+{
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) < 0) {
+        log::warning(std::string("certd-tls: no signing channel: ") + std::strerror(errno));
+        return;
+    }
+    UniqueFd ours(pair[0]);
+    UniqueFd theirs(pair[1]);
+    char byte = 'c';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    const int fd = theirs.get();
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    if (::sendmsg(broker.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+        // That certd is gone already; the next one sends a new broker.
+        log::write(log::Level::Debug,
+                   std::string("certd-tls: signing broker refused a channel: ") + std::strerror(errno));
+        return;
+    }
+    dropChannel();
+    channel_ = std::move(ours);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = tagged(&channel_, Tag::Wake);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel_.get(), &ev) < 0) {
+        channel_.reset();
+        return;
+    }
+    // Requests the previous key holder never answered go to this one, within their deadlines.
+    for (const auto& [id, c] : signing_)
+        sign::appendRequest(channelOut_, c->signRequest);
+}
+
+void Worker::dropChannel()
+{
+    channel_.reset(); // closing our only reference also removes it from the epoll set
+    channelIn_.clear();
+    channelOut_.clear();
+}
+
+void Worker::flushChannel()
+{
+    std::size_t sent = 0;
+    while (channel_ && sent < channelOut_.size()) {
+        const ssize_t n = ::send(channel_.get(), channelOut_.data() + sent, channelOut_.size() - sent,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            break; // the rest goes on the next EPOLLOUT edge
+        } else {
+            dropChannel(); // certd is gone; parked handshakes wait for the next one
+            return;
+        }
+    }
+    channelOut_.erase(channelOut_.begin(), channelOut_.begin() + static_cast<std::ptrdiff_t>(sent));
+}
+
+void Worker::onChannel(std::uint32_t events)
+{
+    if (!channel_)
+        return;
+    bool gone = false;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        for (;;) {
+            const ssize_t n = ::recv(channel_.get(), scratch_.get(), kBufferSize, MSG_DONTWAIT);
+            if (n > 0) {
+                channelIn_.insert(channelIn_.end(), scratch_.get(), scratch_.get() + n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            gone = n == 0 || errno != EAGAIN;
+            break;
+        }
+        std::vector<Connection*> answered;
+        try {
+            std::size_t offset = 0;
+            while (auto reply = sign::takeReply(channelIn_, offset)) {
+                const auto it = signing_.find(reply->id);
+                if (it == signing_.end())
+                    continue; // its handshake gave up already
+                Connection* c = it->second;
+                finishSign(*c, reply->status == sign::Status::Ok
+                                   ? std::optional<Bytes>(std::move(reply->signature))
+                                   : std::nullopt);
+                answered.push_back(c);
+            }
+            channelIn_.erase(channelIn_.begin(), channelIn_.begin() + static_cast<std::ptrdiff_t>(offset));
+        } catch (const Error& e) {
+            log::warning(std::string("certd-tls: signing channel: ") + e.what());
+            gone = true;
+        }
+        for (auto* c : answered)
+            pump(*c);
+    }
+    if (gone) {
+        dropChannel();
+        return;
+    }
+    if ((events & EPOLLOUT) && !channelOut_.empty())
+        flushChannel();
 }
 
 } // namespace certd::tls

@@ -5,12 +5,14 @@
 Binds one listening socket on ADDRESS:PORT and keeps it. For each line "start" on standard
 input it starts COMMAND with that socket as fd 3 (LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES, as
 systemd passes a stored socket back) and prints "started PID"; for "kill" it SIGKILLs and reaps
-that process and prints "killed". Ends (killing it) at end of input.
+that process and prints "killed T", T the CLOCK_MONOTONIC seconds just before the kill. Ends
+(killing it) at end of input.
 """
 import os
 import signal
 import socket
 import sys
+import time
 
 address, port, command = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -30,10 +32,11 @@ for line in sys.stdin:
             os.execvp(command[0], command)
         print("started", child, flush=True)
     elif line.strip() == "kill" and child:
+        killed_at = time.monotonic()
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
         child = 0
-        print("killed", flush=True)
+        print(f"killed {killed_at:.3f}", flush=True)
 if child:
     os.kill(child, signal.SIGKILL)
     os.waitpid(child, 0)

@@ -43,7 +43,7 @@ def loop(host, port, stopfile, maxseconds):
             refused += 1
         except (OSError, ssl.SSLError) as e:
             failed += 1
-            print("failure:", e, flush=True)
+            print(f"failure {start:.3f} {time.monotonic():.3f}:", e, flush=True)
     print(f"connections {connections} refused {refused} failed {failed} longest_ms {longest * 1000:.0f}",
           flush=True)
 
