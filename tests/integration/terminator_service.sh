@@ -136,6 +136,31 @@ second=$(find_object certificate org.certd1.Certificate FriendlyName '"second"')
 kill -0 "$TLS_PID" || fail "certd-tls is not the same process"
 pass "a new certd reconnects to the same certd-tls, and its assignment is served"
 
+# A key holder that does not answer (certd stopped, as a hung one would be): a full handshake ends
+# in an alert at the signing deadline instead of hanging, certd-tls is unaffected, and once certd
+# runs again (its late replies to the abandoned requests are ignored) handshakes complete.
+kill -STOP "$CERTD_PID"
+stalled=$(python3 - "$PORT" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+try:
+    ctx.wrap_socket(socket.create_connection(("127.0.0.2", int(sys.argv[1])), timeout=30),
+                    server_hostname="x").close()
+    print("completed")
+except ssl.SSLError as e:
+    print("alert", e.reason)
+except OSError as e:
+    print("other", e)
+PY
+)
+kill -CONT "$CERTD_PID"
+grep -q "^alert" <<<"$stalled" || fail "a handshake with a stopped key holder: $stalled"
+kill -0 "$TLS_PID" || fail "certd-tls exited while certd was stopped"
+[ "$(served_fp 127.0.0.2)" = "$(fp_of "$second")" ] || fail "no handshake once certd runs again"
+pass "with certd stopped, a full handshake ends in an alert ($stalled) at the deadline; after SIGCONT they complete"
+
 echo go > "$WORK/go"
 wait "$CLIENT_PID" || true
 grep -q "^second ok" "$WORK/client.log" || fail "the connection established before certd's restart broke: $(cat "$WORK/client.log")"
