@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 namespace certd::terminator {
@@ -79,6 +80,14 @@ struct Signer::Thread {
     bool stop = false;                 // guarded by mutex
     // Owned by the thread.
     std::unordered_map<int, std::unique_ptr<Channel>> channels;
+    // Prepared signing contexts by key, scheme and hash; each holds its key alive. Cleared when
+    // the key table changes, so an unbound key's context does not outlive its grace period.
+    struct Prepared {
+        std::shared_ptr<const Key> key;
+        pki::EvpPkeyCtxPtr ctx;
+    };
+    std::map<std::tuple<const Key*, tls::sign::Scheme, tls::sign::Hash>, Prepared> prepared;
+    const KeyTable* preparedFor = nullptr;
     std::unordered_map<int, UniqueFd> brokers;
     std::thread thread;
 
@@ -274,7 +283,8 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
                     reply.id = request->id;
                     reply.status = tls::sign::Status::UnknownKey;
                 } else {
-                    reply = tls::sign::signWith(it->second.key->pkey.get(), *request);
+                    reply = tls::sign::signWith(it->second.key->pkey.get(), *request,
+                                                prepared(thread, table.get(), it->second.key, *request));
                     ERR_clear_error();
                 }
                 (reply.status == tls::sign::Status::Ok ? signatures_ : refused_)
@@ -294,6 +304,24 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
         ::epoll_ctl(thread.epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
         thread.channels.erase(fd); // destroys `channel`
     }
+}
+
+EVP_PKEY_CTX* Signer::prepared(Thread& thread, const KeyTable* table, const std::shared_ptr<const Key>& key,
+                               const tls::sign::Request& request)
+{
+    if (thread.preparedFor != table) {
+        thread.prepared.clear();
+        thread.preparedFor = table;
+    }
+    const auto index = std::make_tuple(key.get(), request.scheme, request.hash);
+    auto it = thread.prepared.find(index);
+    if (it == thread.prepared.end()) {
+        pki::EvpPkeyCtxPtr ctx(tls::sign::prepareSign(key->pkey.get(), request.scheme, request.hash));
+        if (!ctx)
+            return nullptr; // EdDSA, or a combination signWith() refuses anyway
+        it = thread.prepared.emplace(index, Thread::Prepared{key, std::move(ctx)}).first;
+    }
+    return it->second.ctx.get();
 }
 
 bool Signer::flush(Channel& channel)
@@ -318,6 +346,11 @@ bool Signer::flush(Channel& channel)
 
 void Signer::run(Thread& thread)
 {
+    // SCHED_BATCH: a request does not preempt the terminator worker that sent it (no wake-up
+    // preemption), so the worker finishes its turn and its other requests come in the same read;
+    // an idle CPU still runs the signer at once.
+    sched_param batch{};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
     constexpr int kMaxEvents = 64;
     epoll_event events[kMaxEvents];
     for (;;) {

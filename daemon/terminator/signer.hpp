@@ -16,6 +16,7 @@
 // keeps signing for a grace period, for handshakes that chose its certificate just before.
 
 #include "secure_memory.hpp"
+#include "tls/sign_wire.hpp"
 #include "unique_fd.hpp"
 
 #include <atomic>
@@ -63,6 +64,9 @@ private:
     void readBroker(Thread& thread, int fd);
     void serve(Thread& thread, Channel& channel, std::uint32_t events);
     bool flush(Channel& channel);
+    // The thread's prepared context for this key and the request's scheme and hash (or null).
+    static EVP_PKEY_CTX* prepared(Thread& thread, const KeyTable* table,
+                                  const std::shared_ptr<const Key>& key, const tls::sign::Request& request);
 
     std::vector<std::unique_ptr<Thread>> threads_;
     std::atomic<std::shared_ptr<const KeyTable>> keys_;

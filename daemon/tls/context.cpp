@@ -147,7 +147,7 @@ std::shared_ptr<const CertificateContext> buildCertificateContext(const Certific
     return context;
 }
 
-pki::SslCtxPtr buildFrontContext(TlsProfile profile)
+pki::SslCtxPtr buildFrontContext(TlsProfile profile, bool asyncSigning)
 {
     pki::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
     if (!ctx)
@@ -157,11 +157,13 @@ pki::SslCtxPtr buildFrontContext(TlsProfile profile)
                         SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     // Partial writes: SSL_write hands back what fit, so one slow client never pins a whole buffer.
     // Release buffers: an idle connection holds no record buffers (memory per idle connection).
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                    SSL_MODE_RELEASE_BUFFERS);
     // Async: a handshake whose signature certd makes (forwarded key) pauses in an ASYNC job and
     // SSL_do_handshake says SSL_ERROR_WANT_ASYNC; the worker resumes it when the reply is in.
     // Workers clear the mode once a handshake is done: data transfer runs without the job switch.
-    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                    SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ASYNC);
+    if (asyncSigning)
+        SSL_CTX_set_mode(ctx.get(), SSL_MODE_ASYNC);
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx.get(), 20'000);
     SSL_CTX_set_timeout(ctx.get(), kSessionTimeoutSeconds);

@@ -75,7 +75,9 @@ public:
 // A listener's stable front SSL_CTX for the profile: protocol versions, ciphers, groups, a server
 // session cache, session tickets, and a client-hello callback that switches each SSL to its
 // ConnectionSource's current certificate context. It serves no certificate itself.
-pki::SslCtxPtr buildFrontContext(TlsProfile profile);
+// `asyncSigning`: handshakes run in ASYNC jobs (SSL_MODE_ASYNC), which forwarded keys need to
+// park a handshake on its signature; without forwarded keys the jobs would only cost time.
+pki::SslCtxPtr buildFrontContext(TlsProfile profile, bool asyncSigning = true);
 
 // Applies what the profile says about ciphers and groups to a context (front or certificate).
 void applyProfile(SSL_CTX* ctx, TlsProfile profile);

@@ -330,6 +330,18 @@ int sigDigestSignInit(void* ctx, const char* mdname, void* provkey, const OSSL_P
     return sigInit(static_cast<SignContext*>(ctx), provkey, mdname, params);
 }
 
+// The digests TLS signs with, fetched once (a fetch per handshake would cost more than the hash).
+const EVP_MD* digest(sign::Hash hash)
+{
+    static EVP_MD* cache[4] = {};
+    static std::once_flag once;
+    std::call_once(once, [] {
+        for (const auto h : {sign::Hash::Sha256, sign::Hash::Sha384, sign::Hash::Sha512})
+            cache[static_cast<int>(h)] = EVP_MD_fetch(nullptr, sign::hashName(h), "provider=default");
+    });
+    return cache[static_cast<int>(hash)];
+}
+
 // Asks the thread's gate for the signature of `input` (a digest, or the message for EdDSA).
 int forward(SignContext* ctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* input,
             size_t inputLength, bool isDigest)
@@ -372,11 +384,9 @@ int forward(SignContext* ctx, unsigned char* sig, size_t* siglen, size_t sigsize
         } else {
             request.input.resize(EVP_MAX_MD_SIZE);
             unsigned int length = 0;
-            EVP_MD* md = EVP_MD_fetch(nullptr, sign::hashName(*hash), "provider=default");
-            const bool ok = md != nullptr &&
-                            EVP_Digest(input, inputLength, request.input.data(), &length, md, nullptr) == 1;
-            EVP_MD_free(md);
-            if (!ok)
+            const EVP_MD* md = digest(*hash);
+            if (md == nullptr ||
+                EVP_Digest(input, inputLength, request.input.data(), &length, md, nullptr) != 1)
                 return 0;
             request.input.resize(length);
         }

@@ -169,7 +169,29 @@ std::optional<Reply> takeReply(const Bytes& in, std::size_t& offset)
     return r;
 }
 
-Reply signWith(EVP_PKEY* key, const Request& request)
+EVP_PKEY_CTX* prepareSign(EVP_PKEY* key, Scheme scheme, Hash hash)
+{
+    if (scheme == Scheme::EdDsa || hash == Hash::None)
+        return nullptr;
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr);
+    EVP_MD* md = EVP_MD_fetch(nullptr, hashName(hash), nullptr);
+    bool ok = ctx != nullptr && md != nullptr && EVP_PKEY_sign_init(ctx) == 1 &&
+              EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
+    if (ok && scheme == Scheme::RsaPkcs1)
+        ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
+    if (ok && scheme == Scheme::RsaPss)
+        ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+    EVP_MD_free(md);
+    if (!ok) {
+        EVP_PKEY_CTX_free(ctx);
+        return nullptr;
+    }
+    return ctx;
+}
+
+Reply signWith(EVP_PKEY* key, const Request& request, EVP_PKEY_CTX* prepared)
 {
     Reply reply;
     reply.id = request.id;
@@ -199,36 +221,24 @@ Reply signWith(EVP_PKEY* key, const Request& request)
     reply.status = Status::Failed;
     std::size_t length = static_cast<std::size_t>(EVP_PKEY_get_size(key));
     reply.signature.resize(length);
+    bool ok = false;
     if (request.scheme == Scheme::EdDsa) {
         EVP_MD_CTX* md = EVP_MD_CTX_new();
-        const bool ok = md != nullptr &&
-                        EVP_DigestSignInit_ex(md, nullptr, nullptr, nullptr, nullptr, key, nullptr) == 1 &&
-                        EVP_DigestSign(md, reply.signature.data(), &length, request.input.data(),
-                                       request.input.size()) == 1;
+        ok = md != nullptr &&
+             EVP_DigestSignInit_ex(md, nullptr, nullptr, nullptr, nullptr, key, nullptr) == 1 &&
+             EVP_DigestSign(md, reply.signature.data(), &length, request.input.data(),
+                            request.input.size()) == 1;
         EVP_MD_CTX_free(md);
-        if (!ok) {
-            reply.signature.clear();
-            return reply;
-        }
     } else {
-        EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr);
-        EVP_MD* md = EVP_MD_fetch(nullptr, hashName(request.hash), nullptr);
-        bool ok = ctx != nullptr && md != nullptr && EVP_PKEY_sign_init(ctx) == 1 &&
-                  EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
-        if (ok && request.scheme == Scheme::RsaPkcs1)
-            ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
-        if (ok && request.scheme == Scheme::RsaPss)
-            ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-                 EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1 &&
-                 EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1;
-        ok = ok && EVP_PKEY_sign(ctx, reply.signature.data(), &length, request.input.data(),
-                                 request.input.size()) == 1;
-        EVP_MD_free(md);
-        EVP_PKEY_CTX_free(ctx);
-        if (!ok) {
-            reply.signature.clear();
-            return reply;
-        }
+        EVP_PKEY_CTX* ctx = prepared != nullptr ? prepared : prepareSign(key, request.scheme, request.hash);
+        ok = ctx != nullptr && EVP_PKEY_sign(ctx, reply.signature.data(), &length, request.input.data(),
+                                             request.input.size()) == 1;
+        if (ctx != prepared)
+            EVP_PKEY_CTX_free(ctx);
+    }
+    if (!ok) {
+        reply.signature.clear();
+        return reply;
     }
     reply.signature.resize(length);
     reply.status = Status::Ok;

@@ -79,6 +79,12 @@ std::optional<Reply> takeReply(const Bytes& in, std::size_t& offset);
 // The key holder's half: the signature `request` asks for, made with `key` (a private key of
 // the certificate it names), refusing whatever a TLS handshake does not need: a scheme of
 // another key type, a digest of the wrong size, RSA-PSS with another salt length.
-Reply signWith(EVP_PKEY* key, const Request& request);
+// `prepared` (optional): a context from prepareSign() for this key, scheme and hash.
+Reply signWith(EVP_PKEY* key, const Request& request, EVP_PKEY_CTX* prepared = nullptr);
+
+// An EVP_PKEY_sign context for `key` with the scheme's padding and digest set, for any number of
+// signWith() calls of that scheme and hash (the set-up costs more than an ECDSA signature).
+// Null for EdDSA, which signs whole messages, and when OpenSSL refuses.
+EVP_PKEY_CTX* prepareSign(EVP_PKEY* key, Scheme scheme, Hash hash);
 
 } // namespace certd::tls::sign

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+
 #include "log.hpp"
 #include "tls/worker.hpp"
 
@@ -177,7 +179,12 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
 
     // Certificate contexts: built here, on the control thread, never by a worker. They carry
     // the profile's cipher list, so a profile change rebuilds them all.
-    const bool newFront = profile_ != s.profile || s.flush;
+    // Forwarded keys (no key in the material) need handshakes in ASYNC jobs: certd's snapshots
+    // either all carry keys (--terminator-holds-keys) or none.
+    const bool asyncSigning = std::any_of(s.certificates.begin(), s.certificates.end(),
+                                          [](const CertificateMaterial& m) { return m.keyPkcs8.empty(); });
+    const bool newFront = profile_ != s.profile || s.flush || asyncSigning != asyncSigning_;
+    asyncSigning_ = asyncSigning;
     if (profile_ != s.profile)
         certificates_.clear();
     std::map<std::string, wire::CertificateError> rejected;
@@ -219,7 +226,7 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
         if (auto socket = sockets.extract(name)) {
             // A new socket for this endpoint (first time, or certd bound it again).
             listener = std::make_shared<Listener>(name, std::move(socket.mapped()), shared_.ticketKeys,
-                                                  buildFrontContext(s.profile));
+                                                  buildFrontContext(s.profile, asyncSigning));
             if (existing != listeners_.end()) {
                 listener->setCertificate(existing->second->certificate());
                 removed.push_back(existing->second);
@@ -229,7 +236,7 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
         } else if (existing != listeners_.end()) {
             listener = existing->second;
             if (newFront)
-                listener->setFront(buildFrontContext(s.profile));
+                listener->setFront(buildFrontContext(s.profile, asyncSigning));
         } else {
             status.state = ListenerState::Error;
             status.error = "certd-tls has no socket for " + name;

@@ -106,6 +106,7 @@ private:
     std::map<std::string, CachedCertificate> certificates_;
     std::optional<TlsProfile> profile_;
     UniqueFd signerBroker_;
+    bool asyncSigning_ = true;        // the front contexts' SSL_MODE_ASYNC
     unsigned long fdLimitWarned_ = 0; // the limit last warned about
 };
 
