@@ -2,6 +2,11 @@
 
 #include <openssl/crypto.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+
 namespace certd {
 
 SecureHeap initSecureHeap(std::size_t bytes)
@@ -44,6 +49,68 @@ void secureFree(void* p, std::size_t bytes) noexcept
 void wipe(void* p, std::size_t bytes) noexcept
 {
     OPENSSL_cleanse(p, bytes);
+}
+
+namespace {
+
+thread_local int secureScopes = 0;
+
+void* routedMalloc(std::size_t bytes, const char* /*file*/, int /*line*/)
+{
+    if (secureScopes > 0 && CRYPTO_secure_malloc_initialized())
+        if (void* p = CRYPTO_secure_malloc(bytes, nullptr, 0))
+            return p;
+    return std::malloc(bytes);
+}
+
+void routedFree(void* p, const char* /*file*/, int /*line*/)
+{
+    if (p == nullptr)
+        return;
+    if (CRYPTO_secure_allocated(p)) {
+        CRYPTO_secure_clear_free(p, CRYPTO_secure_actual_size(p), nullptr, 0);
+        return;
+    }
+    std::free(p);
+}
+
+void* routedRealloc(void* p, std::size_t bytes, const char* file, int line)
+{
+    if (p == nullptr)
+        return routedMalloc(bytes, file, line);
+    if (bytes == 0) {
+        routedFree(p, file, line);
+        return nullptr;
+    }
+    if (!CRYPTO_secure_allocated(p) && secureScopes == 0)
+        return std::realloc(p, bytes);
+    // A secure block, or one that should become one: a new block, the bytes, the old one freed
+    // (wiped: secure_clear_free, or certd's free()).
+    const std::size_t have =
+        CRYPTO_secure_allocated(p) ? CRYPTO_secure_actual_size(p) : malloc_usable_size(p);
+    void* moved = routedMalloc(bytes, file, line);
+    if (moved == nullptr)
+        return nullptr;
+    std::memcpy(moved, p, have < bytes ? have : bytes);
+    routedFree(p, file, line);
+    return moved;
+}
+
+} // namespace
+
+bool routeOpenSslAllocations()
+{
+    return CRYPTO_set_mem_functions(routedMalloc, routedRealloc, routedFree) == 1;
+}
+
+SecureAllocationScope::SecureAllocationScope() noexcept
+{
+    ++secureScopes;
+}
+
+SecureAllocationScope::~SecureAllocationScope()
+{
+    --secureScopes;
 }
 
 } // namespace certd

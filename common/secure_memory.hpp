@@ -26,6 +26,22 @@ void secureFree(void* p, std::size_t bytes) noexcept;
 // Overwrites `bytes` at `p` with zeros in a way the compiler may not optimise away.
 void wipe(void* p, std::size_t bytes) noexcept;
 
+// Installs OpenSSL memory functions (CRYPTO_set_mem_functions) under which every allocation
+// OpenSSL makes on a thread inside a SecureAllocationScope comes from the secure heap (when it
+// has room): what OpenSSL builds and caches while it parses or uses a key there (the key's
+// numbers, RSA's Montgomery contexts, which hold p and q) never lands in ordinary memory.
+// Call first thing in main(), before OpenSSL allocates anything; false when that was too late.
+bool routeOpenSslAllocations();
+
+// While one lives on a thread, OpenSSL allocates from the secure heap (routeOpenSslAllocations).
+class SecureAllocationScope {
+public:
+    SecureAllocationScope() noexcept;
+    ~SecureAllocationScope();
+    SecureAllocationScope(const SecureAllocationScope&) = delete;
+    SecureAllocationScope& operator=(const SecureAllocationScope&) = delete;
+};
+
 template <typename T>
 struct CleansingAllocator {
     using value_type = T; // NOLINT(readability-identifier-naming): the Allocator requirements' name

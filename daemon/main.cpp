@@ -87,7 +87,15 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     const Config config = loadConfig(configPath);
     protectMemory();
 
-    Store store(config.stateDirectory);
+    // Keys sealed at rest when systemd passes the credential certd-kek (store/key_seal.hpp).
+    std::optional<KeySeal> seal;
+    if (auto credential = loadKeyEncryptionCredential())
+        seal.emplace(*credential);
+    const bool sealed = seal.has_value();
+    Store store(config.stateDirectory, std::move(seal));
+    if (sealed)
+        log::info("store: private keys sealed at rest (credential " + std::string(kKeyEncryptionCredential) +
+                  ")");
     for (const auto& line : store.loadReport())
         log::notice("store: " + line);
 
@@ -205,6 +213,9 @@ int main(int argc, char** argv)
     // 18 MB) are mapped and unmapped whole. glibc otherwise raises it to the largest block
     // freed, and later ones stay in the heap and resident.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    // Before OpenSSL allocates anything: what it builds from a key inside a SecureAllocationScope
+    // (the signer's keys) comes from the secure heap.
+    const bool routed = certd::routeOpenSslAllocations();
     std::filesystem::path configPath{std::string(certd::kDefaultConfigPath)};
     std::filesystem::path terminatorSocket;
     bool terminatorHoldsKeys = false;
@@ -231,6 +242,9 @@ int main(int argc, char** argv)
             return 2;
         }
     }
+    if (!routed)
+        certd::log::warning(
+            "OpenSSL allocated before certd could route its key allocations to the secure heap");
     try {
         return run(configPath, terminatorSocket, terminatorHoldsKeys);
     } catch (const certd::Error& e) {

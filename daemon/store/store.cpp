@@ -178,12 +178,14 @@ void Store::Transaction::putRequest(const std::string& id, std::string_view pem)
 
 // ---- Store ----
 
-Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
+Store::Store(std::filesystem::path directory, std::optional<KeySeal> seal)
+    : directory_(std::move(directory)), seal_(std::move(seal))
 {
     ensureDirectory(directory_, kDirectoryMode);
     for (const Kind kind : kKinds)
         ensureDirectory(blobDirectory(directory_, kind), kDirectoryMode);
     scanFiles();
+    checkSealedKeys();
 
     const std::filesystem::path statePath = directory_ / kStateFile;
     struct stat st = {};
@@ -220,6 +222,54 @@ Store::Store(std::filesystem::path directory) : directory_(std::move(directory))
         [&](const std::string& problem) { loadReport_.push_back("dropped " + problem); });
     snapshotNext_ = snapshotNext_ || loadReport_.size() != reported;
     removeUnreferenced(&loadReport_);
+    sealPlainKeys();
+}
+
+void Store::checkSealedKeys()
+{
+    std::size_t sealed = 0;
+    for (const auto& id : stored_[slot(Kind::Key)]) {
+        const SecureBytes data =
+            readSecretFile(blobDirectory(directory_, Kind::Key) / fileName(Kind::Key, id));
+        if (!KeySeal::isSealed(data)) {
+            plainKeys_.push_back(id);
+            continue;
+        }
+        ++sealed;
+        if (seal_)
+            seal_->open(id, data); // throws, naming the file, when this KEK does not open it
+    }
+    if (sealed > 0 && !seal_)
+        throw Error(
+            ErrorCode::Internal,
+            std::to_string(sealed) + " key file(s) in " + (directory_ / "keys").string() +
+                " are sealed and certd has no key-encryption key: give it the credential " +
+                kKeyEncryptionCredential +
+                " (LoadCredentialEncrypted= in certd.service; docs/security.md). Nothing was changed");
+}
+
+void Store::sealPlainKeys()
+{
+    if (!seal_ || plainKeys_.empty())
+        return;
+    const std::filesystem::path directory = blobDirectory(directory_, Kind::Key);
+    std::size_t sealed = 0;
+    for (const auto& id : plainKeys_) {
+        if (!stored_[slot(Kind::Key)].contains(id))
+            continue; // removed as unreferenced
+        const SecureBytes plain =
+            readSecretFile(blobDirectory(directory_, Kind::Key) / fileName(Kind::Key, id));
+        // Each file replaced atomically (temp file, fsync, rename): plain or sealed, never neither.
+        writeFileAtomic(directory, fileName(Kind::Key, id), seal_->seal(id, plain), info(Kind::Key).mode,
+                        SyncDirectory::Later);
+        ++sealed;
+    }
+    syncDirectory(directory);
+    plainKeys_.clear();
+    if (sealed > 0)
+        loadReport_.push_back("sealed " + std::to_string(sealed) +
+                              " plain key file(s) under the key-encryption key (credential " +
+                              kKeyEncryptionCredential + ")");
 }
 
 void Store::loadJournal()
@@ -441,6 +491,9 @@ void Store::stage(Transaction&& transaction)
                     "a store transaction was begun before another was staged; begin again");
     StoreState& next = transaction.state_;
     validateState(next);
+    if (seal_)
+        for (auto& [id, pkcs8] : transaction.keys_)
+            pkcs8 = seal_->seal(id, pkcs8); // written (and staged) sealed; keyPkcs8() opens it
 
     // The blobs of the transaction, by kind and id.
     std::array<std::map<std::string, ByteView>, 3> puts;
@@ -569,9 +622,16 @@ Bytes Store::certificateDer(const std::string& id) const
 SecureBytes Store::keyPkcs8(const std::string& id) const
 {
     const auto path = heldBlobPath(state_, directory_, Kind::Key, id);
+    SecureBytes data;
     if (const ByteView* staged = stagedBlob(slot(Kind::Key), id))
-        return {staged->begin(), staged->end()};
-    return readSecretFile(path);
+        data.assign(staged->begin(), staged->end());
+    else
+        data = readSecretFile(path);
+    if (!KeySeal::isSealed(data))
+        return data;
+    if (!seal_)
+        throw Error(ErrorCode::Internal, path.string() + " is sealed and certd has no key-encryption key");
+    return seal_->open(id, data);
 }
 
 std::string Store::requestPem(const std::string& id) const

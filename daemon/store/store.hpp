@@ -20,6 +20,7 @@
 
 #include "bytes.hpp"
 #include "secure_memory.hpp"
+#include "store/key_seal.hpp"
 #include "store/state.hpp"
 
 #include <array>
@@ -63,7 +64,13 @@ public:
     // Throws Error(Internal) on an unreadable store, naming the file and why;
     // also when state.yaml is missing beside stored blobs (a lost state file
     // is not an empty store: restore it rather than have the blobs deleted).
-    explicit Store(std::filesystem::path directory);
+    //
+    // With `seal` (a key-encryption key, store/key_seal.hpp) every key file is sealed: plain ones
+    // found at open are sealed then (each file atomically: a crash leaves each plain or sealed,
+    // both readable), and new ones are written sealed. Before anything is written, every sealed
+    // key file must open: without `seal`, or with one that does not open them, open throws
+    // Error(Internal) saying so and changes nothing.
+    explicit Store(std::filesystem::path directory, std::optional<KeySeal> seal = std::nullopt);
 
     // The file the Manager keeps beside the store (see the layout above).
     static constexpr const char* kCacheFile = "certificates.cache";
@@ -129,6 +136,11 @@ public:
 private:
     // Lists the blob directories into stored_, removing temporary files.
     void scanFiles();
+    // Reads every key file: each sealed one must open with seal_ (none may be sealed without
+    // one); remembers the plain ones for sealPlainKeys(). Writes nothing.
+    void checkSealedKeys();
+    // With seal_: seals the plain key files checkSealedKeys() found (those still stored).
+    void sealPlainKeys();
     // Replays state.journal over state_ (the snapshot) and folds it into a new state.yaml.
     void loadJournal();
     // Writes state_ as a new state.yaml of the next generation, then drops the journal.
@@ -142,9 +154,11 @@ private:
     void removeUnreferenced(std::vector<std::string>* report);
 
     std::filesystem::path directory_;
-    StoreState state_;                  // with staged transactions
-    std::optional<StoreState> durable_; // while something is staged: the state on disk
-    std::uint64_t version_ = 0;         // counts stages and roll-backs, to refuse stale transactions
+    std::optional<KeySeal> seal_;
+    std::vector<std::string> plainKeys_; // key files found unsealed at open
+    StoreState state_;                   // with staged transactions
+    std::optional<StoreState> durable_;  // while something is staged: the state on disk
+    std::uint64_t version_ = 0;          // counts stages and roll-backs, to refuse stale transactions
     std::size_t staged_ = 0;
     // Blobs of staged transactions not yet written, per kind; views into stagedData_.
     std::array<std::map<std::string, ByteView>, 3> stagedBlobs_;

@@ -156,6 +156,7 @@ void Signer::setKeys(const std::map<std::string, SecureBytes>& keys, std::chrono
             entry.key = it->second.key; // bound again: no expiry
         } else {
             auto key = std::make_shared<Key>();
+            const SecureAllocationScope secure; // the key's numbers and what OpenSSL caches for it
             key->pkey = pki::privateKeyFromPkcs8Der(der);
             entry.key = std::move(key);
         }
@@ -283,8 +284,15 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
                     reply.id = request->id;
                     reply.status = tls::sign::Status::UnknownKey;
                 } else {
-                    reply = tls::sign::signWith(it->second.key->pkey.get(), *request,
-                                                prepared(thread, table.get(), it->second.key, *request));
+                    bool fresh = false;
+                    EVP_PKEY_CTX* ctx = prepared(thread, table.get(), it->second.key, *request, fresh);
+                    // What OpenSSL builds at a key's first signatures and keeps with it (RSA's
+                    // Montgomery contexts hold p and q) comes from the secure heap. Later ones only
+                    // make temporaries, which certd wipes when they are freed (wipe_on_free.cpp).
+                    std::optional<SecureAllocationScope> secure;
+                    if (fresh)
+                        secure.emplace();
+                    reply = tls::sign::signWith(it->second.key->pkey.get(), *request, ctx);
                     ERR_clear_error();
                 }
                 (reply.status == tls::sign::Status::Ok ? signatures_ : refused_)
@@ -307,7 +315,7 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
 }
 
 EVP_PKEY_CTX* Signer::prepared(Thread& thread, const KeyTable* table, const std::shared_ptr<const Key>& key,
-                               const tls::sign::Request& request)
+                               const tls::sign::Request& request, bool& fresh)
 {
     if (thread.preparedFor != table) {
         thread.prepared.clear();
@@ -315,7 +323,9 @@ EVP_PKEY_CTX* Signer::prepared(Thread& thread, const KeyTable* table, const std:
     }
     const auto index = std::make_tuple(key.get(), request.scheme, request.hash);
     auto it = thread.prepared.find(index);
-    if (it == thread.prepared.end()) {
+    fresh = it == thread.prepared.end();
+    if (fresh) {
+        const SecureAllocationScope secure;
         pki::EvpPkeyCtxPtr ctx(tls::sign::prepareSign(key->pkey.get(), request.scheme, request.hash));
         if (!ctx)
             return nullptr; // EdDSA, or a combination signWith() refuses anyway

@@ -64,9 +64,11 @@ private:
     void readBroker(Thread& thread, int fd);
     void serve(Thread& thread, Channel& channel, std::uint32_t events);
     bool flush(Channel& channel);
-    // The thread's prepared context for this key and the request's scheme and hash (or null).
+    // The thread's prepared context for this key and the request's scheme and hash (or null);
+    // `fresh` when this is the first request of that kind on this thread since the keys changed.
     static EVP_PKEY_CTX* prepared(Thread& thread, const KeyTable* table,
-                                  const std::shared_ptr<const Key>& key, const tls::sign::Request& request);
+                                  const std::shared_ptr<const Key>& key, const tls::sign::Request& request,
+                                  bool& fresh);
 
     std::vector<std::unique_ptr<Thread>> threads_;
     std::atomic<std::shared_ptr<const KeyTable>> keys_;

@@ -71,6 +71,69 @@ for t in rsa2048 ed25519; do
 done
 pass "control: the same scan finds the bound keys in certd (the signer): $(grep -h ^TOTAL "$WORK"/certd-scan-*.txt | tr '\n' ' ')"
 
+# certd itself: key bytes only in its secure heap (OpenSSL's, MADV_DONTDUMP) and in wiped buffers,
+# after create (every type above), a CSR, an import of every format, exports with and without a
+# passphrase, and the terminator snapshots above. certd wipes every heap block it frees
+# (daemon/wipe_on_free.cpp); CERTD_WIPE_ON_FREE=0 turns that off, and then this scan must find
+# the stray copies (the control).
+PASS="custody-pass-$$"
+printf '%s' "$PASS" > "$WORK/pass"
+mkdir -p "$WORK/in"
+imports=()
+gen() { # NAME ALGORITHM-ARGS...: a key and a self-signed certificate for it
+  local n=$1; shift
+  openssl req -x509 -newkey "$@" -nodes -keyout "$WORK/in/$n.key" -out "$WORK/in/$n.crt" -subj "/CN=$n.test" -days 5 2>/dev/null
+  imports+=(--key-pem "$WORK/in/$n.key")
+}
+gen pem ec -pkeyopt ec_paramgen_curve:P-256
+cat "$WORK/in/pem.crt" "$WORK/in/pem.key" > "$WORK/in/pem.pem"
+gen der rsa:2048
+openssl pkey -in "$WORK/in/der.key" -outform DER -out "$WORK/in/der.p8"
+gen enc ec -pkeyopt ec_paramgen_curve:P-384
+openssl pkcs8 -topk8 -in "$WORK/in/enc.key" -passout file:"$WORK/pass" -out "$WORK/in/enc.p8.pem"
+gen trad rsa:2048
+openssl rsa -in "$WORK/in/trad.key" -traditional -out "$WORK/in/trad.rsa.pem" 2>/dev/null
+gen p12 ec -pkeyopt ec_paramgen_curve:P-256
+openssl pkcs12 -export -in "$WORK/in/p12.crt" -inkey "$WORK/in/p12.key" -passout file:"$WORK/pass" -out "$WORK/in/p12.p12"
+gen p12open ed25519
+openssl pkcs12 -export -in "$WORK/in/p12open.crt" -inkey "$WORK/in/p12open.key" -passout pass: -out "$WORK/in/p12open.p12"
+exercise() { # every path a key takes through certd
+  "$CERTCTL" import "$WORK/in/pem.pem" >/dev/null
+  "$CERTCTL" import "$WORK/in/der.p8" >/dev/null
+  "$CERTCTL" import "$WORK/in/enc.p8.pem" --passphrase-file "$WORK/pass" >/dev/null
+  "$CERTCTL" import "$WORK/in/trad.rsa.pem" >/dev/null
+  "$CERTCTL" import "$WORK/in/p12.p12" --passphrase-file "$WORK/pass" >/dev/null
+  "$CERTCTL" import "$WORK/in/p12open.p12" >/dev/null 2>&1 || "$CERTCTL" import "$WORK/in/p12open.p12" --passphrase-file /dev/null >/dev/null
+  "$CERTCTL" create-request --name "csr-$1" --key-type ec-p256 --cn csr.test >/dev/null
+  for t in ec-p256 rsa2048; do
+    "$CERTCTL" export "k-$t" --key --format pkcs8 --no-cert -o "$WORK/out-$1-$t.p8" >/dev/null
+    "$CERTCTL" export "k-$t" --key --format pkcs12 --passphrase-file "$WORK/pass" -o "$WORK/out-$1-$t.p12" >/dev/null
+    "$CERTCTL" export "k-$t" --key --format pem --passphrase-file "$WORK/pass" -o "$WORK/out-$1-$t.pem" >/dev/null
+  done
+}
+if ldd "$CERTD" | grep -q libasan; then
+  echo "ASan build: certd's own scan skipped (ASan owns malloc: no wipe-on-free, and its quarantine keeps freed blocks)"
+else
+  exercise 1
+  set +e
+  python3 "$SCAN" --pid "$CERTD_PID" --exclude-secure-heap "${keys[@]}" "${imports[@]}" --literal "$PASS" \
+    > "$WORK/certd-heap.txt"
+  rc=$?
+  set -e
+  [ "$rc" = 0 ] || fail "certd holds key bytes outside its secure heap: $(grep -E '^HIT|^TOTAL' "$WORK/certd-heap.txt" | head -20)"
+  pass "certd, outside its secure heap $(grep ^excluded "$WORK/certd-heap.txt" | head -1 | cut -d' ' -f4-): $(grep ^TOTAL "$WORK/certd-heap.txt") after create, CSR, 6 import formats, exports with and without passphrase, snapshots"
+  stop_certd
+  CERTD_WIPE_ON_FREE=0 start_certd
+  "$CERTCTL" assign 127.0.0.2 "k-${TYPES[0]}" >/dev/null 2>&1
+  exercise 2
+  set +e
+  python3 "$SCAN" --pid "$CERTD_PID" --exclude-secure-heap "${keys[@]}" "${imports[@]}" > "$WORK/certd-nowipe.txt"
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "control: without wipe-on-free the scan should find stray copies: $(tail -1 "$WORK/certd-nowipe.txt")"
+  pass "control: with CERTD_WIPE_ON_FREE=0 the same paths leave stray copies in certd's heap ($(grep ^TOTAL "$WORK/certd-nowipe.txt"))"
+fi
+
 # Control 2: a terminator that is given the key (the old design) is caught by this test.
 stop_certd
 CERTD_ARGS=(--terminator-holds-keys)

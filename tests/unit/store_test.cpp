@@ -1044,3 +1044,116 @@ TEST_CASE("a key's cached description round-trips, and a malformed one is refuse
     const std::string message = errorOf(ErrorCode::Internal, [&] { parseState(text, "state.yaml"); });
     CHECK(message.find("state.yaml, line 4: spki_sha256 must be 64 lower-case hex digits") == 0);
 }
+
+// ---- keys sealed at rest (issue 13) ----
+
+namespace {
+
+SecureBytes credential(char fill)
+{
+    return SecureBytes(32, static_cast<std::uint8_t>(fill));
+}
+
+std::string keyText(const Store& store, const std::string& id)
+{
+    const SecureBytes key = store.keyPkcs8(id);
+    return {key.begin(), key.end()};
+}
+
+} // namespace
+
+TEST_CASE("a sealed key opens with its KEK and id only")
+{
+    const KeySeal seal(credential('a'));
+    const auto sealed = seal.seal("k1", asBytes("PKCS8 k1"));
+    CHECK(KeySeal::isSealed(sealed));
+    CHECK_FALSE(KeySeal::isSealed(asBytes("\x30\x82 PKCS8")));
+    const auto opened = seal.open("k1", sealed);
+    CHECK(std::string(opened.begin(), opened.end()) == "PKCS8 k1");
+    CHECK(std::string(sealed.begin(), sealed.end()).find("PKCS8 k1") == std::string::npos);
+    // Another credential, another id (a swapped file), one flipped bit: refused, by name.
+    CHECK(errorOf(ErrorCode::Internal, [&] { KeySeal(credential('b')).open("k1", sealed); }).find("k1") !=
+          std::string::npos);
+    errorOf(ErrorCode::Internal, [&] { seal.open("k2", sealed); });
+    for (const std::size_t at : {std::size_t{9}, std::size_t{21}, sealed.size() - 1}) {
+        auto damaged = sealed;
+        damaged[at] ^= 1;
+        errorOf(ErrorCode::Internal, [&] { seal.open("k1", damaged); });
+    }
+    // Two seals of one key differ (random nonce).
+    CHECK(seal.seal("k1", asBytes("PKCS8 k1")) != sealed);
+    CHECK(errorOf(ErrorCode::InvalidArgument, [] { KeySeal(SecureBytes(31, 1)); }).find("at least 32") !=
+          std::string::npos);
+}
+
+TEST_CASE("a plain store is sealed at open with a KEK; new keys are written sealed")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+    }
+    CHECK(readText(tmp / "keys/k1.key") == "PKCS8 k1");
+    {
+        Store store(tmp.path(), KeySeal(credential('a')));
+        CHECK(reportMentions(store, "sealed 1 plain key file(s)"));
+        CHECK(KeySeal::isSealed(asBytes(readText(tmp / "keys/k1.key"))));
+        CHECK(keyText(store, "k1") == "PKCS8 k1");
+        auto tx = store.begin();
+        tx.putKey("k2", asBytes("PKCS8 k2"));
+        tx.state().keys["k2"] = StoredKey{5};
+        store.commit(std::move(tx));
+        CHECK(keyText(store, "k2") == "PKCS8 k2");
+        CHECK(modeOf(tmp / "keys/k2.key") == 0600);
+    }
+    const std::string k2 = readText(tmp / "keys/k2.key");
+    CHECK(KeySeal::isSealed(asBytes(k2)));
+    CHECK(k2.find("PKCS8") == std::string::npos);
+    const Store reopened(tmp.path(), KeySeal(credential('a')));
+    CHECK_FALSE(reportMentions(reopened, "sealed"));
+    CHECK(keyText(reopened, "k1") == "PKCS8 k1");
+    CHECK(keyText(reopened, "k2") == "PKCS8 k2");
+}
+
+TEST_CASE("a sealed store without its KEK, or with another, does not open and changes nothing")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path(), KeySeal(credential('a')));
+        addEverything(store);
+    }
+    const auto before = snapshot(tmp.path());
+    CHECK(errorOf(ErrorCode::Internal, [&] { Store store(tmp.path()); }).find("certd-kek") !=
+          std::string::npos);
+    CHECK(snapshot(tmp.path()) == before);
+    CHECK(errorOf(ErrorCode::Internal, [&] {
+              Store store(tmp.path(), KeySeal(credential('b')));
+          }).find("keys/k1.key") != std::string::npos);
+    CHECK(snapshot(tmp.path()) == before);
+    const Store store(tmp.path(), KeySeal(credential('a')));
+    CHECK(keyText(store, "k1") == "PKCS8 k1");
+}
+
+TEST_CASE("a store half sealed (a crash during the migration) opens and finishes sealing")
+{
+    test::TempDir tmp;
+    {
+        Store store(tmp.path());
+        addEverything(store);
+        auto tx = store.begin();
+        tx.putKey("k2", asBytes("PKCS8 k2"));
+        tx.state().keys["k2"] = StoredKey{5};
+        store.commit(std::move(tx));
+    }
+    // What a migration interrupted after its first file leaves: k1 sealed, k2 plain, a temp file.
+    const KeySeal seal(credential('a'));
+    const auto sealed = seal.seal("k1", asBytes("PKCS8 k1"));
+    writeText(tmp / "keys/k1.key", std::string(sealed.begin(), sealed.end()));
+    writeText(tmp / "keys/.tmp-k2.key.x", "half written");
+    const Store store(tmp.path(), KeySeal(credential('a')));
+    CHECK(reportMentions(store, "sealed 1 plain key file(s)"));
+    CHECK(keyText(store, "k1") == "PKCS8 k1");
+    CHECK(keyText(store, "k2") == "PKCS8 k2");
+    CHECK(filesIn(tmp / "keys") == std::vector<std::string>{"k1.key", "k2.key"});
+    CHECK(KeySeal::isSealed(asBytes(readText(tmp / "keys/k2.key"))));
+}
