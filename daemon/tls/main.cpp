@@ -60,16 +60,17 @@ void hardenProcess(bool supervised)
             std::exit(0);
     }
     ::signal(SIGPIPE, SIG_IGN);
-    // Every served key stays loaded, and a full heap makes OpenSSL refuse to load more: 16 MiB
-    // holds about 9,000 RSA-4096 keys (2,339 per 4 MiB, measured), more of smaller types. The
-    // arena is a power of two; take the largest that RLIMIT_MEMLOCK lets us lock (1 MiB at least).
-    std::size_t heapBytes = 16U << 20;
+    // certd-tls holds no private key under certd (certd signs for it): the secure heap keeps the
+    // session ticket keys, and the keys of --terminator-holds-keys (the benchmark baseline) and
+    // of standalone mode. The arena is a power of two, the largest RLIMIT_MEMLOCK lets us lock
+    // (1 MiB at least).
+    std::size_t heapBytes = 2U << 20;
     rlimit memlock{};
     if (::getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 && memlock.rlim_cur != RLIM_INFINITY)
         while (heapBytes > (1U << 20) && heapBytes > memlock.rlim_cur)
             heapBytes /= 2;
     const auto heap = initSecureHeap(heapBytes);
-    log::info("certd-tls: secure heap of " + std::to_string(heapBytes >> 20) + " MiB for private keys");
+    log::info("certd-tls: secure heap of " + std::to_string(heapBytes >> 20) + " MiB");
     if (heap == SecureHeap::Unavailable)
         log::warning("certd-tls: no secure heap; private keys live in ordinary memory");
     else if (heap == SecureHeap::NotLocked)
