@@ -55,6 +55,7 @@ unsigned defaultThreads()
 
 struct Signer::Key {
     pki::EvpPkeyPtr pkey; // its private parts in OpenSSL's secure heap
+    tls::sign::KeyKind kind = tls::sign::KeyKind::Other;
 };
 
 struct Signer::KeyTable {
@@ -69,6 +70,7 @@ struct Signer::Channel {
     UniqueFd fd;
     Bytes in;
     Bytes out;
+    bool wantsOut = false; // EPOLLOUT is watched
 };
 
 struct Signer::Thread {
@@ -99,7 +101,9 @@ struct Signer::Thread {
     void watch(int fd, Tag tag) const
     {
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP | (tag == Tag::Channel ? EPOLLOUT | EPOLLET : 0U);
+        // Channels: EPOLLOUT only while a write waits (Signer::flush), or every read by the worker
+        // would wake this thread for nothing.
+        ev.events = EPOLLIN | EPOLLRDHUP | (tag == Tag::Channel ? EPOLLET : 0U);
         ev.data.u64 = tagged(fd, tag);
         if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
             throwErrno("epoll_ctl");
@@ -158,6 +162,7 @@ void Signer::setKeys(const std::map<std::string, SecureBytes>& keys, std::chrono
             auto key = std::make_shared<Key>();
             const SecureAllocationScope secure; // the key's numbers and what OpenSSL caches for it
             key->pkey = pki::privateKeyFromPkcs8Der(der);
+            key->kind = tls::sign::keyKind(key->pkey.get());
             entry.key = std::move(key);
         }
     }
@@ -266,6 +271,8 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
             const ssize_t n = ::recv(channel.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
             if (n > 0) {
                 channel.in.insert(channel.in.end(), buffer, buffer + n);
+                if (static_cast<std::size_t>(n) < sizeof buffer)
+                    break; // drained: the next request brings a new edge
                 continue;
             }
             if (n < 0 && errno == EINTR)
@@ -292,7 +299,8 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
                     std::optional<SecureAllocationScope> secure;
                     if (fresh)
                         secure.emplace();
-                    reply = tls::sign::signWith(it->second.key->pkey.get(), *request, ctx);
+                    reply =
+                        tls::sign::signWith(it->second.key->pkey.get(), it->second.key->kind, *request, ctx);
                     ERR_clear_error();
                 }
                 (reply.status == tls::sign::Status::Ok ? signatures_ : refused_)
@@ -305,7 +313,7 @@ void Signer::serve(Thread& thread, Channel& channel, std::uint32_t events)
             closed = true;
         }
     }
-    if (!closed && !flush(channel))
+    if (!closed && !flush(thread, channel))
         closed = true;
     if (closed) {
         const int fd = channel.fd.get();
@@ -334,7 +342,7 @@ EVP_PKEY_CTX* Signer::prepared(Thread& thread, const KeyTable* table, const std:
     return it->second.ctx.get();
 }
 
-bool Signer::flush(Channel& channel)
+bool Signer::flush(Thread& thread, Channel& channel)
 {
     std::size_t sent = 0;
     while (sent < channel.out.size()) {
@@ -351,6 +359,13 @@ bool Signer::flush(Channel& channel)
         return false;
     }
     channel.out.erase(channel.out.begin(), channel.out.begin() + static_cast<std::ptrdiff_t>(sent));
+    if (channel.out.empty() == channel.wantsOut) {
+        channel.wantsOut = !channel.out.empty();
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (channel.wantsOut ? EPOLLOUT : 0U);
+        ev.data.u64 = tagged(channel.fd.get(), Tag::Channel);
+        ::epoll_ctl(thread.epoll.get(), EPOLL_CTL_MOD, channel.fd.get(), &ev);
+    }
     return true;
 }
 

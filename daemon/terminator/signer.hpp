@@ -63,7 +63,7 @@ private:
     void adopt(Thread& thread);
     void readBroker(Thread& thread, int fd);
     void serve(Thread& thread, Channel& channel, std::uint32_t events);
-    bool flush(Channel& channel);
+    bool flush(Thread& thread, Channel& channel);
     // The thread's prepared context for this key and the request's scheme and hash (or null);
     // `fresh` when this is the first request of that kind on this thread since the keys changed.
     static EVP_PKEY_CTX* prepared(Thread& thread, const KeyTable* table,

@@ -191,14 +191,25 @@ EVP_PKEY_CTX* prepareSign(EVP_PKEY* key, Scheme scheme, Hash hash)
     return ctx;
 }
 
-Reply signWith(EVP_PKEY* key, const Request& request, EVP_PKEY_CTX* prepared)
+KeyKind keyKind(EVP_PKEY* key)
+{
+    if (EVP_PKEY_is_a(key, "RSA") == 1)
+        return KeyKind::Rsa;
+    if (EVP_PKEY_is_a(key, "EC") == 1)
+        return KeyKind::Ec;
+    if (EVP_PKEY_is_a(key, "ED25519") == 1 || EVP_PKEY_is_a(key, "ED448") == 1)
+        return KeyKind::EdDsa;
+    return KeyKind::Other;
+}
+
+Reply signWith(EVP_PKEY* key, KeyKind kind, const Request& request, EVP_PKEY_CTX* prepared)
 {
     Reply reply;
     reply.id = request.id;
     reply.status = Status::Refused;
-    const bool rsa = EVP_PKEY_is_a(key, "RSA") == 1;
-    const bool ec = EVP_PKEY_is_a(key, "EC") == 1;
-    const bool edDsa = EVP_PKEY_is_a(key, "ED25519") == 1 || EVP_PKEY_is_a(key, "ED448") == 1;
+    const bool rsa = kind == KeyKind::Rsa;
+    const bool ec = kind == KeyKind::Ec;
+    const bool edDsa = kind == KeyKind::EdDsa;
     switch (request.scheme) {
     case Scheme::RsaPkcs1:
     case Scheme::RsaPss:

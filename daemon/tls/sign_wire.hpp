@@ -80,7 +80,13 @@ std::optional<Reply> takeReply(const Bytes& in, std::size_t& offset);
 // the certificate it names), refusing whatever a TLS handshake does not need: a scheme of
 // another key type, a digest of the wrong size, RSA-PSS with another salt length.
 // `prepared` (optional): a context from prepareSign() for this key, scheme and hash.
-Reply signWith(EVP_PKEY* key, const Request& request, EVP_PKEY_CTX* prepared = nullptr);
+enum class KeyKind { Rsa, Ec, EdDsa, Other };
+KeyKind keyKind(EVP_PKEY* key); // asks OpenSSL by name: worth keeping with the key
+Reply signWith(EVP_PKEY* key, KeyKind kind, const Request& request, EVP_PKEY_CTX* prepared = nullptr);
+inline Reply signWith(EVP_PKEY* key, const Request& request)
+{
+    return signWith(key, keyKind(key), request);
+}
 
 // An EVP_PKEY_sign context for `key` with the scheme's padding and digest set, for any number of
 // signWith() calls of that scheme and hash (the set-up costs more than an ECDSA signature).

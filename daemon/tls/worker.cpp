@@ -169,6 +169,7 @@ struct Connection {
     // Forwarded signing: the handshake is parked in its ASYNC job while `signing` and not `signDone`.
     bool signing = false;
     bool signDone = false;
+    bool signed_ = false;      // its one signature is made: the rest of the handshake needs no ASYNC job
     sign::Request signRequest; // kept to send again to the next certd if this one goes
     std::optional<Bytes> signResult;
     std::chrono::steady_clock::time_point signDeadline;
@@ -575,6 +576,8 @@ void Worker::pump(Connection& c)
             const int e = SSL_get_error(c.ssl.get(), r);
             if (e == SSL_ERROR_WANT_ASYNC)
                 return; // sign() parked it
+            if (c.signed_)
+                SSL_clear_mode(c.ssl.get(), SSL_MODE_ASYNC); // its job is over: no more job switches
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 ERR_clear_error();
                 close(c);
@@ -790,6 +793,7 @@ std::optional<Bytes> Worker::sign(sign::Request request)
     ASYNC_pause_job();
     // Resumed by pump() after finishSign(): the reply, a deadline, or the handshake timeout.
     c->signing = false;
+    c->signed_ = true;
     c->signDone = false;
     c->signRequest.input.clear();
     return std::exchange(c->signResult, std::nullopt);
@@ -847,8 +851,11 @@ void Worker::connectSigner(const UniqueFd& broker)
     }
     dropChannel();
     channel_ = std::move(ours);
+    channelWantsOut_ = false;
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    // EPOLLOUT only while a write waits (watchChannelOutput): otherwise every read by certd would
+    // wake this worker for nothing.
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = tagged(&channel_, Tag::Wake);
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel_.get(), &ev) < 0) {
         channel_.reset();
@@ -884,6 +891,13 @@ void Worker::flushChannel()
         }
     }
     channelOut_.erase(channelOut_.begin(), channelOut_.begin() + static_cast<std::ptrdiff_t>(sent));
+    if (channel_ && channelOut_.empty() == channelWantsOut_) {
+        channelWantsOut_ = !channelOut_.empty();
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (channelWantsOut_ ? EPOLLOUT : 0U);
+        ev.data.u64 = tagged(&channel_, Tag::Wake);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, channel_.get(), &ev);
+    }
 }
 
 void Worker::onChannel(std::uint32_t events)
@@ -896,6 +910,8 @@ void Worker::onChannel(std::uint32_t events)
             const ssize_t n = ::recv(channel_.get(), scratch_.get(), kBufferSize, MSG_DONTWAIT);
             if (n > 0) {
                 channelIn_.insert(channelIn_.end(), scratch_.get(), scratch_.get() + n);
+                if (static_cast<std::size_t>(n) < kBufferSize)
+                    break; // drained: the next reply brings a new edge (no recv just to hear EAGAIN)
                 continue;
             }
             if (n < 0 && errno == EINTR)

@@ -110,6 +110,7 @@ private:
     UniqueFd channel_;                             // to certd's signer; none while certd is away
     Bytes channelIn_;                              // replies, the last one maybe partial
     Bytes channelOut_;                             // requests not written yet
+    bool channelWantsOut_ = false;                 // EPOLLOUT is watched (a write was short)
     std::map<std::uint64_t, Connection*> signing_; // parked handshakes by request id (= age)
     std::uint64_t nextSignId_ = 0;
     Connection* current_ = nullptr; // whose handshake step runs (the provider's sign() comes here)
