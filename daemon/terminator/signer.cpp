@@ -226,37 +226,21 @@ void Signer::adopt(Thread& thread)
 void Signer::readBroker(Thread& thread, int fd)
 {
     for (;;) {
-        char byte = 0;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
+        auto received = tls::sign::takeChannel(fd);
+        if (received.wouldBlock)
             return;
-        if (n <= 0) { // the terminator that held the other end is gone
+        if (received.closed) { // the terminator that held the other end is gone
             ::epoll_ctl(thread.epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
             thread.brokers.erase(fd);
             return;
         }
-        const cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        if (c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len != CMSG_LEN(sizeof(int)))
+        if (!received.fd)
             continue; // a message without exactly one fd: nothing to take
-        int received = -1;
-        std::memcpy(&received, CMSG_DATA(c), sizeof received);
-        UniqueFd channel(received);
-        ::fcntl(channel.get(), F_SETFL, ::fcntl(channel.get(), F_GETFL) | O_NONBLOCK);
         channels_.fetch_add(1, std::memory_order_relaxed);
         Thread& owner = *threads_[nextThread_.fetch_add(1) % threads_.size()];
         {
             const std::lock_guard lock(owner.mutex);
-            owner.newChannels.push_back(std::move(channel));
+            owner.newChannels.push_back(std::move(received.fd));
         }
         owner.post();
     }

@@ -4,6 +4,11 @@
 
 #include <openssl/rsa.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -97,6 +102,58 @@ std::optional<Hash> hashFromName(const std::string& name)
     if (n == "SHA512" || n == "SHA2512")
         return Hash::Sha512;
     return std::nullopt;
+}
+
+bool passChannel(int broker, int channel)
+{
+    char byte = 'c';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &channel, sizeof channel);
+    return ::sendmsg(broker, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+}
+
+ReceivedChannel takeChannel(int broker)
+{
+    ReceivedChannel result;
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do {
+        n = ::recvmsg(broker, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) {
+        result.wouldBlock = true;
+        return result;
+    }
+    if (n <= 0) {
+        result.closed = true;
+        return result;
+    }
+    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len != CMSG_LEN(sizeof(int)))
+        return result;
+    int received = -1;
+    std::memcpy(&received, CMSG_DATA(c), sizeof received);
+    result.fd.reset(received);
+    ::fcntl(received, F_SETFL, ::fcntl(received, F_GETFL) | O_NONBLOCK);
+    return result;
 }
 
 void appendRequest(Bytes& out, const Request& request)

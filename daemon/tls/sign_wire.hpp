@@ -11,6 +11,7 @@
 // Both ends are the same build, so integers go in host byte order.
 
 #include "bytes.hpp"
+#include "unique_fd.hpp"
 
 #include <openssl/evp.h>
 
@@ -65,6 +66,20 @@ struct Reply {
     Status status = Status::Failed;
     Bytes signature;
 };
+
+// The broker: a worker passes one end of its channel (one byte carrying the fd, SCM_RIGHTS,
+// without blocking); false when the broker refused it (certd gone: the next one sends a new
+// broker), errno saying why.
+bool passChannel(int broker, int channel);
+// The next channel on the broker (non-blocking, close-on-exec): `fd` set, or `wouldBlock`
+// (none waits), or `closed` (the terminator holding the other end is gone). A message without
+// exactly one fd yields neither fd nor a flag: read on.
+struct ReceivedChannel {
+    UniqueFd fd;
+    bool wouldBlock = false;
+    bool closed = false;
+};
+ReceivedChannel takeChannel(int broker);
 
 // Appends one record to `out`.
 void appendRequest(Bytes& out, const Request& request);

@@ -828,22 +828,8 @@ void Worker::connectSigner(const UniqueFd& broker)
         return;
     }
     UniqueFd ours(pair[0]);
-    UniqueFd theirs(pair[1]);
-    char byte = 'c';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    const int fd = theirs.get();
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    if (::sendmsg(broker.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+    const UniqueFd theirs(pair[1]);
+    if (!sign::passChannel(broker.get(), theirs.get())) {
         // That certd is gone already; the next one sends a new broker.
         log::write(log::Level::Debug,
                    std::string("certd-tls: signing broker refused a channel: ") + std::strerror(errno));
