@@ -22,11 +22,14 @@
 #include <cstdlib>
 #include <cstring>
 
+// glibc's own allocator entry points, which these wrap (their names are glibc's).
+// NOLINTBEGIN(readability-identifier-naming,bugprone-reserved-identifier)
 extern "C" {
-void* __libc_malloc(std::size_t size);           // NOLINT(bugprone-reserved-identifier): glibc's own
-void __libc_free(void* p);                       // NOLINT(bugprone-reserved-identifier)
-void* __libc_realloc(void* p, std::size_t size); // NOLINT(bugprone-reserved-identifier)
+void* __libc_malloc(std::size_t size);
+void __libc_free(void* p);
+void* __libc_realloc(void* p, std::size_t size);
 }
+// NOLINTEND(readability-identifier-naming,bugprone-reserved-identifier)
 
 namespace {
 

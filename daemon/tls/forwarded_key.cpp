@@ -188,7 +188,7 @@ const char* keyOperationName(int /*operation*/)
 }
 
 template <Kind K>
-const OSSL_DISPATCH keymgmtFunctions[] = {
+const OSSL_DISPATCH kKeymgmtFunctions[] = {
     {OSSL_FUNC_KEYMGMT_NEW, reinterpret_cast<void (*)()>(keyNew<K>)},
     {OSSL_FUNC_KEYMGMT_FREE, reinterpret_cast<void (*)()>(keyFree)},
     {OSSL_FUNC_KEYMGMT_HAS, reinterpret_cast<void (*)()>(keyHas)},
@@ -418,7 +418,7 @@ int sigDigestSign(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
 int sigDigestSignUpdate(void* ctx, const unsigned char* data, size_t length)
 {
     auto* c = static_cast<SignContext*>(ctx);
-    if (c->message.size() + length > 64 * 1024)
+    if (c->message.size() + length > std::size_t{64} * 1024)
         return 0; // more than any handshake signs
     c->message.insert(c->message.end(), data, data + length);
     return 1;
@@ -430,7 +430,7 @@ int sigDigestSignFinal(void* ctx, unsigned char* sig, size_t* siglen, size_t sig
     return forward(c, sig, siglen, sigsize, c->message.data(), c->message.size(), false);
 }
 
-const OSSL_DISPATCH signatureFunctions[] = {
+const OSSL_DISPATCH kSignatureFunctions[] = {
     {OSSL_FUNC_SIGNATURE_NEWCTX, reinterpret_cast<void (*)()>(sigNew)},
     {OSSL_FUNC_SIGNATURE_FREECTX, reinterpret_cast<void (*)()>(sigFree)},
     {OSSL_FUNC_SIGNATURE_DUPCTX, reinterpret_cast<void (*)()>(sigDup)},
@@ -451,18 +451,18 @@ const OSSL_DISPATCH signatureFunctions[] = {
 
 // The same names as the default provider's, so that EVP_PKEY_is_a() and TLS's key type checks
 // see an ordinary RSA, EC, Ed25519 or Ed448 key.
-const OSSL_ALGORITHM keymgmtAlgorithms[] = {
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, keymgmtFunctions<Kind::Rsa>, nullptr},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProperties, keymgmtFunctions<Kind::Ec>, nullptr},
-    {"ED25519:1.3.101.112", kProperties, keymgmtFunctions<Kind::Ed25519>, nullptr},
-    {"ED448:1.3.101.113", kProperties, keymgmtFunctions<Kind::Ed448>, nullptr},
+const OSSL_ALGORITHM kKeymgmtAlgorithms[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, kKeymgmtFunctions<Kind::Rsa>, nullptr},
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProperties, kKeymgmtFunctions<Kind::Ec>, nullptr},
+    {"ED25519:1.3.101.112", kProperties, kKeymgmtFunctions<Kind::Ed25519>, nullptr},
+    {"ED448:1.3.101.113", kProperties, kKeymgmtFunctions<Kind::Ed448>, nullptr},
     {nullptr, nullptr, nullptr, nullptr},
 };
-const OSSL_ALGORITHM signatureAlgorithms[] = {
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, signatureFunctions, nullptr},
-    {"ECDSA", kProperties, signatureFunctions, nullptr},
-    {"ED25519:1.3.101.112", kProperties, signatureFunctions, nullptr},
-    {"ED448:1.3.101.113", kProperties, signatureFunctions, nullptr},
+const OSSL_ALGORITHM kSignatureAlgorithms[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, kSignatureFunctions, nullptr},
+    {"ECDSA", kProperties, kSignatureFunctions, nullptr},
+    {"ED25519:1.3.101.112", kProperties, kSignatureFunctions, nullptr},
+    {"ED448:1.3.101.113", kProperties, kSignatureFunctions, nullptr},
     {nullptr, nullptr, nullptr, nullptr},
 };
 
@@ -471,15 +471,15 @@ const OSSL_ALGORITHM* queryOperation(void* /*provctx*/, int operation, int* noCa
     *noCache = 0;
     switch (operation) {
     case OSSL_OP_KEYMGMT:
-        return keymgmtAlgorithms;
+        return kKeymgmtAlgorithms;
     case OSSL_OP_SIGNATURE:
-        return signatureAlgorithms;
+        return kSignatureAlgorithms;
     default:
         return nullptr;
     }
 }
 
-const OSSL_DISPATCH providerFunctions[] = {
+const OSSL_DISPATCH kProviderFunctions[] = {
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<void (*)()>(queryOperation)},
     {0, nullptr},
 };
@@ -487,7 +487,7 @@ const OSSL_DISPATCH providerFunctions[] = {
 int providerInit(const OSSL_CORE_HANDLE* /*handle*/, const OSSL_DISPATCH* /*in*/, const OSSL_DISPATCH** out,
                  void** provctx)
 {
-    *out = providerFunctions;
+    *out = kProviderFunctions;
     *provctx = nullptr;
     return 1;
 }

@@ -48,10 +48,10 @@ std::optional<Hash> hashFromName(const std::string& name);
 // The longest a handshake waits for its signature before it fails with an alert.
 inline constexpr std::chrono::milliseconds kTimeout{2000};
 
-inline constexpr std::size_t kMaxInput = 1024;      // an EdDSA message of a TLS handshake is < 300 bytes
-inline constexpr std::size_t kMaxKeyId = 128;       // store ids are 1 to 128 characters
-inline constexpr std::size_t kMaxSignature = 1024;  // RSA 8192
-inline constexpr std::size_t kMaxRecord = 2 * 1024; // larger than any valid record
+inline constexpr std::size_t kMaxInput = 1024;     // an EdDSA message of a TLS handshake is < 300 bytes
+inline constexpr std::size_t kMaxKeyId = 128;      // store ids are 1 to 128 characters
+inline constexpr std::size_t kMaxSignature = 1024; // RSA 8192
+inline constexpr std::size_t kMaxRecord = std::size_t{2} * 1024; // larger than any valid record
 
 struct Request {
     std::uint64_t id = 0;

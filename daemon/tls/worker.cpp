@@ -169,8 +169,8 @@ struct Connection {
     // Forwarded signing: the handshake is parked in its ASYNC job while `signing` and not `signDone`.
     bool signing = false;
     bool signDone = false;
-    bool signed_ = false;      // its one signature is made: the rest of the handshake needs no ASYNC job
-    sign::Request signRequest; // kept to send again to the next certd if this one goes
+    bool signatureMade = false; // its one signature is made: the rest of the handshake needs no ASYNC job
+    sign::Request signRequest;  // kept to send again to the next certd if this one goes
     std::optional<Bytes> signResult;
     std::chrono::steady_clock::time_point signDeadline;
 };
@@ -576,7 +576,7 @@ void Worker::pump(Connection& c)
             const int e = SSL_get_error(c.ssl.get(), r);
             if (e == SSL_ERROR_WANT_ASYNC)
                 return; // sign() parked it
-            if (c.signed_)
+            if (c.signatureMade)
                 SSL_clear_mode(c.ssl.get(), SSL_MODE_ASYNC); // its job is over: no more job switches
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 ERR_clear_error();
@@ -793,7 +793,7 @@ std::optional<Bytes> Worker::sign(sign::Request request)
     ASYNC_pause_job();
     // Resumed by pump() after finishSign(): the reply, a deadline, or the handshake timeout.
     c->signing = false;
-    c->signed_ = true;
+    c->signatureMade = true;
     c->signDone = false;
     c->signRequest.input.clear();
     return std::exchange(c->signResult, std::nullopt);

@@ -31,7 +31,7 @@ public:
     static constexpr std::chrono::milliseconds kSignTimeout = sign::kTimeout;
 
     Worker(Shared& shared, unsigned index);
-    ~Worker(); // stops the loop, closes its connections, joins
+    ~Worker() override; // stops the loop, closes its connections, joins
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 

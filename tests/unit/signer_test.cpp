@@ -121,12 +121,13 @@ TEST_CASE("a batch of requests in one write gets every reply, in order, over sev
     const auto key = p256();
     terminator::Signer signer(2);
     signer.setKeys({{"k", pki::privateKeyToPkcs8Der(key.get())}}, std::chrono::milliseconds(0));
-    std::vector<UniqueFd> channels;
-    for (int i = 0; i < 3; ++i)
-        channels.push_back(openChannel(signer));
+    std::vector<UniqueFd> channels(3);
+    for (auto& channel : channels)
+        channel = openChannel(signer);
     for (auto& channel : channels) {
         Bytes out;
         std::vector<sign::Request> sent;
+        sent.reserve(100);
         for (std::uint64_t id = 1; id <= 100; ++id) {
             sent.push_back(ecdsa(id, "k"));
             sign::appendRequest(out, sent.back());
