@@ -516,10 +516,12 @@ void setThreadSignGate(SignGate* gate)
 void registerForwardingProvider()
 {
     static std::once_flag once;
+    // Loaded for the life of the process; kept here so that they stay referenced.
+    static OSSL_PROVIDER* loaded[2] = {};
     std::call_once(once, [] {
         if (OSSL_PROVIDER_add_builtin(nullptr, kProviderName, providerInit) != 1 ||
-            OSSL_PROVIDER_load(nullptr, "default") == nullptr ||
-            OSSL_PROVIDER_load(nullptr, kProviderName) == nullptr ||
+            (loaded[0] = OSSL_PROVIDER_load(nullptr, "default")) == nullptr ||
+            (loaded[1] = OSSL_PROVIDER_load(nullptr, kProviderName)) == nullptr ||
             EVP_set_default_properties(nullptr, "?provider!=certd-forward") != 1)
             throwOpenSsl(ErrorCode::Internal, "the key forwarding provider");
     });
