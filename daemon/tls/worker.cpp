@@ -839,7 +839,7 @@ void Worker::connectSigner(const UniqueFd& broker)
     channel_ = std::move(ours);
     channelWantsOut_ = false;
     epoll_event ev{};
-    // EPOLLOUT only while a write waits (watchChannelOutput): otherwise every read by certd would
+    // EPOLLOUT only while a write waits (flushChannel): otherwise every read by certd would
     // wake this worker for nothing.
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = tagged(&channel_, Tag::Wake);
