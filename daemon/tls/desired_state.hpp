@@ -50,9 +50,32 @@ struct CertificateMaterial {
     SecureBytes keyPkcs8; // unencrypted PKCS#8 DER; empty: forwarded signing
 };
 
+// An ACME challenge the terminator answers for certd while a CA validates an identifier.
+// tls-alpn-01 (RFC 8737, RFC 8738 for IP addresses): a ClientHello that offers ALPN "acme-tls/1"
+// and matches (see below) gets `certificate` and ALPN "acme-tls/1", and the connection is closed
+// after the handshake; no other connection ever gets it. http-01 (RFC 8555 §8.3): a plain HTTP
+// GET of /.well-known/acme-challenge/<token> on DesiredState::httpChallengePort gets
+// `keyAuthorization`.
+struct AcmeChallenge {
+    enum class Kind { TlsAlpn01, Http01 };
+    Kind kind = Kind::TlsAlpn01;
+    // tls-alpn-01 matching: `serverName` is the SNI the CA sends (lowercase): the DNS identifier,
+    // or for an IP identifier its reverse-mapping name ("2.0.0.127.in-addr.arpa"). `address`, when
+    // not empty, limits the challenge to connections accepted on that listener address (an IP
+    // identifier's own address); a ClientHello without SNI then matches on the address alone.
+    std::string serverName;
+    std::string address;
+    CertificateMaterial certificate; // tls-alpn-01: self-signed, with its own throwaway key (keyPkcs8)
+    std::string token;               // http-01
+    std::string keyAuthorization;    // http-01: the response body
+};
+
 struct DesiredState {
     std::vector<ListenerSpec> listeners;
     std::vector<CertificateMaterial> certificates; // every certificate some listener uses
+    std::vector<AcmeChallenge> challenges;         // usually none
+    // http-01 responder: plain HTTP on every listener address at this port; 0: off.
+    std::uint16_t httpChallengePort = 0;
     TlsProfile profile = TlsProfile::Intermediate;
     Backend backend;
     ProxyProtocol proxyProtocol = ProxyProtocol::Off;
