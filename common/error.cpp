@@ -6,7 +6,7 @@
 namespace certd {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 17> kErrorNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 18> kErrorNames{{
     {ErrorCode::InvalidArgument, "org.certd1.Error.InvalidArgument"},
     {ErrorCode::NotFound, "org.certd1.Error.NotFound"},
     {ErrorCode::InvalidCertificate, "org.certd1.Error.InvalidCertificate"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 17> kErrorNames{{
     {ErrorCode::CheckFailed, "org.certd1.Error.CheckFailed"},
     {ErrorCode::Busy, "org.certd1.Error.Busy"},
     {ErrorCode::TooLarge, "org.certd1.Error.TooLarge"},
+    {ErrorCode::AcmeFailed, "org.certd1.Error.AcmeFailed"},
     {ErrorCode::Internal, "org.certd1.Error.Internal"},
 }};
 

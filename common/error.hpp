@@ -27,6 +27,7 @@ enum class ErrorCode {
     CheckFailed,        // a pre-flight check found errors; the caller may override with force
     Busy,               // the caller already has as many slow calls in progress as certd takes
     TooLarge,           // the reply would exceed the bus's message size limit
+    AcmeFailed,         // an ACME server refused an order or answered what RFC 8555 does not allow
     Internal,           // a bug or an environment failure (disk, OpenSSL)
 };
 

@@ -382,6 +382,8 @@ constexpr Field kTopLevelFields[] = {
      [](const Value& v, Config& c) { c.addresses = readUniqueList<std::string>(v, readAddress); }},
     {"discovery", nullptr, kDiscoveryFields},
     {"port", [](const Value& v, Config& c) { c.port = readInteger<std::uint16_t>(v, 1, 65535); }},
+    {"acme_http_port",
+     [](const Value& v, Config& c) { c.acmeHttpPort = readInteger<std::uint16_t>(v, 1, 65535); }},
     {"freebind", [](const Value& v, Config& c) { c.freebind = readBool(v); }},
     {"backend", [](const Value& v, Config& c) { c.backend = readBackend(v); }},
     {"proxy_protocol", [](const Value& v, Config& c) { c.proxyProtocol = readProxyProtocol(v); }},
@@ -609,6 +611,8 @@ const std::vector<ReloadRule>& reloadRules()
             "discovery", false, [](auto& c) -> auto& { return c.discovery; }),
         rule(
             "port", true, [](auto& c) -> auto& { return c.port; }),
+        rule(
+            "acme_http_port", true, [](auto& c) -> auto& { return c.acmeHttpPort; }),
         rule(
             "freebind", false, [](auto& c) -> auto& { return c.freebind; }),
         rule(

@@ -40,7 +40,8 @@ struct Config {
     std::vector<std::string> addresses;                      // canonical IPv4/IPv6 literals, no duplicates
     Discovery discovery;
     std::uint16_t port = 443;
-    bool freebind = false; // IP_FREEBIND: listen on addresses not (yet) configured on the host
+    std::uint16_t acmeHttpPort = 80; // where certd-tls answers http-01 while an ACME order needs it
+    bool freebind = false;           // IP_FREEBIND: listen on addresses not (yet) configured on the host
     tls::Backend backend;
     tls::ProxyProtocol proxyProtocol = tls::ProxyProtocol::Off;
     tls::TlsProfile tlsProfile = tls::TlsProfile::Intermediate;

@@ -1,5 +1,6 @@
 // certd: wires the configuration, store, manager, bus service and event loop together.
 
+#include "acme/service.hpp"
 #include "address_monitor.hpp"
 #include "bus/service.hpp"
 #include "change_flow.hpp"
@@ -149,6 +150,13 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     info.auth = bus::AuthPolicy{config.adminGroup, config.keyExportGroup};
     info.reload = [&reloader] { reloader.reload(); };
     bus::Service service(*connection, loop, manager, flow, info);
+    // ACME orders run beside the bus (acme/service.hpp); their objects are the Service's.
+    acme::Service acme(loop, manager, flow, terminator);
+    acme.onRenewalFailed = [&service](const std::string& id, const std::string& name,
+                                      const std::string& message) {
+        service.emitAcmeRenewalFailed(id, name, message);
+    };
+    service.setAcme(acme);
     reloader.subscribe([&service](const Config& c) {
         service.reconfigure(c.port, bus::AuthPolicy{c.adminGroup, c.keyExportGroup}, c.busMaxMessageSize);
     });
@@ -201,6 +209,7 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     connection->requestName(bus::kBusName);
     log::info("certd " CERTD_VERSION " serving " + std::to_string(manager.certificates().size()) +
               " certificates on " + std::to_string(manager.addresses().size()) + " addresses");
+    acme.start(); // orders in progress resume, renewals are scheduled
     sd_notifyf(0, "READY=1\nSTATUS=Serving %zu certificates on %zu addresses", manager.certificates().size(),
                manager.addresses().size());
     const int r = loop.run();

@@ -55,6 +55,60 @@ std::int64_t getInteger(const VariantMap& map, const std::string& key, std::int6
 
 } // namespace
 
+acme::OrderSpec parseAcmeSpec(const VariantMap& map)
+{
+    refuseUnknown(map,
+                  {"directory_url", "identifiers", "challenge", "key_type", "key", "contact", "ca_bundle",
+                   "assign", "friendly_name", "renew_percent", "renew_after_seconds", "eab_kid",
+                   "eab_hmac_key"},
+                  "spec");
+    acme::OrderSpec out;
+    StoredAcmeOrder& order = out.order;
+    order.directoryUrl = get<std::string>(map, "directory_url", {});
+    if (order.directoryUrl.empty())
+        throw Error(ErrorCode::InvalidArgument, "directory_url: required (the ACME server's directory URL)");
+    order.identifiers = get<std::vector<std::string>>(map, "identifiers", {});
+    order.challenge = get<std::string>(map, "challenge", "tls-alpn-01");
+    order.keyType = get<std::string>(map, "key_type", {});
+    const auto key = get<sdbus::ObjectPath>(map, "key", sdbus::ObjectPath());
+    if (!key.empty()) {
+        if (!order.keyType.empty())
+            throw Error(ErrorCode::InvalidArgument, "key: give either key or key_type, not both");
+        order.fixedKeyId = idFromPath(key, "/org/certd1/key/", "key");
+    }
+    order.contact = get<std::string>(map, "contact", {});
+    if (order.contact.find_first_of(" \t\r\n,") != std::string::npos)
+        throw Error(ErrorCode::InvalidArgument, "contact: one e-mail address");
+    const auto bundle = get<std::vector<std::uint8_t>>(map, "ca_bundle", {});
+    order.caBundle.assign(bundle.begin(), bundle.end());
+    order.assign = get<std::vector<std::string>>(map, "assign", {});
+    order.friendlyName = get<std::string>(map, "friendly_name", {});
+    const std::int64_t percent = getInteger(map, "renew_percent", 0);
+    const std::int64_t after = getInteger(map, "renew_after_seconds", 0);
+    if (percent < 0 || percent > 99)
+        throw Error(ErrorCode::InvalidArgument, "renew_percent: 1 to 99");
+    if (after < 0)
+        throw Error(ErrorCode::InvalidArgument, "renew_after_seconds: must not be negative");
+    order.renewPercent = static_cast<std::uint64_t>(percent);
+    order.renewAfterSeconds = static_cast<std::uint64_t>(after);
+    const auto eabKid = get<std::string>(map, "eab_kid", {});
+    const auto eabKey = get<std::string>(map, "eab_hmac_key", {});
+    if (eabKid.empty() != eabKey.empty())
+        throw Error(ErrorCode::InvalidArgument, "eab_kid and eab_hmac_key: give both or neither");
+    if (!eabKid.empty()) {
+        Bytes macKey;
+        try {
+            macKey = acme::fromBase64Url(eabKey);
+        } catch (const Error&) {
+            throw Error(ErrorCode::InvalidArgument, "eab_hmac_key: not base64url");
+        }
+        if (macKey.size() < 16)
+            throw Error(ErrorCode::InvalidArgument, "eab_hmac_key: shorter than 128 bits");
+        out.eab = acme::ExternalAccountBinding{eabKid, std::move(macKey)};
+    }
+    return out;
+}
+
 CreateSpec parseCreateSpec(const VariantMap& map, bool selfSigned)
 {
     std::set<std::string> known{"friendly_name", "key_type",          "key",          "country",

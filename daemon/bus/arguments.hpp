@@ -3,6 +3,7 @@
 // a{sv} arguments -> typed values. Unknown keys and wrong types are refused
 // with InvalidArgument naming the key, so callers learn of typos at once.
 
+#include "acme/service.hpp"
 #include "manager/manager.hpp"
 
 #include <sdbus-c++/Types.h>
@@ -26,6 +27,8 @@ struct BindingOptions {
     bool flush = false; // rotate ticket keys, drop the session cache (compromise)
 };
 BindingOptions parseBindingOptions(const VariantMap& options);
+// CreateAcmeOrder's spec (docs/api.md#acme); the key's path is resolved to its id, not checked.
+acme::OrderSpec parseAcmeSpec(const VariantMap& spec);
 // SetChain's mode: "automatic" or "manual", else InvalidArgument.
 ChainMode parseChainModeArgument(const std::string& mode);
 

@@ -52,6 +52,18 @@ void ManagerObject::create(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& resul
         });
 }
 
+void ManagerObject::CreateAcmeOrder(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                                    std::map<std::string, sdbus::Variant> spec)
+{
+    // Returns once the order is stored; the CA is contacted afterwards (acme::Service) and the
+    // order's State tells how far it got.
+    service_.mutate({getObject(), lifeline()}, std::move(result), "CreateAcmeOrder", kRootPath, Right::Manage,
+                    [&] {
+                        auto [id, warnings] = service_.acme().create(parseAcmeSpec(spec));
+                        return std::tuple{sdbus::ObjectPath(acmeOrderPath(id)), toBus(warnings)};
+                    });
+}
+
 void ManagerObject::Import(sdbus::Result<std::vector<sdbus::ObjectPath>, BusWarnings>&& result,
                            std::vector<uint8_t> data, std::string passphrase,
                            std::map<std::string, sdbus::Variant> options)

@@ -41,6 +41,8 @@ private:
                 const std::map<std::string, sdbus::Variant>& spec, bool selfSigned);
     void Assign(sdbus::Result<BusWarnings>&& result, std::string address, sdbus::ObjectPath certificate,
                 std::map<std::string, sdbus::Variant> options) override;
+    void CreateAcmeOrder(sdbus::Result<sdbus::ObjectPath, BusWarnings>&& result,
+                         std::map<std::string, sdbus::Variant> spec) override;
     void ReplaceCertificate(sdbus::Result<std::vector<std::string>, BusWarnings>&& result,
                             sdbus::ObjectPath oldCertificate, sdbus::ObjectPath newCertificate,
                             std::map<std::string, sdbus::Variant> options) override;

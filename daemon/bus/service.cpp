@@ -26,6 +26,11 @@ std::string requestPath(const std::string& id)
     return "/org/certd1/request/" + id;
 }
 
+std::string acmeOrderPath(const std::string& id)
+{
+    return "/org/certd1/acme_order/" + id;
+}
+
 std::string addressPath(const std::string& address)
 {
     char* path = nullptr;
@@ -88,6 +93,12 @@ Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manag
         certificates_->add(id, false);
     for (const auto& [id, entry] : manager_.requests())
         requests_->add(id, false);
+    acmeOrders_ = std::make_unique<ObjectTree>(
+        raw, *this, "/org/certd1/acme_order", "org.certd1.AcmeOrder", kAcmeOrderVtable,
+        std::vector<std::string>{"FriendlyName", "State", "ErrorName", "Error", "Certificate", "AccountUrl",
+                                 "NextRenewalUSec"});
+    for (const auto& [id, order] : manager_.acmeOrders())
+        acmeOrders_->add(id, false);
     for (const auto& [address, entry] : manager_.addresses())
         addAddressObject(address, false);
     flow_.subscribe([this](const Changes& changes) { publish(changes); });
@@ -253,6 +264,7 @@ void Service::publish(const Changes& c)
     applyTo(*keys_, c.keysAdded, c.keysRemoved, c.keysChanged);
     applyTo(*certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged);
     applyTo(*requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged);
+    applyTo(*acmeOrders_, c.acmeOrdersAdded, c.acmeOrdersRemoved, c.acmeOrdersChanged);
     applyTo(
         addresses_, c.addressesAdded, c.addressesRemoved, c.addressesChanged,
         [&](const auto& id) { addAddressObject(id, true); }, graveyard_);
@@ -262,6 +274,25 @@ void Service::publish(const Changes& c)
         emitManagerProperties({"TerminatorState", "TerminatorError"});
     if (!graveyard_.empty())
         loop_.defer([this] { buryTheDead(); });
+}
+
+acme::Service& Service::acme()
+{
+    if (acme_ == nullptr)
+        throw Error(ErrorCode::Unsupported, "ACME is not available in this certd");
+    return *acme_;
+}
+
+void Service::emitAcmeRenewalFailed(const std::string& id, const std::string& errorName,
+                                    const std::string& message)
+{
+    if (!acmeOrders_->contains(id))
+        return;
+    const int r =
+        sd_bus_emit_signal(rawBusOf(connection_).bus, acmeOrderPath(id).c_str(), "org.certd1.AcmeOrder",
+                           "RenewalFailed", "ss", errorName.c_str(), message.c_str());
+    if (r < 0)
+        log::warning("cannot emit RenewalFailed for " + acmeOrderPath(id) + ": " + std::strerror(-r));
 }
 
 void Service::emitCertificateExpiring(const std::string& id, std::uint64_t notAfterUSec, unsigned days)

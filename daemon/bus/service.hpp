@@ -7,6 +7,7 @@
 // ChangeFlow before the reply, and publish() (a ChangeFlow subscriber) turns what changed
 // into objects and signals.
 
+#include "acme/service.hpp"
 #include "auth.hpp"
 #include "bus_error.hpp"
 #include "change_flow.hpp"
@@ -38,6 +39,7 @@ std::string certificatePath(const std::string& id);
 std::string keyPath(const std::string& id);
 std::string requestPath(const std::string& id);
 std::string addressPath(const std::string& address);
+std::string acmeOrderPath(const std::string& id);
 // The id in a path under `prefix` ("/org/certd1/certificate/"); throws NotFound otherwise.
 std::string idFromPath(const std::string& path, const std::string& prefix, const char* what);
 
@@ -99,6 +101,11 @@ public:
     Service& operator=(const Service&) = delete;
 
     Manager& manager() { return manager_; }
+    // ACME orders (CreateAcmeOrder, AcmeOrder.*); set once at start-up (setAcme), before the name.
+    acme::Service& acme();
+    void setAcme(acme::Service& acme) { acme_ = &acme; }
+    // AcmeOrder.RenewalFailed.
+    void emitAcmeRenewalFailed(const std::string& id, const std::string& errorName, const std::string& message);
     const ServiceInfo& info() const { return info_; }
 
     // Creates, removes and refreshes objects for what changed; emits the signals.
@@ -245,7 +252,8 @@ private:
     ChangeFlow& flow_;
     ServiceInfo info_;
     std::unique_ptr<ManagerObject> managerObject_;
-    std::unique_ptr<ObjectTree> certificates_, keys_, requests_;
+    std::unique_ptr<ObjectTree> certificates_, keys_, requests_, acmeOrders_;
+    acme::Service* acme_ = nullptr;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;
     // Refuses GetManagedObjects (TooLarge) before sd-bus builds a reply above the bus's limit.

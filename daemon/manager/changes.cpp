@@ -17,7 +17,10 @@ void Changes::merge(const Changes& o)
                                 {&requestsChanged, &o.requestsChanged},
                                 {&addressesAdded, &o.addressesAdded},
                                 {&addressesRemoved, &o.addressesRemoved},
-                                {&addressesChanged, &o.addressesChanged}})
+                                {&addressesChanged, &o.addressesChanged},
+                                {&acmeOrdersAdded, &o.acmeOrdersAdded},
+                                {&acmeOrdersRemoved, &o.acmeOrdersRemoved},
+                                {&acmeOrdersChanged, &o.acmeOrdersChanged}})
         mine->insert(theirs->begin(), theirs->end());
     factoryChanged = factoryChanged || o.factoryChanged;
     terminatorChanged = terminatorChanged || o.terminatorChanged;
@@ -28,7 +31,8 @@ bool Changes::empty() const
     return certificatesAdded.empty() && certificatesRemoved.empty() && certificatesChanged.empty() &&
            keysAdded.empty() && keysRemoved.empty() && keysChanged.empty() && requestsAdded.empty() &&
            requestsRemoved.empty() && requestsChanged.empty() && addressesAdded.empty() &&
-           addressesRemoved.empty() && addressesChanged.empty() && !factoryChanged && !terminatorChanged;
+           addressesRemoved.empty() && addressesChanged.empty() && acmeOrdersAdded.empty() &&
+           acmeOrdersRemoved.empty() && acmeOrdersChanged.empty() && !factoryChanged && !terminatorChanged;
 }
 
 } // namespace certd

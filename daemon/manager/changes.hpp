@@ -14,6 +14,7 @@ struct Changes {
     std::set<std::string> keysAdded, keysRemoved, keysChanged;
     std::set<std::string> requestsAdded, requestsRemoved, requestsChanged;
     std::set<std::string> addressesAdded, addressesRemoved, addressesChanged;
+    std::set<std::string> acmeOrdersAdded, acmeOrdersRemoved, acmeOrdersChanged;
     bool factoryChanged = false;
     bool terminatorChanged = false; // TerminatorState or TerminatorError
     void merge(const Changes& other);

@@ -111,7 +111,12 @@ void Manager::dropUnusedKeys(StoreState& state, const std::set<std::string>& can
     for (const auto& keyId : candidates) {
         const bool usedByRequest = std::any_of(state.requests.begin(), state.requests.end(),
                                                [&](const auto& r) { return r.second.keyId == keyId; });
-        if (!usedByRequest)
+        const bool usedByOrder =
+            std::any_of(state.acmeOrders.begin(), state.acmeOrders.end(), [&](const auto& o) {
+                return o.second.keyId == keyId || o.second.accountKeyId == keyId ||
+                       o.second.fixedKeyId == keyId;
+            });
+        if (!usedByRequest && !usedByOrder)
             state.keys.erase(keyId);
     }
 }
@@ -125,6 +130,9 @@ void Manager::deleteKey(const std::string& id)
         throw Error(ErrorCode::InUse, "key is used by " + std::to_string(certs.size()) +
                                           " certificate(s) and " + std::to_string(reqs.size()) +
                                           " request(s); delete those first");
+    for (const auto& [orderId, order] : acmeOrders())
+        if (order.keyId == id || order.accountKeyId == id || order.fixedKeyId == id)
+            throw Error(ErrorCode::InUse, "key is used by ACME order " + orderId + "; delete that first");
     const StoreState before = store_.state();
     auto tx = store_.begin();
     tx.state().keys.erase(id);

@@ -153,6 +153,20 @@ public:
     PendingExport prepareExport(const std::string& id, const ExportOptions& options) const;
     static SecureBytes buildExport(const PendingExport& pending);
 
+    // ---- ACME orders: acme::Service runs the protocol; the Manager keeps what it reached
+    const std::map<std::string, StoredAcmeOrder>& acmeOrders() const { return store_.state().acmeOrders; }
+    const StoredAcmeOrder& acmeOrder(const std::string& id) const; // NotFound
+    // Stores a new order with the keys made for it (account key, certificate key); returns its id.
+    std::string createAcmeOrder(const StoredAcmeOrder& order, const std::vector<ParsedKey>& newKeys);
+    // Replaces what is stored of an order, adding `newKeys`; a key the order no longer names and
+    // nothing else uses is dropped. NotFound when the order was deleted meanwhile.
+    void updateAcmeOrder(const std::string& id, const StoredAcmeOrder& order,
+                         const std::vector<ParsedKey>& newKeys = {});
+    // Forgets the order (not its certificates) and the keys only it used.
+    void deleteAcmeOrder(const std::string& id);
+    // A stored private key, parsed (an ACME account key or an order's certificate key).
+    pki::EvpPkeyPtr acmeKey(const std::string& keyId) const { return loadPrivateKey(keyId); }
+
     // ---- addresses and bindings
     // Binding changes run a pre-flight check: error findings refuse (CheckFailed) unless
     // `force`; warning findings are returned.
@@ -248,7 +262,7 @@ private:
     // Commits a binding change (unless it changes nothing) and records which addresses moved.
     void commitBindings(Store::Transaction&& tx);
     void markBindingChanges(const StoreState& before, Changes& changes);
-    // Removes keys no certificate or request uses any more (from the transaction state).
+    // Removes keys no certificate, request or ACME order uses any more (from the transaction state).
     static void dropUnusedKeys(StoreState& state, const std::set<std::string>& candidates);
     // After a commit that removed entries: forgets them and records what changed.
     void forgetRemoved(const StoreState& before, Changes& changes);

@@ -29,6 +29,32 @@ std::string_view requestStateName(RequestState state)
     return state == RequestState::Completed ? "completed" : "pending";
 }
 
+std::string_view acmeOrderStateName(AcmeOrderState state)
+{
+    switch (state) {
+    case AcmeOrderState::Pending:
+        return "pending";
+    case AcmeOrderState::Processing:
+        return "processing";
+    case AcmeOrderState::Valid:
+        return "valid";
+    case AcmeOrderState::Invalid:
+        return "invalid";
+    case AcmeOrderState::Failed:
+        break;
+    }
+    return "failed";
+}
+
+std::optional<AcmeOrderState> parseAcmeOrderState(std::string_view name)
+{
+    for (const auto state : {AcmeOrderState::Pending, AcmeOrderState::Processing, AcmeOrderState::Valid,
+                             AcmeOrderState::Invalid, AcmeOrderState::Failed})
+        if (acmeOrderStateName(state) == name)
+            return state;
+    return std::nullopt;
+}
+
 std::optional<RequestState> parseRequestState(std::string_view name)
 {
     if (name == "pending")
@@ -106,6 +132,7 @@ public:
         StoreState state;
         state.factoryCertificate = factory(root);
         entries(root, state.certificates, state.keys, state.requests, state.bindings);
+        acmeOrders(root, state.acmeOrders);
         return state;
     }
 
@@ -117,7 +144,9 @@ public:
         if (root.find("factory_certificate"))
             delta.factoryCertificate = factory(root);
         entries(root, delta.certificates, delta.keys, delta.requests, delta.bindings);
+        acmeOrders(root, delta.acmeOrders);
         const YamlNode& removed = mapping(root, "removed");
+        delta.removedAcmeOrders = ids(removed, "acme_orders", "ACME order");
         delta.removedCertificates = ids(removed, "certificates", "certificate");
         delta.removedKeys = ids(removed, "keys", "key");
         delta.removedRequests = ids(removed, "requests", "request");
@@ -184,6 +213,49 @@ private:
             if (!bindingsOut.emplace(address, scalar(bindings.items[i + 1], "certificate id")).second)
                 fail(bindings.items[i], "address " + inQuotes(address) + " is bound twice");
         }
+    }
+
+    // Written only when there are any: a store without ACME reads as before.
+    void acmeOrders(const YamlNode& root, std::map<std::string, StoredAcmeOrder>& orders) const
+    {
+        section(root, "acme_orders", "ACME order", orders, [&](const YamlNode& node) {
+            StoredAcmeOrder order;
+            order.friendlyName = text(node, "friendly_name");
+            order.directoryUrl = text(node, "directory_url");
+            order.identifiers = strings(node, "identifiers");
+            order.challenge = text(node, "challenge");
+            order.keyType = text(node, "key_type");
+            order.fixedKeyId = text(node, "fixed_key");
+            order.contact = text(node, "contact");
+            order.caBundle = text(node, "ca_bundle");
+            order.assign = strings(node, "assign");
+            order.renewPercent = number(node, "renew_percent");
+            order.renewAfterSeconds = number(node, "renew_after_seconds");
+            order.accountKeyId = text(node, "account_key");
+            order.accountUrl = text(node, "account_url");
+            order.orderUrl = text(node, "order_url");
+            order.keyId = text(node, "key");
+            order.state = oneOf(node, "state", parseAcmeOrderState);
+            order.errorName = text(node, "error_name");
+            order.error = text(node, "error");
+            order.certificateId = text(node, "certificate");
+            order.createdUSec = number(node, "created_usec");
+            order.nextRenewalUSec = number(node, "next_renewal_usec");
+            return order;
+        });
+    }
+
+    std::vector<std::string> strings(const YamlNode& node, const char* key) const
+    {
+        std::vector<std::string> out;
+        const YamlNode* list = node.find(key);
+        if (list == nullptr || list->isNull())
+            return out;
+        if (!list->isSequence())
+            fail(*list, std::string(key) + " must be a list");
+        for (const auto& item : list->items)
+            out.push_back(scalar(item, key));
+        return out;
     }
 
     std::string scalar(const YamlNode& node, const std::string& what) const
@@ -307,6 +379,15 @@ void validateState(const StoreState& state)
         if (!request.certificateId.empty())
             requireValidId("certificate", request.certificateId);
     }
+    for (const auto& [id, order] : state.acmeOrders) {
+        requireValidId("ACME order", id);
+        requireUtf8(order.friendlyName, "friendly name", "ACME order " + inQuotes(id));
+        for (const std::string* key : {&order.accountKeyId, &order.keyId, &order.fixedKeyId})
+            if (!key->empty())
+                requireValidId("key", *key);
+        if (!order.certificateId.empty())
+            requireValidId("certificate", order.certificateId);
+    }
     for (const auto& [address, id] : state.bindings) {
         if (address.empty())
             throw Error(ErrorCode::InvalidArgument, "a binding has an empty address");
@@ -376,6 +457,39 @@ public:
         out_ << YAML::EndMap;
     }
 
+    void acmeOrders(const std::map<std::string, StoredAcmeOrder>& orders)
+    {
+        if (orders.empty())
+            return;
+        out_ << YAML::Key << "acme_orders" << YAML::Value << YAML::BeginMap;
+        for (const auto& [id, order] : orders) {
+            out_ << YAML::Key << YAML::DoubleQuoted << id << YAML::Value << YAML::BeginMap;
+            field("friendly_name", order.friendlyName);
+            field("directory_url", order.directoryUrl);
+            list("identifiers", order.identifiers);
+            field("challenge", order.challenge);
+            field("key_type", order.keyType);
+            field("fixed_key", order.fixedKeyId);
+            field("contact", order.contact);
+            field("ca_bundle", order.caBundle);
+            list("assign", order.assign);
+            number("renew_percent", order.renewPercent);
+            number("renew_after_seconds", order.renewAfterSeconds);
+            field("account_key", order.accountKeyId);
+            field("account_url", order.accountUrl);
+            field("order_url", order.orderUrl);
+            field("key", order.keyId);
+            field("state", std::string(acmeOrderStateName(order.state)));
+            field("error_name", order.errorName);
+            field("error", order.error);
+            field("certificate", order.certificateId);
+            number("created_usec", order.createdUSec);
+            number("next_renewal_usec", order.nextRenewalUSec);
+            out_ << YAML::EndMap;
+        }
+        out_ << YAML::EndMap;
+    }
+
     void list(const char* key, const std::vector<std::string>& items)
     {
         out_ << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -440,6 +554,7 @@ StateDelta diffStates(const StoreState& before, const StoreState& after)
     diffMap(before.keys, after.keys, delta.keys, delta.removedKeys);
     diffMap(before.requests, after.requests, delta.requests, delta.removedRequests);
     diffMap(before.bindings, after.bindings, delta.bindings, delta.removedBindings);
+    diffMap(before.acmeOrders, after.acmeOrders, delta.acmeOrders, delta.removedAcmeOrders);
     if (before.factoryCertificate != after.factoryCertificate)
         delta.factoryCertificate = after.factoryCertificate;
     return delta;
@@ -451,6 +566,7 @@ void applyDelta(StoreState& state, const StateDelta& delta)
     applyMap(state.keys, delta.keys, delta.removedKeys);
     applyMap(state.requests, delta.requests, delta.removedRequests);
     applyMap(state.bindings, delta.bindings, delta.removedBindings);
+    applyMap(state.acmeOrders, delta.acmeOrders, delta.removedAcmeOrders);
     if (delta.factoryCertificate)
         state.factoryCertificate = *delta.factoryCertificate;
 }
@@ -463,6 +579,7 @@ std::string serializeState(const StoreState& state, std::uint64_t journalGenerat
     writer.number("journal_generation", journalGeneration);
     writer.field("factory_certificate", state.factoryCertificate);
     writer.entries(state.certificates, state.keys, state.requests, state.bindings);
+    writer.acmeOrders(state.acmeOrders);
     writer.out() << YAML::EndMap;
     return writer.text();
 }
@@ -474,11 +591,14 @@ std::string serializeDelta(const StateDelta& delta)
     if (delta.factoryCertificate)
         writer.field("factory_certificate", *delta.factoryCertificate);
     writer.entries(delta.certificates, delta.keys, delta.requests, delta.bindings);
+    writer.acmeOrders(delta.acmeOrders);
     writer.out() << YAML::Key << "removed" << YAML::Value << YAML::BeginMap;
     writer.list("certificates", delta.removedCertificates);
     writer.list("keys", delta.removedKeys);
     writer.list("requests", delta.removedRequests);
     writer.list("bindings", delta.removedBindings);
+    if (!delta.removedAcmeOrders.empty())
+        writer.list("acme_orders", delta.removedAcmeOrders);
     writer.out() << YAML::EndMap << YAML::EndMap;
     return writer.text();
 }

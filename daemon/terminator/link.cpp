@@ -37,7 +37,7 @@ void Link::sync(bool flush)
         if (std::none_of(chains.begin(), chains.end(), [&](const auto& c) { return c.first == id; }))
             chains.emplace_back(id, manager_.servedChainPem(id));
     }
-    if (!flush && sent_ && sent_->first == listeners && sent_->second == chains)
+    if (!flush && challengesSent_ && sent_ && sent_->first == listeners && sent_->second == chains)
         return;
 
     tls::DesiredState state;
@@ -50,6 +50,10 @@ void Link::sync(bool flush)
     state.maxConnections = config_.terminator.maxConnections;
     state.workers = config_.terminator.workers;
     state.listeners = listeners;
+    state.challenges = challenges_;
+    const bool http01 = std::any_of(challenges_.begin(), challenges_.end(),
+                                    [](const auto& c) { return c.kind == tls::AcmeChallenge::Kind::Http01; });
+    state.httpChallengePort = http01 ? config_.acmeHttpPort : 0;
     std::map<std::string, SecureBytes> keys;
     for (const auto& [id, chainPem] : chains) {
         auto cached = keys_.find(id);
@@ -64,7 +68,14 @@ void Link::sync(bool flush)
         signer_->setKeys(keys_, config_.terminator.handshakeTimeout + tls::sign::kTimeout);
     const auto statuses = supervisor_.apply(state);
     sent_.emplace(std::move(listeners), std::move(chains));
+    challengesSent_ = true;
     record(statuses);
+}
+
+void Link::setChallenges(std::vector<tls::AcmeChallenge> challenges)
+{
+    challenges_ = std::move(challenges);
+    challengesSent_ = false;
 }
 
 void Link::record(const std::vector<tls::ListenerStatus>& statuses)

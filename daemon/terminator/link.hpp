@@ -34,6 +34,9 @@ public:
     // `flush`), waits for the acknowledgement, and records each address's state in the Manager.
     void sync(bool flush = false);
 
+    // The ACME challenges certd-tls answers from the next sync() on (acme::Service); empty: none.
+    void setChallenges(std::vector<tls::AcmeChallenge> challenges);
+
 private:
     using Listeners = std::vector<tls::ListenerSpec>;
     using Chains = std::vector<std::pair<std::string, std::string>>; // (certificate id, chain PEM)
@@ -48,6 +51,8 @@ private:
     // once, when its certificate is first served, and kept (in secure memory) while it is.
     std::optional<std::pair<Listeners, Chains>> sent_;
     std::map<std::string, SecureBytes> keys_; // by certificate id
+    std::vector<tls::AcmeChallenge> challenges_;
+    bool challengesSent_ = true; // challenges_ is what the terminator has
 };
 
 // Where certd-tls is: the configured path, else beside this executable, else the
