@@ -1,6 +1,7 @@
 #include "acme/protocol.hpp"
 
 #include "error.hpp"
+#include "log.hpp"
 #include "text.hpp"
 
 #include <curl/curl.h>
@@ -24,7 +25,8 @@ using Json = nlohmann::json;
 
 using EcdsaSigPtr = pki::OsslPtr<ECDSA_SIG, ECDSA_SIG_free>;
 
-constexpr unsigned kMaxBadNonceRetries = 5;
+// Each refusal comes with a fresh nonce; a server that refuses this often in a row is broken.
+constexpr unsigned kMaxBadNonceRetries = 12;
 constexpr const char* kBadNonce = "urn:ietf:params:acme:error:badNonce";
 
 std::string lower(std::string s)
@@ -516,6 +518,7 @@ Client::Response Client::post(const std::string& url, const std::string& payload
             const Json problem = parseJson(r.body, url, what);
             if (stringMember(problem, "type") == kBadNonce && attempt < kMaxBadNonceRetries) {
                 ++badNonceRetries_; // RFC 8555 §6.5: retry with the nonce this answer carries
+                log::info("ACME: " + url + " refused the request's nonce (badNonce); retrying with a fresh one");
                 continue;
             }
             throw Error(ErrorCode::AcmeFailed, std::string("the ACME server refused the ") + what + " (" +

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace certd::tls {
@@ -45,11 +46,81 @@ int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen, c
     return SSL_TLSEXT_ERR_OK;
 }
 
+constexpr std::string_view kAcmeTls1 = "acme-tls/1";
+
+// RFC 8737 §3: the challenge connection negotiates "acme-tls/1" and nothing else.
+int selectAcmeAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                   unsigned int inlen, void* /*arg*/)
+{
+    static const unsigned char kOurs[] = "\x0a"
+                                         "acme-tls/1";
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, outlen, kOurs, sizeof kOurs - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+// Whether the ClientHello's ALPN list (RFC 7301 §3.1: a 2-byte length, then 1-byte-length names)
+// offers "acme-tls/1".
+bool offersAcmeTls1(SSL* ssl)
+{
+    const unsigned char* data = nullptr;
+    std::size_t length = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &data, &length) != 1 ||
+        length < 2)
+        return false;
+    const std::size_t listLength = (std::size_t{data[0]} << 8) | data[1];
+    if (listLength != length - 2)
+        return false;
+    for (std::size_t i = 2; i < length;) {
+        const std::size_t n = data[i];
+        if (n == 0 || i + 1 + n > length)
+            return false;
+        if (std::string_view(reinterpret_cast<const char*>(data + i + 1), n) == kAcmeTls1)
+            return true;
+        i += 1 + n;
+    }
+    return false;
+}
+
+// The host_name of the ClientHello's SNI (RFC 6066 §3), lower case; empty when absent or
+// malformed. SSL_get_servername is not set yet when the client-hello callback runs.
+std::string clientHelloServerName(SSL* ssl)
+{
+    const unsigned char* data = nullptr;
+    std::size_t length = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &data, &length) != 1 || length < 5)
+        return {};
+    const std::size_t listLength = (std::size_t{data[0]} << 8) | data[1];
+    if (listLength != length - 2 || data[2] != TLSEXT_NAMETYPE_host_name)
+        return {};
+    const std::size_t nameLength = (std::size_t{data[3]} << 8) | data[4];
+    if (nameLength == 0 || 5 + nameLength > length)
+        return {};
+    std::string name(reinterpret_cast<const char*>(data + 5), nameLength);
+    for (char& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+}
+
 int onClientHello(SSL* ssl, int* alert, void* /*arg*/)
 {
     // Only the front context has this callback: once switched, a second ClientHello (after a
     // HelloRetryRequest) does not come here again, so a handshake never changes certificate.
     const auto* source = static_cast<const ConnectionSource*>(SSL_get_app_data(ssl));
+    // An ACME CA validating an identifier: only a ClientHello that offers acme-tls/1 and matches
+    // a challenge gets the challenge certificate (and closes after the handshake, worker.cpp).
+    if (source != nullptr && offersAcmeTls1(ssl)) {
+        if (const auto challenge = source->challengeFor(clientHelloServerName(ssl))) {
+            if (SSL_set_SSL_CTX(ssl, challenge->ctx.get()) == nullptr) {
+                *alert = SSL_AD_INTERNAL_ERROR;
+                return SSL_CLIENT_HELLO_ERROR;
+            }
+            return SSL_CLIENT_HELLO_SUCCESS;
+        }
+    }
     const auto cert = source ? source->certificate() : nullptr;
     // SSL_set_SSL_CTX takes its own reference: the context lives as long as this SSL needs it,
     // even if a swap drops the listener's pointer a microsecond later.
@@ -144,6 +215,14 @@ std::shared_ptr<const CertificateContext> buildCertificateContext(const Certific
         throwOpenSsl(ErrorCode::KeyMismatch, who + ": the private key does not belong to the certificate");
     applyProfile(ctx, profile);
     SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+    return context;
+}
+
+std::shared_ptr<const CertificateContext> buildChallengeContext(const CertificateMaterial& material,
+                                                                TlsProfile profile)
+{
+    auto context = buildCertificateContext(material, profile);
+    SSL_CTX_set_alpn_select_cb(context->ctx.get(), selectAcmeAlpn, nullptr);
     return context;
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace certd::tls {
@@ -24,6 +25,11 @@ struct CertificateContext {
     std::string leafSha256; // hex fingerprint of the leaf, for logs
     pki::SslCtxPtr ctx;
 };
+
+// A tls-alpn-01 challenge certificate (RFC 8737): built as any certificate context, but its
+// ALPN callback selects "acme-tls/1" and nothing else.
+std::shared_ptr<const CertificateContext> buildChallengeContext(const CertificateMaterial& material,
+                                                                TlsProfile profile);
 
 // Parses and validates the material: the chain parses (leaf first, each certificate issued by
 // the next), the key parses and matches the leaf. Throws Error(InvalidCertificate), Error(Malformed)
@@ -70,6 +76,13 @@ public:
     // The certificate new handshakes get now; null when there is none to serve.
     virtual std::shared_ptr<const CertificateContext> certificate() const = 0;
     virtual TicketKeys& ticketKeys() const = 0;
+    // The ACME tls-alpn-01 challenge certificate for a ClientHello that offers "acme-tls/1" with
+    // this SNI (lower case; empty: none sent), or null: the connection is served as any other.
+    virtual std::shared_ptr<const CertificateContext> challengeFor(std::string_view serverName) const
+    {
+        (void)serverName;
+        return nullptr;
+    }
 };
 
 // A listener's stable front SSL_CTX for the profile: protocol versions, ciphers, groups, a server

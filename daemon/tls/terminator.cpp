@@ -19,6 +19,17 @@
 
 namespace certd::tls {
 
+std::shared_ptr<const CertificateContext> Listener::challengeFor(std::string_view serverName) const
+{
+    const auto challenges = challenges_.load();
+    if (!challenges)
+        return nullptr;
+    for (const auto& c : *challenges)
+        if (serverName.empty() ? c.addressLimited : c.serverName == serverName)
+            return c.context;
+    return nullptr;
+}
+
 Listener::Listener(std::string name, UniqueFd socket, TicketKeys& keys, pki::SslCtxPtr front)
     : name_(std::move(name)), socket_(std::move(socket)), keys_(keys)
 {
@@ -212,6 +223,32 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
     if (s.flush)
         shared_.ticketKeys.reset(); // every ticket issued so far stops resuming
 
+    // ACME tls-alpn-01 challenges: usually none; each listener gets those for its address.
+    std::set<std::string> challengeIds;
+    std::vector<std::pair<const AcmeChallenge*, std::shared_ptr<const CertificateContext>>> challenges;
+    for (const auto& c : s.challenges) {
+        if (c.kind != AcmeChallenge::Kind::TlsAlpn01)
+            continue;
+        challengeIds.insert(c.certificate.id);
+        auto& context = challengeContexts_[c.certificate.id];
+        try {
+            if (!context)
+                context = buildChallengeContext(c.certificate, s.profile);
+            challenges.emplace_back(&c, context);
+        } catch (const Error& e) {
+            challengeContexts_.erase(c.certificate.id);
+            log::warning(std::string("certd-tls: cannot serve an ACME challenge certificate: ") + e.what());
+        }
+    }
+    std::erase_if(challengeContexts_, [&](const auto& entry) { return !challengeIds.contains(entry.first); });
+    auto challengesFor = [&](const std::string& address) {
+        auto list = std::make_shared<Challenges>();
+        for (const auto& [c, context] : challenges)
+            if (c->address.empty() || c->address == address)
+                list->push_back({c->serverName, !c->address.empty(), context});
+        return list;
+    };
+
     std::vector<std::shared_ptr<Listener>> added;
     std::vector<std::shared_ptr<Listener>> removed;
     std::set<std::string> wanted;
@@ -245,6 +282,7 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
             continue;
         }
 
+        listener->setChallenges(challengesFor(l.address));
         const auto cert = certificates_.find(l.certificateId);
         if (cert != certificates_.end()) {
             listener->setCertificate(cert->second.context);

@@ -37,11 +37,21 @@ struct Shared {
     TicketKeys ticketKeys;
 };
 
+// The ACME challenges a listener answers (tls::AcmeChallenge, tls-alpn-01 only).
+struct ChallengeEntry {
+    std::string serverName;     // the SNI that selects it
+    bool addressLimited = false; // an IP identifier's: also selected by a ClientHello without SNI
+    std::shared_ptr<const CertificateContext> context;
+};
+using Challenges = std::vector<ChallengeEntry>;
+
 class Listener final : public ConnectionSource {
 public:
     Listener(std::string name, UniqueFd socket, TicketKeys& keys, pki::SslCtxPtr front);
     std::shared_ptr<const CertificateContext> certificate() const override { return certificate_.load(); }
     TicketKeys& ticketKeys() const override { return keys_; }
+    std::shared_ptr<const CertificateContext> challengeFor(std::string_view serverName) const override;
+    void setChallenges(std::shared_ptr<const Challenges> challenges) { challenges_.store(std::move(challenges)); }
     // Publishes the context the next handshakes get; connections already past their
     // ClientHello keep theirs.
     void setCertificate(std::shared_ptr<const CertificateContext> context)
@@ -65,6 +75,7 @@ private:
     TicketKeys& keys_;
     std::atomic<std::shared_ptr<SSL_CTX>> front_;
     std::atomic<std::shared_ptr<const CertificateContext>> certificate_;
+    std::atomic<std::shared_ptr<const Challenges>> challenges_;
 };
 
 class Worker;
@@ -104,6 +115,7 @@ private:
     std::vector<std::unique_ptr<Worker>> retiring_; // serving their last connections
     std::map<std::string, std::shared_ptr<Listener>> listeners_;
     std::map<std::string, CachedCertificate> certificates_;
+    std::map<std::string, std::shared_ptr<const CertificateContext>> challengeContexts_; // by id
     std::optional<TlsProfile> profile_;
     UniqueFd signerBroker_;
     bool asyncSigning_ = true;        // the front contexts' SSL_MODE_ASYNC

@@ -149,6 +149,18 @@ SecureBytes encodeSnapshot(const Snapshot& snapshot)
         w.integer(l.port);
         w.string(l.certificateId);
     }
+    w.integer(s.httpChallengePort);
+    w.integer(static_cast<std::uint32_t>(s.challenges.size()));
+    for (const auto& c : s.challenges) {
+        w.integer(static_cast<std::uint8_t>(c.kind));
+        w.string(c.serverName);
+        w.string(c.address);
+        w.string(c.certificate.id);
+        w.string(c.certificate.chainPem);
+        w.bytes(c.certificate.keyPkcs8);
+        w.string(c.token);
+        w.string(c.keyAuthorization);
+    }
     return std::move(w.out);
 }
 
@@ -192,6 +204,23 @@ Snapshot decodeSnapshot(ByteView body)
         l.port = r.integer<std::uint16_t>();
         l.certificateId = r.string();
         s.listeners.push_back(std::move(l));
+    }
+    s.httpChallengePort = r.integer<std::uint16_t>();
+    for (auto n = r.count(29); n > 0; --n) {
+        AcmeChallenge c;
+        const auto challengeKind = r.integer<std::uint8_t>();
+        if (challengeKind > static_cast<std::uint8_t>(AcmeChallenge::Kind::Http01))
+            throw Error(ErrorCode::Malformed, "terminator message: bad ACME challenge kind");
+        c.kind = static_cast<AcmeChallenge::Kind>(challengeKind);
+        c.serverName = r.string();
+        c.address = r.string();
+        c.certificate.id = r.string();
+        c.certificate.chainPem = r.string();
+        const auto key = r.bytes();
+        c.certificate.keyPkcs8.assign(key.begin(), key.end());
+        c.token = r.string();
+        c.keyAuthorization = r.string();
+        s.challenges.push_back(std::move(c));
     }
     r.end();
     return snapshot;

@@ -586,6 +586,12 @@ void Worker::pump(Connection& c)
             return;
         }
         SSL_clear_mode(c.ssl.get(), SSL_MODE_ASYNC); // data transfer needs no job switch
+        if (negotiatedAlpn(c.ssl.get()) == "acme-tls/1") {
+            // An ACME CA validated the challenge certificate: RFC 8737 §3, nothing follows.
+            log::info("certd-tls: answered an ACME tls-alpn-01 challenge on " + c.listener->name());
+            close(c);
+            return;
+        }
         if (!startBackend(c)) {
             close(c);
             return;

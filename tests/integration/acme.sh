@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Issue 15: ACME against a real CA on loopback, Let's Encrypt's pebble (Debian's 2.4), with real
+# validation (PEBBLE_VA_NOSLEEP only skips its random delays). pebble's VA connects to the
+# identifier (127.0.0.2, 127.0.0.3) on certd's port: certd-tls answers tls-alpn-01 there.
+# Between certd and pebble, for the fault cases, runs acme_proxy.py (hold, drop, 500, bad JSON,
+# wrong content type, a swapped certificate).
+#   - end to end: CreateAcmeOrder (busctl), issued, assigned; openssl s_client sees pebble's chain,
+#     verified against the root from pebble's management interface (/roots/0)
+#   - ordinary clients during validation never get the challenge certificate; acme-tls/1 after it
+#     gets the ordinary one
+#   - renewal: a handshake loop sees the old then the new certificate, no failed handshake
+#   - badNonce (PEBBLE_WFE_NONCEREJECT), wrong ca_bundle, pebble stopped mid-order, certd
+#     SIGKILLed between finalize and download (resumes the same CA order), malformed answers
+#   - certctl acme (list, show --json, renew, delete)
+. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+command -v pebble >/dev/null || fail "pebble is not installed (apt-get install pebble)"
+PEBBLE_PORT=$((PORT + 2))
+MGMT_PORT=$((PORT + 3))
+PROXY_PORT=$((PORT + 4))
+CONTROL_PORT=$((PORT + 5))
+HTTP01_PORT=$((PORT + 6))
+PEBBLE_PID=
+PROXY_PID=
+LOOP_PIDS=()
+acme_cleanup() {
+  for p in "${LOOP_PIDS[@]}" $PEBBLE_PID $PROXY_PID; do kill "$p" 2>/dev/null || true; done
+  cleanup
+}
+trap acme_cleanup EXIT
+fail_acme() {
+  [ -f "$WORK/pebble.log" ] && tail -n 30 "$WORK/pebble.log" | sed 's/^/  pebble: /' >&2
+  fail "$@"
+}
+
+# pebble's HTTPS certificate (not shipped by Debian): a test CA, and a leaf for 127.0.0.1 that
+# pebble and the proxy both serve. other-ca.pem trusts neither.
+cd "$WORK"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days 2 -subj /CN=acme-test-ca 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-ca.key \
+  -out other-ca.pem -days 2 -subj /CN=some-other-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout https.key -out https.csr \
+  -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > https.ext
+openssl x509 -req -in https.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile https.ext \
+  -out https.pem 2>/dev/null
+cat > pebble.json <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:$PEBBLE_PORT", "managementListenAddress": "127.0.0.1:$MGMT_PORT",
+ "certificate": "$WORK/https.pem", "privateKey": "$WORK/https.key", "httpPort": $HTTP01_PORT,
+ "tlsPort": $PORT, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+EOF
+
+# start_pebble [NONCE_REJECT_PERCENT]: a fresh pebble (it keeps nothing across restarts).
+start_pebble() {
+  : > pebble.log
+  PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${1:-0} PEBBLE_AUTHZREUSE=0 \
+    pebble -config pebble.json >> pebble.log 2>&1 &
+  PEBBLE_PID=$!
+  wait_until 60 'grep -q "ACME directory available" pebble.log' || fail_acme "pebble did not start"
+}
+stop_pebble() { kill "$PEBBLE_PID"; wait "$PEBBLE_PID" 2>/dev/null || true; PEBBLE_PID=; }
+
+python3 "$HERE/acme_proxy.py" "$PROXY_PORT" "$PEBBLE_PORT" https.pem https.key "$CONTROL_PORT" > proxy.log 2>&1 &
+PROXY_PID=$!
+wait_until 60 'grep -q listening proxy.log' || fail "acme_proxy.py did not start: $(cat proxy.log)"
+control() { curl -sf "http://127.0.0.1:$CONTROL_PORT/$1" || fail "proxy control $1"; }
+
+DIRECT="https://127.0.0.1:$PEBBLE_PORT/dir"
+PROXIED="https://127.0.0.1:$PROXY_PORT/dir"
+start_pebble 0
+start_bus
+python3 -m http.server --bind 127.0.0.1 "$BACKEND_PORT" > backend.log 2>&1 &
+LOOP_PIDS+=($!)
+start_certd "acme_http_port: $HTTP01_PORT"
+# Every signal certd emits, for PropertiesChanged and RenewalFailed.
+gdbus monitor --system --dest org.certd1 > signals.log 2>&1 &
+LOOP_PIDS+=($!)
+wait_until 30 'grep -q "Monitoring signals" signals.log' || fail "gdbus monitor did not start"
+
+A=org.certd1.AcmeOrder
+# create_order DIRECTORY IDENTIFIER [extra a{sv} entries as "count|busctl words"]: prints the path.
+create_order() {
+  local dir=$1 ident=$2 extra_count=${3:-0}
+  shift 3 2>/dev/null || shift $#
+  busctl --system call org.certd1 /org/certd1 org.certd1.Manager CreateAcmeOrder 'a{sv}' \
+    $((4 + extra_count)) directory_url s "$dir" identifiers as 1 "$ident" contact s admin@example.com \
+    ca_bundle ay $(bytes_of "${BUNDLE:-ca.pem}") "$@" | awk '{print $2}' | tr -d '"'
+}
+state_of() { prop "$1" $A State | tr -d '"'; }
+# wait_state PATH STATE...: until the order is in one of the states. An order that becomes
+# invalid or failed instead (unless expected) fails the test at once.
+reached() { # PATH STATES: the state is one of STATES, or invalid/failed
+  local now
+  now=$(state_of "$1")
+  case " $2 invalid failed " in *" $now "*) return 0;; esac
+  return 1
+}
+wait_state() {
+  local path=$1; shift
+  local states="$*" now
+  wait_until 120 'reached "$path" "$states"' || true
+  now=$(state_of "$path")
+  case " $states " in *" $now "*) ;; *) fail_acme "$path is $now ($(prop "$path" $A Error)), expected: $states";; esac
+}
+leaf_of() { # ADDRESS [ALPN]: the SHA-256 fingerprint of the leaf certd-tls serves there
+  local alpn=()
+  [ -n "${2:-}" ] && alpn=(-alpn "$2")
+  echo | openssl s_client -connect "$1:$PORT" "${alpn[@]}" 2>/dev/null | openssl x509 -noout -fingerprint -sha256 \
+    | cut -d= -f2
+}
+
+# ---- end to end, with ordinary clients on the address throughout
+curl -sf --cacert ca.pem "https://127.0.0.1:$MGMT_PORT/roots/0" > pebble-root.pem || fail_acme "no pebble root"
+factory=$(leaf_of 127.0.0.2)
+[ -n "$factory" ] || fail "certd-tls serves nothing on 127.0.0.2"
+python3 "$HERE/acme_probe.py" 127.0.0.2 "$PORT" probe.stop > probe.log 2>&1 &
+LOOP_PIDS+=($!)
+wait_until 60 'grep -q "^handshake" probe.log' || fail "acme_probe.py made no handshake: $(cat probe.log)"
+order=$(create_order "$DIRECT" 127.0.0.2 1 assign as 1 127.0.0.2)
+case "$order" in /org/certd1/acme_order/*) ;; *) fail "CreateAcmeOrder returned '$order'";; esac
+wait_state "$order" valid
+cert=$(prop "$order" $A Certificate | tr -d '"')
+[ "$cert" != "/" ] || fail "a valid order without a certificate"
+wait_until 30 '[ "$(leaf_of 127.0.0.2)" != "$factory" ]' || fail "127.0.0.2 still serves the factory certificate"
+touch probe.stop
+wait "${LOOP_PIDS[-1]}" || fail "ordinary clients saw the challenge certificate or failed: $(tail -5 probe.log)"
+unset 'LOOP_PIDS[-1]'
+grep -q "challenge-certificates=0" probe.log || fail "probe summary: $(tail -1 probe.log)"
+grep -q "failures=0" probe.log || fail "ordinary handshakes failed during validation: $(tail -1 probe.log)"
+pass "ordinary clients during validation: $(tail -1 probe.log)"
+echo | openssl s_client -connect 127.0.0.2:$PORT -CAfile pebble-root.pem -verify_ip 127.0.0.2 \
+  -verify_return_error -showcerts > s_client.txt 2>&1 || fail "s_client does not verify pebble's chain: $(tail -20 s_client.txt)"
+grep -q "Verify return code: 0 (ok)" s_client.txt || fail "chain not verified: $(grep Verify s_client.txt)"
+grep -q "Pebble Intermediate CA" s_client.txt || fail "no pebble intermediate in the served chain"
+[ "$(prop "$cert" org.certd1.Certificate Addresses)" = '1 "127.0.0.2"' ] ||
+  fail "Addresses of the issued certificate: $(prop "$cert" org.certd1.Certificate Addresses)"
+[ "$(prop "$order" $A NextRenewalUSec)" != 0 ] || fail "no NextRenewalUSec"
+[ "$(leaf_of 127.0.0.2 acme-tls/1)" = "$(leaf_of 127.0.0.2)" ] || fail "acme-tls/1 after validation got another certificate"
+pass "end to end: pebble issued for 127.0.0.2 over tls-alpn-01, served and verified against /roots/0"
+grep -q "/org/certd1/acme_order/.*PropertiesChanged.*'State': <'valid'>" signals.log ||
+  fail "no PropertiesChanged with State valid: $(grep acme_order signals.log | tail -3)"
+pass "PropertiesChanged follows the order"
+
+# ---- bad input: named errors, nothing stored
+M=org.certd1.Manager.CreateAcmeOrder
+[ "$(err_name /org/certd1 $M "{'directory_url': <'http://127.0.0.1:1/dir'>, 'identifiers': <['127.0.0.2']>}")" = org.certd1.Error.InvalidArgument ] || fail "http directory accepted"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <@as []>}")" = org.certd1.Error.InvalidArgument ] || fail "no identifiers accepted"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <['bad name!']>}")" = org.certd1.Error.InvalidArgument ] || fail "bad identifier accepted"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <['127.0.0.2']>, 'challenge': <'dns-02'>}")" = org.certd1.Error.InvalidArgument ] || fail "unknown challenge accepted"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <['127.0.0.2']>, 'colour': <'red'>}")" = org.certd1.Error.InvalidArgument ] || fail "unknown key accepted"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <['127.0.0.2']>, 'assign': <['192.0.2.99']>}")" = org.certd1.Error.NotFound ] || fail "unknown assign address accepted"
+[ "$(busctl --system tree org.certd1 --list | grep -c '^/org/certd1/acme_order/')" = 1 ] || fail "a refused CreateAcmeOrder left an order"
+pass "bad specs: InvalidArgument / NotFound, nothing stored"
+
+# ---- renewal under a handshake loop: old, then new, nothing failed
+fingerprint() { leaf_of "$1" | tr -d ':' | tr 'A-F' 'a-f' | cut -c1-16; }
+renewing=$(create_order "$DIRECT" 127.0.0.3 2 assign as 1 127.0.0.3 renew_after_seconds u 3)
+wait_state "$renewing" valid
+first=$(prop "$renewing" $A Certificate | tr -d '"')
+wait_until 30 '[ "$(fingerprint 127.0.0.3)" != "$(echo "$factory" | tr -d ":" | tr "A-F" "a-f" | cut -c1-16)" ]' || fail "127.0.0.3 not switched"
+old=$(fingerprint 127.0.0.3)
+rm -f probe.stop
+python3 "$HERE/acme_probe.py" 127.0.0.3 "$PORT" probe.stop > probe.log 2>&1 &
+LOOP_PIDS+=($!)
+wait_until 60 'grep -q "^handshake" probe.log' || fail "acme_probe.py made no handshake: $(cat probe.log)"
+wait_until 120 '[ "$(prop "$renewing" $A Certificate | tr -d \")" != "$first" ]' || fail_acme "not renewed: $(prop "$renewing" $A Error)"
+wait_until 30 '[ "$(fingerprint 127.0.0.3)" != "$old" ]' || fail "127.0.0.3 still serves the first certificate"
+new=$(fingerprint 127.0.0.3)
+busctl --system call org.certd1 "$renewing" $A Delete || fail "Delete of the renewing order"
+touch probe.stop
+wait "${LOOP_PIDS[-1]}" || fail "handshakes failed during renewal: $(tail -3 probe.log)"
+unset 'LOOP_PIDS[-1]'
+sequence=$(sed -n 's/^sequence=//p' probe.log)
+case ",$sequence," in ",$old,"*) ;; *) fail "the loop did not start on the old certificate: $sequence (old $old)";; esac
+case ",$sequence," in *",$new,"*) ;; *) fail "the loop never saw the new certificate: $sequence (new $new)";; esac
+[ "$(echo "$sequence" | tr ',' '\n' | sort | uniq -d)" = "" ] || fail "a certificate came back after it was replaced: $sequence"
+busctl --system introspect org.certd1 "$first" >/dev/null 2>&1 || fail "the old certificate is gone after its renewal"
+! busctl --system introspect org.certd1 "$renewing" >/dev/null 2>&1 || fail "the deleted order is still on the bus"
+pass "renewal: $(tail -1 probe.log), leaves in order: $sequence"
+
+# ---- a renewal that fails (pebble down) keeps the old certificate serving and says so
+served=$(fingerprint 127.0.0.2)
+stop_pebble
+busctl --system call org.certd1 "$order" $A Renew || fail "Renew"
+wait_until 120 '[ "$(prop "$order" $A ErrorName)" = "\"org.certd1.Error.FetchFailed\"" ]' ||
+  fail "renewal without pebble: ErrorName $(prop "$order" $A ErrorName)"
+[ "$(state_of "$order")" = valid ] || fail "a failed renewal changed the state to $(state_of "$order")"
+[ "$(fingerprint 127.0.0.2)" = "$served" ] || fail "a failed renewal changed what 127.0.0.2 serves"
+wait_until 30 'grep -q "RenewalFailed (.org.certd1.Error.FetchFailed" signals.log' || fail "no RenewalFailed signal: $(grep -i renewal signals.log)"
+grep -q "renewal failed, certificate" "$WORK/certd.log" || fail "no journal warning for the failed renewal"
+pass "failed renewal: old certificate serves, Error set, RenewalFailed emitted"
+
+# ---- a new pebble that rejects 40 % of nonces (badNonce) and knows no account: the renewal
+# registers the account key again and retries refused nonces
+start_pebble 40
+busctl --system call org.certd1 "$order" $A Renew || fail "Renew"
+wait_until 120 '[ "$(prop "$order" $A Certificate)" != "\"$cert\"" ] || [ -n "$(prop "$order" $A ErrorName | tr -d \")" ] && [ "$(prop "$order" $A ErrorName)" != "\"org.certd1.Error.FetchFailed\"" ]' || true
+renewed=$(prop "$order" $A Certificate | tr -d '"')
+[ "$renewed" != "$cert" ] || fail_acme "not renewed from the new pebble: $(prop "$order" $A Error)"
+[ "$(prop "$order" $A ErrorName)" = '""' ] || fail "Error left after a renewal: $(prop "$order" $A Error)"
+wait_until 30 '[ "$(fingerprint 127.0.0.2)" != "$served" ]' || fail "127.0.0.2 still serves the old certificate"
+grep -q "badNonce" "$WORK/certd.log" || fail "pebble rejected no nonce at 40 % (PEBBLE_WFE_NONCEREJECT)"
+pass "badNonce: $(grep -c badNonce "$WORK/certd.log") refused nonces retried; account registered again; renewed"
+stop_pebble
+start_pebble 0
+
+# fail_order DIRECTORY IDENTIFIER ERROR_NAME TEXT: an order that must fail with that error.
+expect_failure() {
+  local path=$1 name=$2 text=$3
+  wait_state "$path" failed invalid
+  [ "$(prop "$path" $A ErrorName)" = "\"$name\"" ] || fail "$path: ErrorName $(prop "$path" $A ErrorName), expected $name ($(prop "$path" $A Error))"
+  prop "$path" $A Error | grep -q -- "$text" || fail "$path: Error $(prop "$path" $A Error) lacks '$text'"
+  kill -0 "$CERTD_PID" || fail "certd died"
+  busctl --system call org.certd1 "$path" $A Delete || fail "Delete $path"
+}
+
+# ---- a CA bundle that does not trust the server
+wrong=$(BUNDLE=other-ca.pem create_order "$DIRECT" 127.0.0.3 0)
+expect_failure "$wrong" org.certd1.Error.FetchFailed "not trusted"
+pass "wrong ca_bundle: FetchFailed, not trusted"
+
+# ---- misbehaving server answers (through the proxy)
+for rule in "/order-plz badjson AcmeFailed not.valid.JSON" "/authZ/ badtype AcmeFailed Content-Type" \
+            "/dir status500 AcmeFailed HTTP.500" "/certZ/ swapcert KeyMismatch not.for.the.order"; do
+  set -- $rule
+  control "swap?file=$WORK/https.pem" >/dev/null
+  control "rule?prefix=$1&action=$2" >/dev/null
+  bad=$(create_order "$PROXIED" 127.0.0.3 0)
+  expect_failure "$bad" "org.certd1.Error.$3" "${4//./ }"
+  control clear >/dev/null
+done
+pass "malformed JSON, wrong content type, HTTP 500, a chain for another key: named errors on the order"
+
+# ---- pebble stopped mid-order (while the finalize request is on its way)
+before=$(control "count?prefix=/order-plz")
+control "rule?prefix=/finalize-order/&action=hold" >/dev/null
+stopped=$(create_order "$PROXIED" 127.0.0.3 1 assign as 1 127.0.0.3)
+wait_until 60 'grep -q "held POST /finalize-order/" proxy.log' || fail_acme "the finalize request never came"
+stop_pebble
+control clear >/dev/null # first: libcurl sends a request again once when a reused connection dies
+control "release?action=drop" >/dev/null
+wait_state "$stopped" failed
+[ "$(prop "$stopped" $A ErrorName)" = '"org.certd1.Error.FetchFailed"' ] || fail "pebble gone: $(prop "$stopped" $A ErrorName) $(prop "$stopped" $A Error)"
+start_pebble 0
+busctl --system call org.certd1 "$stopped" $A Renew || fail "Renew after pebble came back"
+wait_state "$stopped" valid
+pass "pebble stopped mid-order: failed (FetchFailed), then valid from the next pebble"
+
+# ---- certd SIGKILLed between finalize and download: the same CA order is resumed
+control "rule?prefix=/certZ/&action=hold" >/dev/null
+killed=$(create_order "$PROXIED" 127.0.0.3 1 assign as 1 127.0.0.3)
+wait_until 60 'grep -q "held POST /certZ/" proxy.log' || fail_acme "the certificate download never came"
+orders=$(control "count?prefix=/order-plz")
+kill -9 "$CERTD_PID"; wait "$CERTD_PID" 2>/dev/null || true
+CERTD_PID=
+control clear >/dev/null
+control "release?action=drop" >/dev/null
+start_certd "acme_http_port: $HTTP01_PORT"
+wait_state "$killed" valid
+[ "$(control "count?prefix=/order-plz")" = "$orders" ] || fail "the restarted certd made a new CA order instead of resuming"
+grep -q "ACME order ${killed##*/}: resuming" "$WORK/certd.log" || fail "no resume after the SIGKILL"
+kcert=$(prop "$killed" $A Certificate | tr -d '"')
+[ "$(prop "$kcert" org.certd1.Certificate Addresses)" = '1 "127.0.0.3"' ] || fail "the resumed order's certificate is not bound"
+pass "SIGKILL between finalize and download: resumed the same CA order, certificate stored and bound"
