@@ -21,6 +21,7 @@
 #include <limits>
 #include <sys/stat.h>
 #include <termios.h>
+#include <thread>
 #include <unistd.h>
 
 namespace certd::certctl {
@@ -773,6 +774,169 @@ int runDelete(Context& ctx)
     return 0;
 }
 
+// ---------------------------------------------------------------- ACME
+
+Json acmeOrderJson(const client::AcmeOrder& o)
+{
+    Json j = Json::object();
+    j.set("Path", o.path)
+        .set("Id", o.id)
+        .set("FriendlyName", o.friendlyName)
+        .set("State", o.state)
+        .set("ErrorName", o.errorName)
+        .set("Error", o.error)
+        .set("Certificate", jsonPath(o.certificate))
+        .set("Identifiers", jsonStrings(o.identifiers))
+        .set("DirectoryUrl", o.directoryUrl)
+        .set("Challenge", o.challenge)
+        .set("AccountUrl", o.accountUrl)
+        .set("NextRenewalUSec", o.nextRenewalUSec)
+        .set("NextRenewal", o.nextRenewalUSec ? formatIsoTime(o.nextRenewalUSec) : std::string())
+        .set("CreatedUSec", o.createdUSec)
+        .set("Created", formatIsoTime(o.createdUSec));
+    return j;
+}
+
+// An ACME order by path, id or friendly name.
+std::string resolveAcmeOrder(Context& ctx, const std::string& ref)
+{
+    if (ref.starts_with(client::kAcmeOrderPathPrefix))
+        return ref;
+    std::vector<std::string> hits;
+    for (const auto& o : ctx.inventory().acmeOrders)
+        if (o.id == ref || o.friendlyName == ref || (ref.size() >= 4 && o.id.starts_with(ref)))
+            hits.push_back(o.path);
+    if (hits.size() == 1)
+        return hits.front();
+    if (hits.empty())
+        throw Error(ErrorCode::NotFound, "no ACME order '" + ref + "' (certctl acme list shows them)");
+    throw Error(ErrorCode::InvalidArgument,
+                "'" + ref + "' names " + std::to_string(hits.size()) + " ACME orders; use the id");
+}
+
+void printAcmeOrder(const client::AcmeOrder& o)
+{
+    printFields(std::cout,
+                {{"Order", o.id},
+                 {"Path", o.path},
+                 {"Name", o.friendlyName},
+                 {"State", o.state},
+                 {"Identifiers", join(o.identifiers, ", ")},
+                 {"Challenge", o.challenge},
+                 {"Directory", o.directoryUrl},
+                 {"Account", o.accountUrl},
+                 {"Certificate", o.certificate == client::kNoObject ? "" : client::objectId(o.certificate)},
+                 {"Next renewal", o.nextRenewalUSec ? formatTime(o.nextRenewalUSec) : ""},
+                 {"Error", o.error.empty() ? "" : o.errorName + ": " + o.error}});
+}
+
+int runAcme(Context& ctx)
+{
+    const auto& args = ctx.args.positional;
+    const std::string& sub = args[0];
+    const auto need = [&](std::size_t n) {
+        if (args.size() != n + 1)
+            throw UsageError("certctl acme " + sub + " takes " + std::to_string(n) + " argument(s)");
+    };
+    if (sub == "list") {
+        need(0);
+        const auto& orders = ctx.inventory().acmeOrders;
+        if (ctx.json) {
+            Json::Array out;
+            for (const auto& o : orders)
+                out.push_back(acmeOrderJson(o));
+            printJson(Json(std::move(out)));
+        } else if (orders.empty()) {
+            printMessage("No ACME orders.");
+        } else {
+            Table t{{"Id", "Name", "State", "Identifiers", "Certificate", "Next renewal"}, {}};
+            for (const auto& o : orders)
+                t.rows.push_back({o.id, o.friendlyName, o.state, join(o.identifiers, ","),
+                                  o.certificate == client::kNoObject ? "-" : client::objectId(o.certificate),
+                                  o.nextRenewalUSec ? formatDate(o.nextRenewalUSec) : "-"});
+            printTable(std::cout, t);
+        }
+        return 0;
+    }
+    if (sub == "show" || sub == "renew" || sub == "delete") {
+        need(1);
+        const std::string path = resolveAcmeOrder(ctx, args[1]);
+        if (sub == "renew")
+            ctx.bus().renewAcmeOrder(path);
+        if (sub == "delete") {
+            ctx.bus().deleteAcmeOrder(path);
+            if (ctx.json)
+                printJson(Json::object().set("Path", path));
+            else
+                printMessage("Deleted ACME order " + client::objectId(path) + " (its certificates stay).");
+            return 0;
+        }
+        const auto order = ctx.bus().acmeOrder(path);
+        if (ctx.json)
+            printJson(acmeOrderJson(order));
+        else
+            printAcmeOrder(order);
+        return 0;
+    }
+    if (sub != "order")
+        throw UsageError("certctl acme: unknown subcommand '" + sub + "' (order, list, show, renew, delete)");
+    need(0);
+    const Arguments& a = ctx.args;
+    client::AcmeOrderSpec spec;
+    const auto directory = a.value("--directory");
+    if (!directory)
+        throw UsageError("certctl acme order needs --directory URL (the ACME server's directory)");
+    spec.directoryUrl = *directory;
+    spec.identifiers = a.values("--identifier");
+    if (spec.identifiers.empty())
+        throw UsageError("certctl acme order needs at least one --identifier (a DNS name or an IP address)");
+    spec.challenge = a.value("--challenge");
+    spec.keyType = a.value("--key-type");
+    if (spec.keyType && a.has("--key"))
+        throw UsageError("give either --key-type (a new key each time) or --key (always this key), not both");
+    if (const auto key = a.value("--key"))
+        spec.key = ctx.resolve(*key, kKeyKind).path;
+    spec.contact = a.value("--contact");
+    if (const auto bundle = a.value("--ca-bundle"))
+        spec.caBundle = readInput(*bundle);
+    spec.assign = a.values("--assign");
+    spec.friendlyName = a.value("--name");
+    if (const auto percent = a.value("--renew-percent"))
+        spec.renewPercent = parsePositive(*percent, "--renew-percent");
+    if (const auto after = a.value("--renew-after"))
+        spec.renewAfterSeconds = static_cast<std::uint32_t>(parseDuration(*after));
+    spec.eabKid = a.value("--eab-kid");
+    if (const auto file = a.value("--eab-hmac-key-file")) {
+        auto bytes = readInput(*file);
+        std::string key(bytes.begin(), bytes.end());
+        certd::wipe(bytes.data(), bytes.size());
+        while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+            key.pop_back();
+        spec.eabHmacKey = key;
+    }
+    const auto result = ctx.bus().createAcmeOrder(spec);
+    client::AcmeOrder order = ctx.bus().acmeOrder(result.path);
+    if (a.has("--wait")) {
+        // The order runs in certd; this only watches its State (at most 10 minutes).
+        const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+        while ((order.state == "pending" || order.state == "processing") &&
+               std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            order = ctx.bus().acmeOrder(result.path);
+        }
+    }
+    if (ctx.json) {
+        Json j = acmeOrderJson(order);
+        j.set("Warnings", toJson(result.warnings));
+        printJson(j);
+    } else {
+        printWarnings(result.warnings);
+        printMessage("Created ACME order " + order.id + " (" + order.path + ")");
+        printAcmeOrder(order);
+    }
+    return order.state == "invalid" || order.state == "failed" ? 1 : 0;
+}
+
 int runAddresses(Context& ctx)
 {
     const auto& inv = ctx.inventory();
@@ -877,6 +1041,23 @@ const std::vector<Command>& commands()
         {"addresses", "", 0, 0, runAddresses, "List the appliance addresses and the certificate each serves.", {}},
         {"reload", "", 0, 0, runReload,
          "Have certd apply its configuration file again (like systemctl reload); waits until it is served.", {}},
+        {"acme", "order --directory URL --identifier NAME|IP... [OPTIONS] | list | show ORDER | renew ORDER | delete ORDER",
+         1, 2, runAcme,
+         "Certificates from an ACME CA (RFC 8555), renewed automatically; certd-tls answers the challenge.",
+         {{"--directory", "", "URL", "order: the ACME server's directory URL (https)"},
+          {"--identifier", "", "NAME", "order: a DNS name or IP address to certify; repeatable", true},
+          {"--challenge", "", "TYPE", "order: tls-alpn-01 (default, on the address's TLS port) or http-01"},
+          {"--key-type", "", "TYPE", "order: type of each certificate's new key (default ec-p256)"},
+          {"--key", "", "KEY", "order: use this stored key for every certificate"},
+          {"--contact", "", "EMAIL", "order: the account's contact address"},
+          {"--ca-bundle", "", "FILE", "order: PEM the ACME server's TLS certificate must chain to (private CAs)"},
+          {"--assign", "", "ADDRESS", "order: bind the first certificate to ADDRESS; repeatable", true},
+          {"--name", "", "NAME", "order: friendly name of the order and its certificates"},
+          {"--renew-percent", "", "N", "order: renew at N % of the lifetime (default 66)"},
+          {"--renew-after", "", "DURATION", "order: renew this long after issuance instead (e.g. 30d)"},
+          {"--eab-kid", "", "KID", "order: external account binding key id (CAs that require it)"},
+          {"--eab-hmac-key-file", "", "F", "order: file with the binding's base64url MAC key"},
+          {"--wait", "", "", "order: return once the order is valid, invalid or failed"}}},
         {"status", "", 0, 0, runStatus,
          "Show certd's status: host, version, uptime, terminator, bindings, soonest expiry.", {}},
     };

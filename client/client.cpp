@@ -1,5 +1,6 @@
 #include "client.hpp"
 
+#include <org.certd1.AcmeOrder-proxy.hpp>
 #include <org.certd1.Address-proxy.hpp>
 #include <org.certd1.Certificate-proxy.hpp>
 #include <org.certd1.Key-proxy.hpp>
@@ -25,6 +26,7 @@ constexpr const char* kCertificateInterface = "org.certd1.Certificate";
 constexpr const char* kRequestInterface = "org.certd1.Request";
 constexpr const char* kKeyInterface = "org.certd1.Key";
 constexpr const char* kAddressInterface = "org.certd1.Address";
+constexpr const char* kAcmeOrderInterface = "org.certd1.AcmeOrder";
 
 using PropertyMap = std::map<std::string, sdbus::Variant>;
 using PairList = std::vector<sdbus::Struct<std::string, std::string>>;
@@ -60,6 +62,19 @@ using CertificateProxy = ObjectProxy<org::certd1::Certificate_proxy>;
 using RequestProxy = ObjectProxy<org::certd1::Request_proxy>;
 using KeyProxy = ObjectProxy<org::certd1::Key_proxy>;
 using AddressProxy = ObjectProxy<org::certd1::Address_proxy>;
+
+class AcmeOrderProxy final : public sdbus::ProxyInterfaces<org::certd1::AcmeOrder_proxy> {
+public:
+    AcmeOrderProxy(sdbus::IConnection& connection, const std::string& path)
+        : ProxyInterfaces(connection, kBusName, path)
+    {
+    }
+    ~AcmeOrderProxy() = default;
+    sdbus::IProxy& raw() { return getProxy(); }
+
+private:
+    void onRenewalFailed(const std::string&, const std::string&) override {}
+};
 
 // Standard bus errors that have a certd meaning. Anything else the daemon did not
 // name becomes Internal.
@@ -309,6 +324,33 @@ void setProperty(Address& a, PropertyValue& v)
         v.read(a.error);
 }
 
+void setProperty(AcmeOrder& o, PropertyValue& v)
+{
+    const std::string& n = v.name();
+    if (n == "FriendlyName")
+        v.read(o.friendlyName);
+    else if (n == "State")
+        v.read(o.state);
+    else if (n == "ErrorName")
+        v.read(o.errorName);
+    else if (n == "Error")
+        v.read(o.error);
+    else if (n == "Certificate")
+        v.readPath(o.certificate);
+    else if (n == "Identifiers")
+        v.read(o.identifiers);
+    else if (n == "DirectoryUrl")
+        v.read(o.directoryUrl);
+    else if (n == "Challenge")
+        v.read(o.challenge);
+    else if (n == "AccountUrl")
+        v.read(o.accountUrl);
+    else if (n == "NextRenewalUSec")
+        v.read(o.nextRenewalUSec);
+    else if (n == "CreatedUSec")
+        v.read(o.createdUSec);
+}
+
 // Reads an a{sv} of properties into `object`. Properties certd added after this
 // client was built are skipped; ones it no longer sends keep their defaults.
 template <typename T>
@@ -433,6 +475,34 @@ PropertyMap toSpec(const CertificateSpec& spec)
     return m;
 }
 
+PropertyMap toAcmeSpec(const AcmeOrderSpec& spec)
+{
+    PropertyMap m;
+    const auto put = [&m](const char* name, const std::optional<std::string>& v) {
+        if (v)
+            m.emplace(name, sdbus::Variant(*v));
+    };
+    m.emplace("directory_url", sdbus::Variant(spec.directoryUrl));
+    m.emplace("identifiers", sdbus::Variant(spec.identifiers));
+    put("challenge", spec.challenge);
+    put("key_type", spec.keyType);
+    if (spec.key)
+        m.emplace("key", sdbus::Variant(toPath(*spec.key, "key")));
+    put("contact", spec.contact);
+    if (!spec.caBundle.empty())
+        m.emplace("ca_bundle", sdbus::Variant(spec.caBundle));
+    if (!spec.assign.empty())
+        m.emplace("assign", sdbus::Variant(spec.assign));
+    put("friendly_name", spec.friendlyName);
+    if (spec.renewPercent)
+        m.emplace("renew_percent", sdbus::Variant(*spec.renewPercent));
+    if (spec.renewAfterSeconds)
+        m.emplace("renew_after_seconds", sdbus::Variant(*spec.renewAfterSeconds));
+    put("eab_kid", spec.eabKid);
+    put("eab_hmac_key", spec.eabHmacKey);
+    return m;
+}
+
 PropertyMap toExportOptions(const ExportOptions& options)
 {
     PropertyMap m;
@@ -494,6 +564,15 @@ CreateResult Client::createSelfSigned(const CertificateSpec& spec)
     const auto m = toSpec(spec);
     return call([&] {
         const auto [path, warnings] = impl_->manager.CreateSelfSigned(m);
+        return CreateResult{path, toWarnings(warnings)};
+    });
+}
+
+CreateResult Client::createAcmeOrder(const AcmeOrderSpec& spec)
+{
+    const auto m = toAcmeSpec(spec);
+    return call([&] {
+        const auto [path, warnings] = impl_->manager.CreateAcmeOrder(m);
         return CreateResult{path, toWarnings(warnings)};
     });
 }
@@ -599,6 +678,8 @@ Inventory Client::list()
                     readProperties(reply, inv.keys.emplace_back(newObject<Key>(path)));
                 } else if (interface == kAddressInterface) {
                     readProperties(reply, inv.addresses.emplace_back(newObject<Address>(path)));
+                } else if (interface == kAcmeOrderInterface) {
+                    readProperties(reply, inv.acmeOrders.emplace_back(newObject<AcmeOrder>(path)));
                 } else {
                     PropertyMap ignored;
                     reply >> ignored;
@@ -688,6 +769,24 @@ std::vector<Finding> Client::check(const std::string& certificate, const std::ve
 void Client::deleteCertificate(const std::string& certificate)
 {
     call([&] { impl_->object<CertificateProxy>(certificate, "certificate").Delete(); });
+}
+
+AcmeOrder Client::acmeOrder(const std::string& path)
+{
+    return call([&] {
+        return getAll<AcmeOrder>(impl_->object<AcmeOrderProxy>(path, "ACME order"), path,
+                                 kAcmeOrderInterface);
+    });
+}
+
+void Client::renewAcmeOrder(const std::string& order)
+{
+    call([&] { impl_->object<AcmeOrderProxy>(order, "ACME order").Renew(); });
+}
+
+void Client::deleteAcmeOrder(const std::string& order)
+{
+    call([&] { impl_->object<AcmeOrderProxy>(order, "ACME order").Delete(); });
 }
 
 void Client::deleteRequest(const std::string& request)

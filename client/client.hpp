@@ -21,6 +21,7 @@ inline constexpr const char* kCertificatePathPrefix = "/org/certd1/certificate/"
 inline constexpr const char* kRequestPathPrefix = "/org/certd1/request/";
 inline constexpr const char* kKeyPathPrefix = "/org/certd1/key/";
 inline constexpr const char* kAddressPathPrefix = "/org/certd1/address/";
+inline constexpr const char* kAcmeOrderPathPrefix = "/org/certd1/acme_order/";
 // The object path meaning "none" (a certificate without key, a pending request).
 inline constexpr const char* kNoObject = "/";
 
@@ -153,6 +154,40 @@ struct Address {
     std::string error;
 };
 
+// Manager.CreateAcmeOrder's spec; unset or empty fields are not sent.
+struct AcmeOrderSpec {
+    std::string directoryUrl;
+    std::vector<std::string> identifiers;
+    std::optional<std::string> challenge; // tls-alpn-01 (default) | http-01
+    std::optional<std::string> keyType;
+    std::optional<std::string> key; // object path of an existing key
+    std::optional<std::string> contact;
+    std::vector<std::uint8_t> caBundle; // PEM
+    std::vector<std::string> assign;
+    std::optional<std::string> friendlyName;
+    std::optional<std::uint32_t> renewPercent;
+    std::optional<std::uint32_t> renewAfterSeconds;
+    std::optional<std::string> eabKid;
+    std::optional<std::string> eabHmacKey;
+};
+
+// Properties of org.certd1.AcmeOrder.
+struct AcmeOrder {
+    std::string path;
+    std::string id;
+    std::string friendlyName;
+    std::string state; // pending|processing|valid|invalid|failed
+    std::string errorName;
+    std::string error;
+    std::string certificate = kNoObject;
+    std::vector<std::string> identifiers;
+    std::string directoryUrl;
+    std::string challenge;
+    std::string accountUrl;
+    std::uint64_t nextRenewalUSec = 0;
+    std::uint64_t createdUSec = 0;
+};
+
 // Everything certd exports, from one ObjectManager.GetManagedObjects call,
 // each list in object path order.
 struct Inventory {
@@ -160,6 +195,7 @@ struct Inventory {
     std::vector<Request> requests;
     std::vector<Key> keys;
     std::vector<Address> addresses;
+    std::vector<AcmeOrder> acmeOrders;
 };
 
 struct AddressBinding {
@@ -217,6 +253,7 @@ public:
     std::string version();
     std::string factoryCertificate();
     std::string terminatorState();
+    CreateResult createAcmeOrder(const AcmeOrderSpec& spec);
 
     // --- org.freedesktop.DBus.ObjectManager: every object with its properties, one call.
     Inventory list();
@@ -226,6 +263,7 @@ public:
     Request request(const std::string& path);
     Key key(const std::string& path);
     Address address(const std::string& path);
+    AcmeOrder acmeOrder(const std::string& path);
 
     // --- org.certd1.Certificate
     std::vector<std::uint8_t> exportCertificate(const std::string& certificate, const ExportOptions& options);
@@ -243,6 +281,9 @@ public:
     // --- org.certd1.Request, org.certd1.Key, org.certd1.Address
     void deleteRequest(const std::string& request);
     void deleteKey(const std::string& key);
+    // --- org.certd1.AcmeOrder
+    void renewAcmeOrder(const std::string& order);
+    void deleteAcmeOrder(const std::string& order);
     // Address.Assign on an address object (Manager.assign takes the address text instead).
     std::vector<Warning> assignAddress(const std::string& addressPath, const std::string& certificate,
                                        bool force = false);

@@ -518,7 +518,8 @@ Client::Response Client::post(const std::string& url, const std::string& payload
             const Json problem = parseJson(r.body, url, what);
             if (stringMember(problem, "type") == kBadNonce && attempt < kMaxBadNonceRetries) {
                 ++badNonceRetries_; // RFC 8555 §6.5: retry with the nonce this answer carries
-                log::info("ACME: " + url + " refused the request's nonce (badNonce); retrying with a fresh one");
+                log::info("ACME: " + url +
+                          " refused the request's nonce (badNonce); retrying with a fresh one");
                 continue;
             }
             throw Error(ErrorCode::AcmeFailed, std::string("the ACME server refused the ") + what + " (" +

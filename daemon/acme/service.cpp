@@ -257,7 +257,8 @@ void Service::launch(const std::string& id)
     run->renewal = order.state == AcmeOrderState::Valid && !order.certificateId.empty();
     runs_[id] = run;
     retryAt_.erase(id);
-    if (!run->renewal && order.state != AcmeOrderState::Pending && order.state != AcmeOrderState::Processing) {
+    if (!run->renewal && order.state != AcmeOrderState::Pending &&
+        order.state != AcmeOrderState::Processing) {
         // A new attempt (Renew, a retry): the order shows it works again; Error keeps the last failure.
         StoredAcmeOrder next = order;
         next.state = AcmeOrderState::Pending;

@@ -68,7 +68,8 @@ bool offersAcmeTls1(SSL* ssl)
 {
     const unsigned char* data = nullptr;
     std::size_t length = 0;
-    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &data, &length) != 1 ||
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &data, &length) !=
+            1 ||
         length < 2)
         return false;
     const std::size_t listLength = (std::size_t{data[0]} << 8) | data[1];

@@ -39,7 +39,7 @@ struct Shared {
 
 // The ACME challenges a listener answers (tls::AcmeChallenge, tls-alpn-01 only).
 struct ChallengeEntry {
-    std::string serverName;     // the SNI that selects it
+    std::string serverName;      // the SNI that selects it
     bool addressLimited = false; // an IP identifier's: also selected by a ClientHello without SNI
     std::shared_ptr<const CertificateContext> context;
 };
@@ -51,7 +51,10 @@ public:
     std::shared_ptr<const CertificateContext> certificate() const override { return certificate_.load(); }
     TicketKeys& ticketKeys() const override { return keys_; }
     std::shared_ptr<const CertificateContext> challengeFor(std::string_view serverName) const override;
-    void setChallenges(std::shared_ptr<const Challenges> challenges) { challenges_.store(std::move(challenges)); }
+    void setChallenges(std::shared_ptr<const Challenges> challenges)
+    {
+        challenges_.store(std::move(challenges));
+    }
     // Publishes the context the next handshakes get; connections already past their
     // ClientHello keep theirs.
     void setCertificate(std::shared_ptr<const CertificateContext> context)

@@ -264,3 +264,23 @@ grep -q "ACME order ${killed##*/}: resuming" "$WORK/certd.log" || fail "no resum
 kcert=$(prop "$killed" $A Certificate | tr -d '"')
 [ "$(prop "$kcert" org.certd1.Certificate Addresses)" = '1 "127.0.0.3"' ] || fail "the resumed order's certificate is not bound"
 pass "SIGKILL between finalize and download: resumed the same CA order, certificate stored and bound"
+
+# ---- certctl acme: order (RSA key, --wait), list, show, renew, delete, with --json
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+out=$("$CERTCTL" --json acme order --directory "$DIRECT" --identifier 127.0.0.3 --ca-bundle ca.pem \
+  --contact admin@example.com --key-type rsa2048 --name "certctl order" --wait) || fail "certctl acme order: $out"
+[ "$(echo "$out" | json_field State)" = valid ] || fail "certctl acme order --wait: $out"
+cid=$(echo "$out" | json_field Id)
+ccert=$(echo "$out" | json_field Certificate)
+[ "$(prop "$ccert" org.certd1.Certificate PublicKey)" = '"RSA (2048 Bits)"' ] || fail "key_type rsa2048: $(prop "$ccert" org.certd1.Certificate PublicKey)"
+"$CERTCTL" acme list | grep "^$cid" | grep -q "valid" || fail "certctl acme list: $("$CERTCTL" acme list)"
+[ "$("$CERTCTL" --json acme list | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -ge 2 ] ||
+  fail "certctl --json acme list"
+[ "$("$CERTCTL" --json acme show "certctl order" | json_field Certificate)" = "$ccert" ] || fail "certctl acme show by name"
+"$CERTCTL" acme renew "$cid" > /dev/null || fail "certctl acme renew"
+wait_until 120 '[ "$("$CERTCTL" --json acme show "$cid" | json_field Certificate)" != "$ccert" ]' ||
+  fail_acme "certctl acme renew did not bring a new certificate: $("$CERTCTL" acme show "$cid")"
+"$CERTCTL" acme delete "$cid" | grep -q "Deleted ACME order" || fail "certctl acme delete"
+if "$CERTCTL" acme show "$cid" > show.out 2>&1; then fail "a deleted order still shows"; fi
+grep -q "no ACME order" show.out || fail "certctl acme show of a deleted order: $(cat show.out)"
+pass "certctl acme: order --wait, list, show, renew, delete (--json)"
