@@ -384,6 +384,7 @@ constexpr Field kTopLevelFields[] = {
     {"port", [](const Value& v, Config& c) { c.port = readInteger<std::uint16_t>(v, 1, 65535); }},
     {"acme_http_port",
      [](const Value& v, Config& c) { c.acmeHttpPort = readInteger<std::uint16_t>(v, 1, 65535); }},
+    {"acme_dns_hook", [](const Value& v, Config& c) { c.acmeDnsHook = readPath(v, true); }},
     {"freebind", [](const Value& v, Config& c) { c.freebind = readBool(v); }},
     {"backend", [](const Value& v, Config& c) { c.backend = readBackend(v); }},
     {"proxy_protocol", [](const Value& v, Config& c) { c.proxyProtocol = readProxyProtocol(v); }},
@@ -613,6 +614,8 @@ const std::vector<ReloadRule>& reloadRules()
             "port", true, [](auto& c) -> auto& { return c.port; }),
         rule(
             "acme_http_port", true, [](auto& c) -> auto& { return c.acmeHttpPort; }),
+        rule(
+            "acme_dns_hook", true, [](auto& c) -> auto& { return c.acmeDnsHook; }),
         rule(
             "freebind", false, [](auto& c) -> auto& { return c.freebind; }),
         rule(

@@ -151,7 +151,10 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     info.reload = [&reloader] { reloader.reload(); };
     bus::Service service(*connection, loop, manager, flow, info);
     // ACME orders run beside the bus (acme/service.hpp); their objects are the Service's.
-    acme::Service acme(loop, manager, flow, terminator);
+    acme::ServiceOptions acmeOptions;
+    acmeOptions.dnsHook = config.acmeDnsHook;
+    acme::Service acme(loop, manager, flow, terminator, acmeOptions);
+    reloader.subscribe([&acme](const Config& c) { acme.setDnsHook(c.acmeDnsHook); });
     acme.onRenewalFailed = [&service](const std::string& id, const std::string& name,
                                       const std::string& message) {
         service.emitAcmeRenewalFailed(id, name, message);

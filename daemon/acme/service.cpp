@@ -1,6 +1,7 @@
 #include "acme/service.hpp"
 
 #include "acme/challenge.hpp"
+#include "acme/hook.hpp"
 #include "error.hpp"
 #include "log.hpp"
 #include "pki/certificate.hpp"
@@ -58,6 +59,28 @@ Bytes csrFor(const std::vector<Identifier>& ids, EVP_PKEY* key)
     return pki::i2dBytes(req.get(), i2d_X509_REQ, "the ACME request");
 }
 
+// Tells the CA to validate each challenge, waits for the authorizations, then for the order to be
+// ready (every authorization valid). A refusal is Refused: this order cannot succeed any more.
+void validateAll(const ServerOptions& server, const std::shared_ptr<EVP_PKEY>& key,
+                 const std::string& accountUrl,
+                 const std::vector<std::pair<std::string, std::string>>& pending, const std::string& orderUrl,
+                 Order& validated)
+{
+    Client client(server, shared(key.get()), accountUrl);
+    for (const auto& [authz, challenge] : pending)
+        client.respond(challenge);
+    for (const auto& [url, challenge] : pending) {
+        const Authorization authz = client.waitForAuthorization(url);
+        if (authz.status != "valid")
+            throw Refused("the ACME server could not validate " + authz.identifier.value + " (" +
+                          authz.status + ")" + (authz.error.empty() ? "" : ": " + authz.error));
+    }
+    validated = client.waitForOrder(orderUrl, true);
+    if (validated.status == "invalid" || validated.status == "pending")
+        throw Refused("the ACME order " + orderUrl + " is " + validated.status +
+                      (validated.error.empty() ? "" : ": " + validated.error));
+}
+
 } // namespace
 
 struct Service::Run {
@@ -74,6 +97,7 @@ struct Service::Begun {
     Order order;
     std::vector<std::pair<std::string, std::string>> pending; // (authorization URL, challenge URL)
     std::vector<tls::AcmeChallenge> challenges;
+    std::vector<DnsRecord> dnsRecords; // dns-01
 };
 
 struct Service::Issued {
@@ -125,15 +149,22 @@ std::pair<std::string, std::vector<pki::Warning>> Service::create(OrderSpec spec
         throw Error(ErrorCode::InvalidArgument, "identifiers: at most 100");
     if (order.challenge.empty())
         order.challenge = "tls-alpn-01";
-    if (order.challenge != "tls-alpn-01" && order.challenge != "http-01")
+    if (order.challenge != "tls-alpn-01" && order.challenge != "http-01" && order.challenge != "dns-01")
         throw Error(ErrorCode::InvalidArgument,
-                    "challenge: '" + order.challenge + "' is not one of tls-alpn-01, http-01");
+                    "challenge: '" + order.challenge + "' is not one of tls-alpn-01, http-01, dns-01");
+    if (order.challenge == "dns-01" && options_.dnsHook.empty())
+        throw Error(
+            ErrorCode::InvalidArgument,
+            "challenge: dns-01 needs a hook that publishes TXT records (acme_dns_hook in certd.yaml)");
     std::vector<std::string> canonical;
     for (const auto& text : order.identifiers) {
         const Identifier id = parseIdentifier(text);
-        if (id.value.rfind("*.", 0) == 0)
+        if (id.value.rfind("*.", 0) == 0 && order.challenge != "dns-01")
             throw Error(ErrorCode::InvalidArgument,
                         "identifiers: the wildcard '" + id.value + "' needs the dns-01 challenge");
+        if (id.type == Identifier::Type::Ip && order.challenge == "dns-01")
+            throw Error(ErrorCode::InvalidArgument,
+                        "identifiers: the IP address " + id.value + " cannot be validated with dns-01");
         if (std::find(canonical.begin(), canonical.end(), id.value) != canonical.end())
             throw Error(ErrorCode::InvalidArgument, "identifiers: '" + id.value + "' is listed twice");
         canonical.push_back(id.value);
@@ -341,7 +372,11 @@ void Service::begin(const std::shared_ptr<Run>& run)
                               authz.identifier.value);
             const std::string keyAuthorization = client->keyAuthorization(challenge->token);
             const Identifier id = parseIdentifier(authz.identifier.value);
-            if (order.challenge == "http-01")
+            if (order.challenge == "dns-01")
+                begun->dnsRecords.push_back({(authz.wildcard ? "*." : "") + authz.identifier.value,
+                                             dnsRecordName(authz.identifier.value),
+                                             dnsTxtValue(keyAuthorization)});
+            else if (order.challenge == "http-01")
                 begun->challenges.push_back(httpChallenge(challenge->token, keyAuthorization));
             else
                 begun->challenges.push_back(
@@ -389,7 +424,7 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
         whenDurable(run, [this, run, o = begun.order] { issue(run, o); });
         return;
     }
-    log::info("ACME order " + run->id + ": answering " + std::to_string(begun.challenges.size()) + " " +
+    log::info("ACME order " + run->id + ": answering " + std::to_string(begun.pending.size()) + " " +
                   order.challenge + " challenge(s) for " + std::to_string(order.identifiers.size()) +
                   " identifier(s)",
               {{"CERTD_OBJECT", orderPath(run->id)}});
@@ -397,26 +432,35 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
     // The settle that makes the order durable also sends the challenges to certd-tls and
     // returns once it acknowledged them: only then may the CA connect.
     auto pending = begun.pending;
+    auto dnsRecords = begun.dnsRecords;
     const std::string orderUrl = begun.order.url;
-    whenDurable(run, [this, run, pending, orderUrl] {
+    whenDurable(run, [this, run, pending, dnsRecords, orderUrl] {
         const StoredAcmeOrder stored = manager_.acmeOrder(run->id);
         auto validated = std::make_shared<Order>();
         auto work = [validated, pending, orderUrl, server = serverOptions(stored),
                      key = std::shared_ptr<EVP_PKEY>(shared(run->accountKey.get()).release(), EVP_PKEY_free),
-                     accountUrl = run->accountUrl]() {
-            Client client(server, shared(key.get()), accountUrl);
-            for (const auto& [authz, challenge] : pending)
-                client.respond(challenge);
-            for (const auto& [url, challenge] : pending) {
-                const Authorization authz = client.waitForAuthorization(url);
-                if (authz.status != "valid")
-                    throw Refused("the ACME server could not validate " + authz.identifier.value + " (" +
-                                  authz.status + ")" + (authz.error.empty() ? "" : ": " + authz.error));
+                     accountUrl = run->accountUrl, dnsRecords, hook = options_.dnsHook]() {
+            // dns-01: the records are published before the CA is told to look, and taken away
+            // afterwards whatever the outcome.
+            std::size_t published = 0;
+            auto unpublish = [&] {
+                for (std::size_t i = 0; i < published; ++i) {
+                    try {
+                        runDnsHook(hook, "remove", dnsRecords[i]);
+                    } catch (const std::exception& e) {
+                        log::warning(std::string("ACME: ") + e.what());
+                    }
+                }
+            };
+            try {
+                for (; published < dnsRecords.size(); ++published)
+                    runDnsHook(hook, "add", dnsRecords[published]);
+                validateAll(server, key, accountUrl, pending, orderUrl, *validated);
+            } catch (...) {
+                unpublish();
+                throw;
             }
-            *validated = client.waitForOrder(orderUrl, true);
-            if (validated->status == "invalid" || validated->status == "pending")
-                throw Refused("the ACME order " + orderUrl + " is " + validated->status +
-                              (validated->error.empty() ? "" : ": " + validated->error));
+            unpublish();
         };
         pool_.submit(run->id,
                      WorkPool::Job{std::move(work), [this, run, validated](std::exception_ptr error) {

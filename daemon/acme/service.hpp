@@ -26,6 +26,7 @@
 #include "work_pool.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,6 +50,7 @@ struct ServiceOptions {
     std::uint64_t retryBaseUSec = 30'000'000;              // first back-off after a failure
     std::uint64_t retryMaxUSec = 24ULL * 3600 * 1'000'000; // back-off cap
     std::chrono::milliseconds pollTimeout{120'000};
+    std::filesystem::path dnsHook; // acme_dns_hook: dns-01 through this program (hook.hpp); empty: no dns-01
 };
 
 class Service {
@@ -71,6 +73,9 @@ public:
     void renew(const std::string& id);
     // Stops the order (a running step's result is dropped) and forgets it; its certificates stay.
     void remove(const std::string& id);
+
+    // acme_dns_hook after a reload: steps that start from now on use it.
+    void setDnsHook(std::filesystem::path hook) { options_.dnsHook = std::move(hook); }
 
     // Whether a step of the order runs now (for the bus: GetStatus; for tests).
     bool running(const std::string& id) const;

@@ -21,6 +21,10 @@ MGMT_PORT=$((PORT + 3))
 PROXY_PORT=$((PORT + 4))
 CONTROL_PORT=$((PORT + 5))
 HTTP01_PORT=$((PORT + 6))
+DNS_PORT=$((PORT + 7))
+CHALL_PORT=$((PORT + 8))
+EAB_PORT=$((PORT + 9))
+EAB_MGMT_PORT=$((PORT + 10))
 PEBBLE_PID=
 PROXY_PID=
 LOOP_PIDS=()
@@ -56,7 +60,7 @@ EOF
 start_pebble() {
   : > pebble.log
   PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${1:-0} PEBBLE_AUTHZREUSE=0 \
-    pebble -config pebble.json >> pebble.log 2>&1 &
+    pebble -config pebble.json -dnsserver "127.0.0.1:$DNS_PORT" >> pebble.log 2>&1 &
   PEBBLE_PID=$!
   wait_until 60 'grep -q "ACME directory available" pebble.log' || fail_acme "pebble did not start"
 }
@@ -67,13 +71,22 @@ PROXY_PID=$!
 wait_until 60 'grep -q listening proxy.log' || fail "acme_proxy.py did not start: $(cat proxy.log)"
 control() { curl -sf "http://127.0.0.1:$CONTROL_PORT/$1" || fail "proxy control $1"; }
 
+# Names resolve through pebble-challtestsrv: every A query answers 127.0.0.2 (no AAAA), and the
+# dns-01 hook (acme_dns_hook.sh) sets TXT records through its management port.
+pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -management "127.0.0.1:$CHALL_PORT" -http01 "" -https01 "" \
+  -tlsalpn01 "" -defaultIPv4 127.0.0.2 -defaultIPv6 "" > challtestsrv.log 2>&1 &
+LOOP_PIDS+=($!)
+wait_port 127.0.0.1 "$CHALL_PORT"
+export ACME_TEST_CHALLTESTSRV="127.0.0.1:$CHALL_PORT" ACME_TEST_HOOK_LOG="$WORK/hook.log"
+CERTD_YAML=("acme_http_port: $HTTP01_PORT" "acme_dns_hook: $HERE/acme_dns_hook.sh")
+
 DIRECT="https://127.0.0.1:$PEBBLE_PORT/dir"
 PROXIED="https://127.0.0.1:$PROXY_PORT/dir"
 start_pebble 0
 start_bus
 python3 -m http.server --bind 127.0.0.1 "$BACKEND_PORT" > backend.log 2>&1 &
 LOOP_PIDS+=($!)
-start_certd "acme_http_port: $HTTP01_PORT"
+start_certd "${CERTD_YAML[@]}"
 # Every signal certd emits, for PropertiesChanged and RenewalFailed.
 gdbus monitor --system --dest org.certd1 > signals.log 2>&1 &
 LOOP_PIDS+=($!)
@@ -81,11 +94,13 @@ wait_until 30 'grep -q "Monitoring signals" signals.log' || fail "gdbus monitor 
 
 A=org.certd1.AcmeOrder
 # create_order DIRECTORY IDENTIFIER [extra a{sv} entries as "count|busctl words"]: prints the path.
+# IDENTIFIER may be several, comma-separated.
 create_order() {
-  local dir=$1 ident=$2 extra_count=${3:-0}
+  local dir=$1 extra_count=${3:-0} ids
+  IFS=, read -r -a ids <<< "$2"
   shift 3 2>/dev/null || shift $#
   busctl --system call org.certd1 /org/certd1 org.certd1.Manager CreateAcmeOrder 'a{sv}' \
-    $((4 + extra_count)) directory_url s "$dir" identifiers as 1 "$ident" contact s admin@example.com \
+    $((4 + extra_count)) directory_url s "$dir" identifiers as ${#ids[@]} "${ids[@]}" contact s admin@example.com \
     ca_bundle ay $(bytes_of "${BUNDLE:-ca.pem}") "$@" | awk '{print $2}' | tr -d '"'
 }
 state_of() { prop "$1" $A State | tr -d '"'; }
@@ -257,7 +272,7 @@ kill -9 "$CERTD_PID"; wait "$CERTD_PID" 2>/dev/null || true
 CERTD_PID=
 control clear >/dev/null
 control "release?action=drop" >/dev/null
-start_certd "acme_http_port: $HTTP01_PORT"
+start_certd "${CERTD_YAML[@]}"
 wait_state "$killed" valid
 [ "$(control "count?prefix=/order-plz")" = "$orders" ] || fail "the restarted certd made a new CA order instead of resuming"
 grep -q "ACME order ${killed##*/}: resuming" "$WORK/certd.log" || fail "no resume after the SIGKILL"
@@ -284,3 +299,42 @@ wait_until 120 '[ "$("$CERTCTL" --json acme show "$cid" | json_field Certificate
 if "$CERTCTL" acme show "$cid" > show.out 2>&1; then fail "a deleted order still shows"; fi
 grep -q "no ACME order" show.out || fail "certctl acme show of a deleted order: $(cat show.out)"
 pass "certctl acme: order --wait, list, show, renew, delete (--json)"
+
+# ---- DNS identifiers: tls-alpn-01 by SNI (pebble resolves www.example.test to 127.0.0.2 through
+# challtestsrv), and dns-01 through the operator's hook, wildcard included
+named=$(create_order "$DIRECT" www.example.test 0)
+wait_state "$named" valid
+ncert=$(prop "$named" $A Certificate | tr -d '"')
+prop "$ncert" org.certd1.Certificate SubjectAlternativeNames | grep -q '"DNS" "www.example.test"' ||
+  fail "SANs of the www.example.test certificate: $(prop "$ncert" org.certd1.Certificate SubjectAlternativeNames)"
+pass "DNS identifier over tls-alpn-01 (SNI www.example.test on 127.0.0.2)"
+wild=$(create_order "$DIRECT" "*.example.test,example.test" 1 challenge s dns-01)
+wait_state "$wild" valid
+wcert=$(prop "$wild" $A Certificate | tr -d '"')
+prop "$wcert" org.certd1.Certificate SubjectAlternativeNames | grep -q '"DNS" "\*.example.test"' ||
+  fail "SANs of the wildcard certificate: $(prop "$wcert" org.certd1.Certificate SubjectAlternativeNames)"
+[ "$(grep -c "^add " hook.log)" = 2 ] && [ "$(grep -c "^remove " hook.log)" = 2 ] ||
+  fail "dns-01 hook calls: $(cat hook.log)"
+grep -q "^add \*.example.test _acme-challenge.example.test." hook.log || fail "hook arguments: $(cat hook.log)"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <['*.example.test']>}")" = org.certd1.Error.InvalidArgument ] ||
+  fail "a wildcard without dns-01 accepted"
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$DIRECT'>, 'identifiers': <['127.0.0.2']>, 'challenge': <'dns-01'>}")" = org.certd1.Error.InvalidArgument ] ||
+  fail "an IP identifier with dns-01 accepted"
+pass "dns-01 through acme_dns_hook: *.example.test + example.test issued; hook added and removed both records"
+
+# ---- external account binding: a CA that requires it (a second pebble)
+EAB_KEY=zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W
+sed -e "s/:$PEBBLE_PORT\"/:$EAB_PORT\"/" -e "s/:$MGMT_PORT\"/:$EAB_MGMT_PORT\"/" \
+  -e "s/\"externalAccountBindingRequired\": false/\"externalAccountBindingRequired\": true, \"externalAccountMACKeys\": {\"kid-1\": \"$EAB_KEY\"}/" \
+  pebble.json > pebble-eab.json
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config pebble-eab.json > pebble-eab.log 2>&1 &
+LOOP_PIDS+=($!)
+wait_until 60 'grep -q "ACME directory available" pebble-eab.log' || fail "the EAB pebble did not start: $(cat pebble-eab.log)"
+EAB_DIR="https://127.0.0.1:$EAB_PORT/dir"
+noeab=$(create_order "$EAB_DIR" 127.0.0.3 0)
+expect_failure "$noeab" org.certd1.Error.AcmeFailed "externalAccountRequired"
+eab=$(create_order "$EAB_DIR" 127.0.0.3 2 eab_kid s kid-1 eab_hmac_key s "$EAB_KEY")
+wait_state "$eab" valid
+[ "$(err_name /org/certd1 $M "{'directory_url': <'$EAB_DIR'>, 'identifiers': <['127.0.0.3']>, 'eab_kid': <'kid-1'>}")" = org.certd1.Error.InvalidArgument ] ||
+  fail "eab_kid without eab_hmac_key accepted"
+pass "external account binding: refused without it (externalAccountRequired), valid with it"
