@@ -1,5 +1,5 @@
-#include "tls/wire.hpp"
 #include "tls/proxy_header.hpp"
+#include "tls/wire.hpp"
 
 #include <doctest/doctest.h>
 
@@ -29,6 +29,17 @@ TEST_CASE("a snapshot survives encoding, keys and all")
     in.state.certificates.push_back({"abc", "-----BEGIN CERTIFICATE-----\n", SecureBytes{1, 2, 3}});
     in.state.listeners.push_back({"127.0.0.2", 8443, "abc"});
     in.state.listeners.push_back({"::1", 443, "abc"});
+    in.state.httpChallengePort = 8080;
+    AcmeChallenge alpn;
+    alpn.serverName = "2.0.0.127.in-addr.arpa";
+    alpn.address = "127.0.0.2";
+    alpn.certificate = {"acme-1", "-----BEGIN CERTIFICATE-----\n", SecureBytes{9, 8}};
+    in.state.challenges.push_back(alpn);
+    AcmeChallenge http;
+    http.kind = AcmeChallenge::Kind::Http01;
+    http.token = "tok";
+    http.keyAuthorization = "tok.thumb";
+    in.state.challenges.push_back(http);
 
     const auto out = wire::decodeSnapshot(wire::encodeSnapshot(in));
     CHECK(out.generation == 42);
@@ -44,6 +55,17 @@ TEST_CASE("a snapshot survives encoding, keys and all")
     CHECK(out.state.certificates[0].id == "abc");
     CHECK(out.state.certificates[0].keyPkcs8 == SecureBytes{1, 2, 3});
     CHECK(out.state.listeners == in.state.listeners);
+    CHECK(out.state.httpChallengePort == 8080);
+    REQUIRE(out.state.challenges.size() == 2);
+    CHECK(out.state.challenges[0].kind == AcmeChallenge::Kind::TlsAlpn01);
+    CHECK(out.state.challenges[0].serverName == alpn.serverName);
+    CHECK(out.state.challenges[0].address == "127.0.0.2");
+    CHECK(out.state.challenges[0].certificate.id == "acme-1");
+    CHECK(out.state.challenges[0].certificate.chainPem == alpn.certificate.chainPem);
+    CHECK(out.state.challenges[0].certificate.keyPkcs8 == SecureBytes{9, 8});
+    CHECK(out.state.challenges[1].kind == AcmeChallenge::Kind::Http01);
+    CHECK(out.state.challenges[1].token == "tok");
+    CHECK(out.state.challenges[1].keyAuthorization == "tok.thumb");
 }
 
 TEST_CASE("a truncated snapshot is refused as Malformed, never read past its end")
