@@ -526,6 +526,23 @@ std::vector<tls::ListenerStatus> Supervisor::apply(const tls::DesiredState& stat
         }
         served.listeners.push_back(l);
     }
+    // ACME http-01: plain HTTP at the challenge port of every served address, while an order
+    // needs it (bound here: certd-tls has no privilege for port 80).
+    if (state.httpChallengePort != 0)
+        for (const auto& l : served.listeners) {
+            const std::string name = tls::endpointName(l.address, state.httpChallengePort);
+            if (!wanted.insert(name).second || sockets_.contains(name))
+                continue;
+            std::string error;
+            UniqueFd fd = tls::bindListener(l.address, state.httpChallengePort, options_.freebind, error);
+            if (!fd) {
+                wanted.erase(name);
+                log::warning("certd-tls: ACME http-01: " + error);
+                continue;
+            }
+            storeSocket(name, fd.get());
+            sockets_[name] = Socket{std::move(fd), false};
+        }
     allListeners_ = state.listeners;
     desired_ = std::move(served);
     const std::uint64_t generation = ++generation_;

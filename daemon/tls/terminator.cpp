@@ -308,6 +308,24 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
         removed.push_back(it->second);
         it = listeners_.erase(it);
     }
+    // http-01: the plain-HTTP sockets certd bound at the challenge port of each listener address.
+    std::map<std::string, UniqueFd> httpSockets;
+    std::set<std::string> httpWanted;
+    if (s.httpChallengePort != 0)
+        for (const auto& l : s.listeners) {
+            const std::string name = endpointName(l.address, s.httpChallengePort);
+            httpWanted.insert(name);
+            if (auto socket = sockets.extract(name))
+                httpSockets.emplace(name, std::move(socket.mapped()));
+        }
+    std::map<std::string, std::string> tokens;
+    for (const auto& c : s.challenges)
+        if (c.kind == AcmeChallenge::Kind::Http01)
+            tokens[c.token] = c.keyAuthorization;
+    if (!httpWanted.empty() && !http_)
+        http_ = std::make_unique<HttpChallengeResponder>();
+    if (http_)
+        http_->update(std::move(httpSockets), httpWanted, std::move(tokens));
     sockets.clear(); // sockets for endpoints the snapshot does not list
 
     for (auto& w : workers_) {

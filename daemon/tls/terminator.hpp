@@ -5,6 +5,7 @@
 // and the Terminator that turns each snapshot from certd into that runtime.
 
 #include "tls/context.hpp"
+#include "tls/http_challenge.hpp"
 #include "tls/wire.hpp"
 
 #include <sys/socket.h>
@@ -119,6 +120,7 @@ private:
     std::map<std::string, std::shared_ptr<Listener>> listeners_;
     std::map<std::string, CachedCertificate> certificates_;
     std::map<std::string, std::shared_ptr<const CertificateContext>> challengeContexts_; // by id
+    std::unique_ptr<HttpChallengeResponder> http_; // from the first snapshot with an http-01 port
     std::optional<TlsProfile> profile_;
     UniqueFd signerBroker_;
     bool asyncSigning_ = true;        // the front contexts' SSL_MODE_ASYNC

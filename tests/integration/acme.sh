@@ -338,3 +338,20 @@ wait_state "$eab" valid
 [ "$(err_name /org/certd1 $M "{'directory_url': <'$EAB_DIR'>, 'identifiers': <['127.0.0.3']>, 'eab_kid': <'kid-1'>}")" = org.certd1.Error.InvalidArgument ] ||
   fail "eab_kid without eab_hmac_key accepted"
 pass "external account binding: refused without it (externalAccountRequired), valid with it"
+
+# ---- http-01: certd-tls answers on acme_http_port only while an order needs it
+http_refused() { ! curl -s -o /dev/null --max-time 5 "http://127.0.0.3:$HTTP01_PORT/" 2>/dev/null; }
+http_refused || fail "something answers on the http-01 port before any http-01 order"
+control "rule?prefix=/chalZ/&action=hold" >/dev/null
+plain=$(create_order "$PROXIED" 127.0.0.3 1 challenge s http-01)
+wait_until 60 'grep -q "held POST /chalZ/" proxy.log' || fail_acme "the challenge response never came"
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.3:$HTTP01_PORT/.well-known/acme-challenge/not-a-token")
+[ "$status" = 404 ] || fail "an unknown token got HTTP $status"
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.3:$HTTP01_PORT/.well-known/acme-challenge/x")
+[ "$status" = 405 ] || fail "POST got HTTP $status"
+control clear >/dev/null
+control release >/dev/null
+wait_state "$plain" valid
+wait_until 30 'http_refused' || fail "the http-01 port stays open after the order"
+grep -q "answering ACME http-01 on 127.0.0.3:$HTTP01_PORT" "$WORK/certd.log" || fail "no http-01 responder in the log"
+pass "http-01: served on acme_http_port during validation (404/405 for anything else), closed afterwards"

@@ -9,7 +9,11 @@ start_certd
 # One object of each kind: a request gives a key too.
 busctl --system call org.certd1 /org/certd1 org.certd1.Manager CreateRequest 'a{sv}' 2 \
   key_type s ec-p256 common_name s x.example.com >/dev/null
+# An ACME order whose server is not there: it fails, its object stays.
+busctl --system call org.certd1 /org/certd1 org.certd1.Manager CreateAcmeOrder 'a{sv}' 2 \
+  directory_url s https://127.0.0.1:1/dir identifiers as 1 127.0.0.2 >/dev/null
 paths=(/org/certd1
+       "$(busctl --system tree org.certd1 --list | grep -m1 '^/org/certd1/acme_order/')"
        "$(busctl --system tree org.certd1 --list | grep -m1 '^/org/certd1/certificate/')"
        "$(busctl --system tree org.certd1 --list | grep -m1 '^/org/certd1/key/')"
        "$(busctl --system tree org.certd1 --list | grep -m1 '^/org/certd1/request/')"

@@ -533,6 +533,8 @@ TEST_CASE("every key is named by a reload's comparison")
     b.terminator.maxConnections = 1;
     b.terminator.binary = "/x";
     b.busMaxMessageSize = 1;
+    b.acmeHttpPort = 1;
+    b.acmeDnsHook = "/x";
     const auto difference = compareConfigs(a, b);
     std::set<std::string> named(difference.live.begin(), difference.live.end());
     named.insert(difference.restartOnly.begin(), difference.restartOnly.end());
