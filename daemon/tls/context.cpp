@@ -63,27 +63,19 @@ int selectAcmeAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outle
 }
 
 // Whether the ClientHello's ALPN list (RFC 7301 §3.1: a 2-byte length, then 1-byte-length names)
-// offers "acme-tls/1".
-bool offersAcmeTls1(SSL* ssl)
+// is exactly "acme-tls/1", as RFC 8737 §3 has an ACME server offer it: a client that offers it
+// among others (no CA does) gets an ordinary handshake.
+bool offersOnlyAcmeTls1(SSL* ssl)
 {
     const unsigned char* data = nullptr;
     std::size_t length = 0;
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &data, &length) !=
             1 ||
-        length < 2)
+        length != 3 + kAcmeTls1.size())
         return false;
     const std::size_t listLength = (std::size_t{data[0]} << 8) | data[1];
-    if (listLength != length - 2)
-        return false;
-    for (std::size_t i = 2; i < length;) {
-        const std::size_t n = data[i];
-        if (n == 0 || i + 1 + n > length)
-            return false;
-        if (std::string_view(reinterpret_cast<const char*>(data + i + 1), n) == kAcmeTls1)
-            return true;
-        i += 1 + n;
-    }
-    return false;
+    return listLength == length - 2 && data[2] == kAcmeTls1.size() &&
+           std::string_view(reinterpret_cast<const char*>(data + 3), kAcmeTls1.size()) == kAcmeTls1;
 }
 
 // The host_name of the ClientHello's SNI (RFC 6066 §3), lower case; empty when absent or
@@ -111,9 +103,9 @@ int onClientHello(SSL* ssl, int* alert, void* /*arg*/)
     // Only the front context has this callback: once switched, a second ClientHello (after a
     // HelloRetryRequest) does not come here again, so a handshake never changes certificate.
     const auto* source = static_cast<const ConnectionSource*>(SSL_get_app_data(ssl));
-    // An ACME CA validating an identifier: only a ClientHello that offers acme-tls/1 and matches
+    // An ACME CA validating an identifier: only a ClientHello that offers just acme-tls/1 and matches
     // a challenge gets the challenge certificate (and closes after the handshake, worker.cpp).
-    if (source != nullptr && offersAcmeTls1(ssl)) {
+    if (source != nullptr && offersOnlyAcmeTls1(ssl)) {
         if (const auto challenge = source->challengeFor(clientHelloServerName(ssl))) {
             if (SSL_set_SSL_CTX(ssl, challenge->ctx.get()) == nullptr) {
                 *alert = SSL_AD_INTERNAL_ERROR;

@@ -51,7 +51,7 @@ struct CertificateMaterial {
 };
 
 // An ACME challenge the terminator answers for certd while a CA validates an identifier.
-// tls-alpn-01 (RFC 8737, RFC 8738 for IP addresses): a ClientHello that offers ALPN "acme-tls/1"
+// tls-alpn-01 (RFC 8737, RFC 8738 for IP addresses): a ClientHello that offers only ALPN "acme-tls/1"
 // and matches (see below) gets `certificate` and ALPN "acme-tls/1", and the connection is closed
 // after the handshake; no other connection ever gets it. http-01 (RFC 8555 §8.3): a plain HTTP
 // GET of /.well-known/acme-challenge/<token> on DesiredState::httpChallengePort gets

@@ -93,31 +93,23 @@ struct Handshake {
     pki::X509Ptr peer;   // the certificate the client got
     long verifyResult = -1;
     std::string error; // what OpenSSL said when the handshake failed
+    std::string alpn;  // what the client negotiated
 };
 
-// A full handshake in memory: a client offering only `sigalgs` (up to `maxVersion`, trusting
-// `trust`) against a listener's front context that switches to `served`, as certd-tls does.
-inline Handshake handshake(const std::shared_ptr<const CertificateContext>& served, const char* sigalgs,
-                           int maxVersion, X509* trust, TlsProfile profile = TlsProfile::Intermediate,
-                           const std::function<void()>& onAsync = {})
+// A full handshake in memory between `clientCtx` (set up further per SSL by `configure`) and a
+// listener's front context that asks `source` what to serve, as certd-tls does.
+inline Handshake handshakeWith(ConnectionSource& source, SSL_CTX* front, SSL_CTX* clientCtx,
+                               const std::function<void(SSL*)>& configure,
+                               const std::function<void()>& onAsync = {})
 {
-    OneCertificate source(served);
-    const auto front = buildFrontContext(profile);
-    pki::SslCtxPtr clientCtx(SSL_CTX_new(TLS_client_method()));
-    REQUIRE(clientCtx);
-    REQUIRE(SSL_CTX_set1_sigalgs_list(clientCtx.get(), sigalgs) == 1);
-    REQUIRE(SSL_CTX_set_max_proto_version(clientCtx.get(), maxVersion) == 1);
-    REQUIRE(X509_STORE_add_cert(SSL_CTX_get_cert_store(clientCtx.get()), trust) == 1);
-    SSL_CTX_set_verify(clientCtx.get(), SSL_VERIFY_PEER, nullptr);
-
-    pki::SslPtr server(SSL_new(front.get()));
-    pki::SslPtr client(SSL_new(clientCtx.get()));
+    pki::SslPtr server(SSL_new(front));
+    pki::SslPtr client(SSL_new(clientCtx));
     REQUIRE(server);
     REQUIRE(client);
-    SSL_set_app_data(server.get(), static_cast<ConnectionSource*>(&source));
+    SSL_set_app_data(server.get(), &source);
     SSL_set_accept_state(server.get());
     SSL_set_connect_state(client.get());
-    REQUIRE(SSL_set1_host(client.get(), "leaf.example") == 1);
+    configure(client.get());
     BIO* clientBio = nullptr;
     BIO* serverBio = nullptr;
     REQUIRE(BIO_new_bio_pair(&clientBio, 0, &serverBio, 0) == 1);
@@ -155,7 +147,27 @@ inline Handshake handshake(const std::shared_ptr<const CertificateContext>& serv
     result.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(client.get()));
     result.verifyResult = SSL_get_verify_result(client.get());
     result.peer.reset(SSL_get1_peer_certificate(client.get()));
+    result.alpn = negotiatedAlpn(client.get());
     return result;
+}
+
+// A client offering only `sigalgs` (up to `maxVersion`, trusting `trust`, expecting
+// leaf.example) against a listener serving `served`.
+inline Handshake handshake(const std::shared_ptr<const CertificateContext>& served, const char* sigalgs,
+                           int maxVersion, X509* trust, TlsProfile profile = TlsProfile::Intermediate,
+                           const std::function<void()>& onAsync = {})
+{
+    OneCertificate source(served);
+    const auto front = buildFrontContext(profile);
+    pki::SslCtxPtr clientCtx(SSL_CTX_new(TLS_client_method()));
+    REQUIRE(clientCtx);
+    REQUIRE(SSL_CTX_set1_sigalgs_list(clientCtx.get(), sigalgs) == 1);
+    REQUIRE(SSL_CTX_set_max_proto_version(clientCtx.get(), maxVersion) == 1);
+    REQUIRE(X509_STORE_add_cert(SSL_CTX_get_cert_store(clientCtx.get()), trust) == 1);
+    SSL_CTX_set_verify(clientCtx.get(), SSL_VERIFY_PEER, nullptr);
+    return handshakeWith(
+        source, front.get(), clientCtx.get(),
+        [](SSL* client) { REQUIRE(SSL_set1_host(client, "leaf.example") == 1); }, onAsync);
 }
 
 } // namespace certd::tls::test
