@@ -27,7 +27,7 @@ fail() {
 pass() { echo "ok: $*"; }
 
 in_use() { python3 -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('$1', $2))" 2>/dev/null && return 1 || return 0; }
-for endpoint in "127.0.0.2 8443" "127.0.0.1 8080" "127.0.0.1 9090"; do
+for endpoint in "127.0.0.2 8443" "127.0.0.1 8080" "127.0.0.1 9090" "127.0.0.1 14000" "127.0.0.1 15000"; do
   # shellcheck disable=SC2086
   in_use $endpoint && fail "${endpoint/ /:} is in use (is a .ci/demo running?); the README's demo needs it"
 done
@@ -86,3 +86,17 @@ grep -q "BEGIN PRIVATE KEY" "$WORK/p12.pem" || fail "shop.p12 lacks the private 
 [ "$(openssl x509 -in "$WORK/p12.pem" -noout -subject)" = "subject=CN = shop.example.com" ] \
   || fail "shop.p12's certificate is not shop.example.com"
 pass "certificate 'shop' completes the request, is served on 127.0.0.2:8443 (verified), exports to PKCS#12"
+
+# The ACME block, as written: pebble issues for 127.0.0.3 over tls-alpn-01, certd binds it.
+awk '/^## Certificates that renew themselves/ { on = 1 } on && /^```sh$/ { code = 1; next } code && /^```$/ { exit } code { print }' \
+  "$clone/README.md" >"$WORK/acme.sh"
+grep -q 'certctl acme order' "$WORK/acme.sh" || fail "could not find the README's ACME block"
+(cd "$clone" && bash -euo pipefail "$WORK/acme.sh") >"$WORK/acme.log" 2>&1 \
+  || { sed 's/^/  acme: /' "$WORK/acme.log" >&2; fail "the README's ACME block failed"; }
+grep -q "hello from the backend behind certd" "$WORK/acme.log" \
+  || { cat "$WORK/acme.log" >&2; fail "the README's ACME curl did not reach the backend through certd-tls"; }
+grep -q "^State: *valid" "$WORK/acme.log" || { cat "$WORK/acme.log" >&2; fail "the README's ACME order is not valid"; }
+served=$(openssl s_client -connect 127.0.0.3:8443 -CAfile "$clone/pebble-root.pem" -verify_ip 127.0.0.3 \
+  -verify_return_error </dev/null 2>/dev/null) || fail "127.0.0.3:8443 does not verify against pebble's root"
+grep -q "Pebble Intermediate CA" <<<"$served" || fail "127.0.0.3:8443 does not serve pebble's chain"
+pass "the README's ACME block runs as written: pebble's certificate on 127.0.0.3:8443 (verified)"
