@@ -111,6 +111,8 @@ int onClientHello(SSL* ssl, int* alert, void* /*arg*/)
                 *alert = SSL_AD_INTERNAL_ERROR;
                 return SSL_CLIENT_HELLO_ERROR;
             }
+            // The connection ends with its handshake and a CA never resumes: no session ticket.
+            SSL_set_num_tickets(ssl, 0);
             return SSL_CLIENT_HELLO_SUCCESS;
         }
     }

@@ -196,8 +196,10 @@ wire::Ack Terminator::apply(const wire::Snapshot& snapshot, std::map<std::string
                                           [](const CertificateMaterial& m) { return m.keyPkcs8.empty(); });
     const bool newFront = profile_ != s.profile || s.flush || asyncSigning != asyncSigning_;
     asyncSigning_ = asyncSigning;
-    if (profile_ != s.profile)
+    if (profile_ != s.profile) {
         certificates_.clear();
+        challengeContexts_.clear(); // they carry the profile's cipher list too
+    }
     std::map<std::string, wire::CertificateError> rejected;
     std::set<std::string> present;
     for (const auto& m : s.certificates) {

@@ -587,8 +587,14 @@ void Worker::pump(Connection& c)
         }
         SSL_clear_mode(c.ssl.get(), SSL_MODE_ASYNC); // data transfer needs no job switch
         if (negotiatedAlpn(c.ssl.get()) == "acme-tls/1") {
-            // An ACME CA validated the challenge certificate: RFC 8737 §3, nothing follows.
-            log::info("certd-tls: answered an ACME tls-alpn-01 challenge on " + c.listener->name());
+            // An ACME CA validated the challenge certificate: RFC 8737 §3, nothing follows, and the
+            // backend never sees it. Only a matched challenge negotiates acme-tls/1 (context.cpp), so
+            // the SNI logged is a challenge's name, not arbitrary client input.
+            const char* sni = SSL_get_servername(c.ssl.get(), TLSEXT_NAMETYPE_host_name);
+            log::info("certd-tls: answered an ACME tls-alpn-01 challenge for " +
+                      (sni ? std::string(sni) : std::string("a client without SNI")) + " on " +
+                      c.listener->name());
+            SSL_shutdown(c.ssl.get()); // best effort: a close_notify, so the CA sees a clean end
             close(c);
             return;
         }

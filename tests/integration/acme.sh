@@ -70,6 +70,12 @@ python3 "$HERE/acme_proxy.py" "$PROXY_PORT" "$PEBBLE_PORT" https.pem https.key "
 PROXY_PID=$!
 wait_until 60 'grep -q listening proxy.log' || fail "acme_proxy.py did not start: $(cat proxy.log)"
 control() { curl -sf "http://127.0.0.1:$CONTROL_PORT/$1" || fail "proxy control $1"; }
+# wait_held WHAT: until the proxy holds one more request matching WHAT ("POST /certZ/") than before.
+held_before() { HELD_BEFORE=$(grep -c "held $1" proxy.log || true); }
+wait_held() {
+  local what=$1
+  wait_until 60 '[ "$(grep -c "held $what" proxy.log || true)" -gt "$HELD_BEFORE" ]' || fail_acme "no request '$what' came"
+}
 
 # Names resolve through pebble-challtestsrv: every A query answers 127.0.0.2 (no AAAA), and the
 # dns-01 hook (acme_dns_hook.sh) sets TXT records through its management port.
@@ -250,9 +256,10 @@ pass "malformed JSON, wrong content type, HTTP 500, a chain for another key: nam
 
 # ---- pebble stopped mid-order (while the finalize request is on its way)
 before=$(control "count?prefix=/order-plz")
+held_before "POST /finalize-order/"
 control "rule?prefix=/finalize-order/&action=hold" >/dev/null
 stopped=$(create_order "$PROXIED" 127.0.0.3 1 assign as 1 127.0.0.3)
-wait_until 60 'grep -q "held POST /finalize-order/" proxy.log' || fail_acme "the finalize request never came"
+wait_held "POST /finalize-order/"
 stop_pebble
 control clear >/dev/null # first: libcurl sends a request again once when a reused connection dies
 control "release?action=drop" >/dev/null
@@ -264,9 +271,10 @@ wait_state "$stopped" valid
 pass "pebble stopped mid-order: failed (FetchFailed), then valid from the next pebble"
 
 # ---- certd SIGKILLed between finalize and download: the same CA order is resumed
+held_before "POST /certZ/"
 control "rule?prefix=/certZ/&action=hold" >/dev/null
 killed=$(create_order "$PROXIED" 127.0.0.3 1 assign as 1 127.0.0.3)
-wait_until 60 'grep -q "held POST /certZ/" proxy.log' || fail_acme "the certificate download never came"
+wait_held "POST /certZ/"
 orders=$(control "count?prefix=/order-plz")
 kill -9 "$CERTD_PID"; wait "$CERTD_PID" 2>/dev/null || true
 CERTD_PID=
@@ -339,12 +347,36 @@ wait_state "$eab" valid
   fail "eab_kid without eab_hmac_key accepted"
 pass "external account binding: refused without it (externalAccountRequired), valid with it"
 
+# ---- while a tls-alpn-01 challenge is pending: an acme-tls/1 client gets the challenge
+# certificate and nothing after the handshake (never the backend); an ordinary one the backend
+held_before "POST /chalZ/"
+control "rule?prefix=/chalZ/&action=hold" >/dev/null
+pending=$(create_order "$PROXIED" 127.0.0.3 0)
+wait_held "POST /chalZ/"
+request='GET / HTTP/1.0\r\n\r\n'
+printf "$request" | openssl s_client -connect "127.0.0.3:$PORT" -alpn acme-tls/1 -servername 3.0.0.127.in-addr.arpa \
+  -ign_eof > acme-tls.out 2>&1 || true
+grep -q "ALPN protocol: acme-tls/1" acme-tls.out || fail "acme-tls/1 not negotiated: $(grep -i alpn acme-tls.out)"
+openssl x509 -in acme-tls.out -noout -text | grep -A1 "1.3.6.1.5.5.7.1.31: critical" > /dev/null ||
+  fail "the acme-tls/1 client did not get the challenge certificate"
+! grep -q "Directory listing\|HTTP/1.0 200" acme-tls.out || fail "an acme-tls/1 connection reached the backend"
+printf "$request" | openssl s_client -connect "127.0.0.3:$PORT" -servername 3.0.0.127.in-addr.arpa -ign_eof \
+  > ordinary.out 2>&1 || true
+grep -q "HTTP/1.0 200" ordinary.out || fail "an ordinary client did not reach the backend: $(tail -5 ordinary.out)"
+! openssl x509 -in ordinary.out -noout -text | grep -q "1.3.6.1.5.5.7.1.31" || fail "an ordinary client got the challenge certificate"
+control clear >/dev/null
+control release >/dev/null
+wait_state "$pending" valid
+grep -q "answered an ACME tls-alpn-01 challenge for 3.0.0.127.in-addr.arpa" "$WORK/certd.log" || fail "no challenge line in the log"
+pass "pending tls-alpn-01: acme-tls/1 gets the challenge certificate and no backend; ordinary clients the backend"
+
 # ---- http-01: certd-tls answers on acme_http_port only while an order needs it
 http_refused() { ! curl -s -o /dev/null --max-time 5 "http://127.0.0.3:$HTTP01_PORT/" 2>/dev/null; }
 http_refused || fail "something answers on the http-01 port before any http-01 order"
+held_before "POST /chalZ/"
 control "rule?prefix=/chalZ/&action=hold" >/dev/null
 plain=$(create_order "$PROXIED" 127.0.0.3 1 challenge s http-01)
-wait_until 60 'grep -q "held POST /chalZ/" proxy.log' || fail_acme "the challenge response never came"
+wait_held "POST /chalZ/"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.3:$HTTP01_PORT/.well-known/acme-challenge/not-a-token")
 [ "$status" = 404 ] || fail "an unknown token got HTTP $status"
 status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.3:$HTTP01_PORT/.well-known/acme-challenge/x")
