@@ -385,6 +385,8 @@ constexpr Field kTopLevelFields[] = {
     {"acme_http_port",
      [](const Value& v, Config& c) { c.acmeHttpPort = readInteger<std::uint16_t>(v, 1, 65535); }},
     {"acme_dns_hook", [](const Value& v, Config& c) { c.acmeDnsHook = readPath(v, true); }},
+    {"acme_retry_seconds",
+     [](const Value& v, Config& c) { c.acmeRetrySeconds = readInteger<unsigned>(v, 1, 86400); }},
     {"freebind", [](const Value& v, Config& c) { c.freebind = readBool(v); }},
     {"backend", [](const Value& v, Config& c) { c.backend = readBackend(v); }},
     {"proxy_protocol", [](const Value& v, Config& c) { c.proxyProtocol = readProxyProtocol(v); }},
@@ -616,6 +618,8 @@ const std::vector<ReloadRule>& reloadRules()
             "acme_http_port", true, [](auto& c) -> auto& { return c.acmeHttpPort; }),
         rule(
             "acme_dns_hook", true, [](auto& c) -> auto& { return c.acmeDnsHook; }),
+        rule(
+            "acme_retry_seconds", true, [](auto& c) -> auto& { return c.acmeRetrySeconds; }),
         rule(
             "freebind", false, [](auto& c) -> auto& { return c.freebind; }),
         rule(

@@ -40,9 +40,10 @@ struct Config {
     std::vector<std::string> addresses;                      // canonical IPv4/IPv6 literals, no duplicates
     Discovery discovery;
     std::uint16_t port = 443;
-    std::uint16_t acmeHttpPort = 80; // where certd-tls answers http-01 while an ACME order needs it
+    std::uint16_t acmeHttpPort = 80;   // where certd-tls answers http-01 while an ACME order needs it
     std::filesystem::path acmeDnsHook; // dns-01: the program that publishes TXT records (acme/hook.hpp)
-    bool freebind = false;           // IP_FREEBIND: listen on addresses not (yet) configured on the host
+    unsigned acmeRetrySeconds = 30;    // first retry after a failed ACME order or renewal; doubles to a day
+    bool freebind = false;             // IP_FREEBIND: listen on addresses not (yet) configured on the host
     tls::Backend backend;
     tls::ProxyProtocol proxyProtocol = tls::ProxyProtocol::Off;
     tls::TlsProfile tlsProfile = tls::TlsProfile::Intermediate;

@@ -153,8 +153,12 @@ int run(const std::filesystem::path& configPath, const std::filesystem::path& te
     // ACME orders run beside the bus (acme/service.hpp); their objects are the Service's.
     acme::ServiceOptions acmeOptions;
     acmeOptions.dnsHook = config.acmeDnsHook;
+    acmeOptions.retryBaseUSec = std::uint64_t{config.acmeRetrySeconds} * 1'000'000;
     acme::Service acme(loop, manager, flow, terminator, acmeOptions);
-    reloader.subscribe([&acme](const Config& c) { acme.setDnsHook(c.acmeDnsHook); });
+    reloader.subscribe([&acme](const Config& c) {
+        acme.setDnsHook(c.acmeDnsHook);
+        acme.setRetryBase(std::uint64_t{c.acmeRetrySeconds} * 1'000'000);
+    });
     acme.onRenewalFailed = [&service](const std::string& id, const std::string& name,
                                       const std::string& message) {
         service.emitAcmeRenewalFailed(id, name, message);

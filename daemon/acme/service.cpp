@@ -83,6 +83,14 @@ void validateAll(const ServerOptions& server, const std::shared_ptr<EVP_PKEY>& k
 
 } // namespace
 
+std::uint64_t retryDelayUSec(unsigned failures, std::uint64_t baseUSec, std::uint64_t maxUSec)
+{
+    std::uint64_t delay = baseUSec;
+    for (unsigned i = 1; i < failures && delay < maxUSec; ++i)
+        delay *= 2;
+    return std::min(delay, maxUSec);
+}
+
 struct Service::Run {
     std::string id;
     bool renewal = false; // the order has a certificate: failures leave it serving
@@ -295,7 +303,11 @@ void Service::launch(const std::string& id)
         next.state = AcmeOrderState::Pending;
         manager_.updateAcmeOrder(id, next);
     }
-    begin(run);
+    try {
+        begin(run);
+    } catch (...) {
+        fail(run, std::current_exception()); // e.g. the pool is full: stored, and retried later
+    }
 }
 
 void Service::whenDurable(const std::shared_ptr<Run>& run, std::function<void()> next)
@@ -599,8 +611,7 @@ void Service::fail(const std::shared_ptr<Run>& run, std::exception_ptr error)
     }
     StoredAcmeOrder order = manager_.acmeOrder(run->id);
     const unsigned failures = ++failures_[run->id];
-    const std::uint64_t backoff =
-        std::min(options_.retryMaxUSec, options_.retryBaseUSec << std::min(failures - 1, 20u));
+    const std::uint64_t backoff = retryDelayUSec(failures, options_.retryBaseUSec, options_.retryMaxUSec);
     order.errorName = name;
     order.error = message;
     if (refused || name == errorName(ErrorCode::KeyMismatch) ||

@@ -46,6 +46,9 @@ struct OrderSpec {
     std::optional<ExternalAccountBinding> eab;
 };
 
+// The wait before retry number `failures` (1, 2, ...): base, 2 base, 4 base, ... at most `max`.
+std::uint64_t retryDelayUSec(unsigned failures, std::uint64_t baseUSec, std::uint64_t maxUSec);
+
 struct ServiceOptions {
     std::uint64_t retryBaseUSec = 30'000'000;              // first back-off after a failure
     std::uint64_t retryMaxUSec = 24ULL * 3600 * 1'000'000; // back-off cap
@@ -76,6 +79,8 @@ public:
 
     // acme_dns_hook after a reload: steps that start from now on use it.
     void setDnsHook(std::filesystem::path hook) { options_.dnsHook = std::move(hook); }
+    // acme_retry_seconds after a reload: failures from now on wait this long first.
+    void setRetryBase(std::uint64_t usec) { options_.retryBaseUSec = usec; }
 
     // Whether a step of the order runs now (for the bus: GetStatus; for tests).
     bool running(const std::string& id) const;

@@ -6,6 +6,7 @@
 #include "acme/challenge.hpp"
 #include "acme/hook.hpp"
 #include "acme/protocol.hpp"
+#include "acme/service.hpp"
 #include "error.hpp"
 #include "manager/manager.hpp"
 #include "pki/certificate.hpp"
@@ -218,6 +219,19 @@ TEST_CASE("dns-01: record names, values, and the hook's failures named")
     const std::string late = errorOf(ErrorCode::AcmeFailed,
                                      [&] { acme::runDnsHook(hung, "add", record, std::chrono::seconds(1)); });
     CHECK(late.find("did not finish within 1 s") != std::string::npos);
+}
+
+TEST_CASE("retries back off exponentially, up to the cap")
+{
+    constexpr std::uint64_t kSecond = 1'000'000;
+    const std::uint64_t day = 86400 * kSecond;
+    CHECK(acme::retryDelayUSec(1, 30 * kSecond, day) == 30 * kSecond);
+    CHECK(acme::retryDelayUSec(2, 30 * kSecond, day) == 60 * kSecond);
+    CHECK(acme::retryDelayUSec(5, 30 * kSecond, day) == 480 * kSecond);
+    CHECK(acme::retryDelayUSec(12, 30 * kSecond, day) == 61440 * kSecond); // 30 s · 2^11, 17 h
+    CHECK(acme::retryDelayUSec(13, 30 * kSecond, day) == day);             // 30 s · 2^12 > a day
+    CHECK(acme::retryDelayUSec(1000, 30 * kSecond, day) == day);           // no overflow however many
+    CHECK(acme::retryDelayUSec(3, 2 * kSecond, day) == 8 * kSecond);
 }
 
 TEST_CASE("state.yaml and journal records carry ACME orders; a store without any reads as before")

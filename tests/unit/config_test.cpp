@@ -535,6 +535,7 @@ TEST_CASE("every key is named by a reload's comparison")
     b.busMaxMessageSize = 1;
     b.acmeHttpPort = 1;
     b.acmeDnsHook = "/x";
+    b.acmeRetrySeconds = 1;
     const auto difference = compareConfigs(a, b);
     std::set<std::string> named(difference.live.begin(), difference.live.end());
     named.insert(difference.restartOnly.begin(), difference.restartOnly.end());
