@@ -48,6 +48,7 @@ void runDnsHook(const std::filesystem::path& hook, const std::string& action, co
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
     std::vector<std::string> args{hook.string(), action, record.identifier, record.name, record.value};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);

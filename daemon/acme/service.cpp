@@ -115,7 +115,7 @@ struct Service::Issued {
 
 Service::Service(EventLoop& loop, Manager& manager, ChangeFlow& flow, terminator::Link& link,
                  ServiceOptions options)
-    : loop_(loop), manager_(manager), flow_(flow), link_(link), options_(options),
+    : loop_(loop), manager_(manager), flow_(flow), link_(link), options_(std::move(options)),
       timer_(loop, [this] { onTimer(); }), pool_(loop.get(), WorkPoolOptions{"ACME", 2, 64, 256})
 {
 }
@@ -396,7 +396,7 @@ void Service::begin(const std::shared_ptr<Run>& run)
             begun->pending.emplace_back(authz.url, challenge->url);
         }
     };
-    pool_.submit(run->id, WorkPool::Job{std::move(work), [this, run, begun](std::exception_ptr error) {
+    pool_.submit(run->id, WorkPool::Job{std::move(work), [this, run, begun](const std::exception_ptr& error) {
                                             if (!current(run))
                                                 return;
                                             if (error) {
@@ -475,7 +475,7 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
             unpublish();
         };
         pool_.submit(run->id,
-                     WorkPool::Job{std::move(work), [this, run, validated](std::exception_ptr error) {
+                     WorkPool::Job{std::move(work), [this, run, validated](const std::exception_ptr& error) {
                                        if (!current(run))
                                            return;
                                        serveChallenges(run->id, {});
@@ -531,19 +531,20 @@ void Service::issue(const std::shared_ptr<Run>& run, Order order)
             throw Error(ErrorCode::Malformed, "the ACME server's certificate chain carries a private key");
         issued->leafId = pki::certificateId(leaf.get());
     };
-    pool_.submit(run->id, WorkPool::Job{std::move(work), [this, run, issued](std::exception_ptr error) {
-                                            if (!current(run))
-                                                return;
-                                            if (error) {
-                                                fail(run, error);
-                                                return;
-                                            }
-                                            try {
-                                                afterIssue(run, *issued);
-                                            } catch (...) {
-                                                fail(run, std::current_exception());
-                                            }
-                                        }});
+    pool_.submit(run->id,
+                 WorkPool::Job{std::move(work), [this, run, issued](const std::exception_ptr& error) {
+                                   if (!current(run))
+                                       return;
+                                   if (error) {
+                                       fail(run, error);
+                                       return;
+                                   }
+                                   try {
+                                       afterIssue(run, *issued);
+                                   } catch (...) {
+                                       fail(run, std::current_exception());
+                                   }
+                               }});
 }
 
 void Service::afterIssue(const std::shared_ptr<Run>& run, Issued& issued)
@@ -587,7 +588,7 @@ void Service::afterIssue(const std::shared_ptr<Run>& run, Issued& issued)
     finish(run);
 }
 
-void Service::fail(const std::shared_ptr<Run>& run, std::exception_ptr error)
+void Service::fail(const std::shared_ptr<Run>& run, const std::exception_ptr& error)
 {
     serveChallenges(run->id, {});
     if (!manager_.acmeOrders().count(run->id)) {

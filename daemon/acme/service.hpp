@@ -100,7 +100,7 @@ private:
     void validate(const std::shared_ptr<Run>& run, std::vector<std::string> authorizations);
     void issue(const std::shared_ptr<Run>& run, Order order);
     void afterIssue(const std::shared_ptr<Run>& run, Issued& issued);
-    void fail(const std::shared_ptr<Run>& run, std::exception_ptr error);
+    void fail(const std::shared_ptr<Run>& run, const std::exception_ptr& error);
     // Runs `next` once what was stored until now is durable, if the run is still current.
     void whenDurable(const std::shared_ptr<Run>& run, std::function<void()> next);
     bool current(const std::shared_ptr<Run>& run) const;

@@ -201,7 +201,7 @@ std::size_t Service::managedObjectsSizeBound() const
         total += kObject + 38 + 6 * kProperty + text(address) + 8 + kPath + 3UL * 24 + text(entry.error);
     for (const auto& [id, order] :
          manager_.acmeOrders()) { // 11 properties, names 110 bytes; two t, Certificate
-        total += kObject + 110 + 11 * kProperty + 2 * 8 + kPath + kArray + text(order.friendlyName) +
+        total += kObject + 110 + 11 * kProperty + 2UL * 8 + kPath + kArray + text(order.friendlyName) +
                  text(std::string(acmeOrderStateName(order.state))) + text(order.errorName) +
                  text(order.error) + text(order.directoryUrl) + text(order.challenge) +
                  text(order.accountUrl);

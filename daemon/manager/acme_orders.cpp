@@ -38,7 +38,7 @@ const StoredAcmeOrder& Manager::acmeOrder(const std::string& id) const
 
 std::string Manager::createAcmeOrder(const StoredAcmeOrder& order, const std::vector<ParsedKey>& newKeys)
 {
-    const std::string id = randomOrderId();
+    std::string id = randomOrderId();
     Changes changes;
     auto tx = store_.begin();
     for (const auto& key : newKeys)

@@ -72,7 +72,7 @@ HttpChallengeResponder::~HttpChallengeResponder()
     thread_.join();
 }
 
-void HttpChallengeResponder::update(std::map<std::string, UniqueFd> added,
+void HttpChallengeResponder::update(std::map<std::string, UniqueFd>&& added,
                                     const std::set<std::string>& wanted,
                                     std::map<std::string, std::string> tokens)
 {

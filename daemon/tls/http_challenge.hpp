@@ -26,7 +26,7 @@ public:
 
     // From a snapshot: `added` are new listening sockets (by endpoint name); sockets not in
     // `wanted` are closed; `tokens` (token → key authorization) replace the previous ones.
-    void update(std::map<std::string, UniqueFd> added, const std::set<std::string>& wanted,
+    void update(std::map<std::string, UniqueFd>&& added, const std::set<std::string>& wanted,
                 std::map<std::string, std::string> tokens);
 
     // What a request gets (for the unit tests): the whole HTTP response.

@@ -197,7 +197,7 @@ TEST_CASE("dns-01: record names, values, and the hook's failures named")
 
     test::TempDir dir;
     const auto script = [&](const std::string& name, const std::string& body) {
-        const auto path = dir.path() / name;
+        auto path = dir.path() / name;
         std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
         std::filesystem::permissions(path, std::filesystem::perms::owner_all);
         return path;

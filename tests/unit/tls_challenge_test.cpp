@@ -76,13 +76,14 @@ TEST_CASE("tls-alpn-01: only acme-tls/1 with a matching name gets the challenge 
 
     // The same name without acme-tls/1 (http/1.1 or no ALPN), acme-tls/1 for another name or
     // none: the ordinary certificate.
-    for (const auto& [alpn, sni] :
+    for (const auto& hello :
          std::vector<std::pair<std::string, std::string>>{{kHttp11, "www.example.com"},
                                                           {"", "www.example.com"},
                                                           {kAcmeTls1, "other.example.com"},
                                                           {kAcmeTls1, ""}}) {
+        const std::string& sni = hello.second;
         CAPTURE(sni);
-        const auto ordinary = f.connect(alpn, sni);
+        const auto ordinary = f.connect(hello.first, sni);
         REQUIRE(ordinary.done);
         CHECK_FALSE(hasAcmeIdentifier(ordinary.peer.get()));
         CHECK(X509_cmp(ordinary.peer.get(), f.chain.leaf.get()) == 0);
