@@ -229,11 +229,20 @@ std::string jwkThumbprint(EVP_PKEY* key)
     return base64Url(pki::sha256(asBytes(jwkOf(key))));
 }
 
+namespace {
+Json parseObject(const std::string& text, const std::string& url, const char* what)
+{
+    Json json = parseJson(text, url, what);
+    if (!json.is_object())
+        throw Error(ErrorCode::AcmeFailed,
+                    std::string("the ACME ") + what + " at " + url + " is not a JSON object");
+    return json;
+}
+} // namespace
+
 Order parseOrder(const std::string& url, const std::string& text)
 {
-    const Json json = parseJson(text, url, "order");
-    if (!json.is_object())
-        throw Error(ErrorCode::AcmeFailed, "the ACME order at " + url + " is not a JSON object");
+    const Json json = parseObject(text, url, "order");
     Order order;
     order.url = url;
     order.status = stringMember(json, "status");
@@ -252,9 +261,7 @@ Order parseOrder(const std::string& url, const std::string& text)
 
 Authorization parseAuthorization(const std::string& url, const std::string& text)
 {
-    const Json json = parseJson(text, url, "authorization");
-    if (!json.is_object())
-        throw Error(ErrorCode::AcmeFailed, "the ACME authorization at " + url + " is not a JSON object");
+    const Json json = parseObject(text, url, "authorization");
     Authorization authz;
     authz.url = url;
     authz.status = stringMember(json, "status");

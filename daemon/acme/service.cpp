@@ -310,6 +310,25 @@ void Service::launch(const std::string& id)
     }
 }
 
+void Service::submitStep(const std::shared_ptr<Run>& run, std::function<void()> work,
+                         std::function<void()> then)
+{
+    pool_.submit(run->id, WorkPool::Job{std::move(work),
+                                        [this, run, then = std::move(then)](const std::exception_ptr& error) {
+                                            if (!current(run))
+                                                return; // deleted, or a newer run: its result is dropped
+                                            if (error) {
+                                                fail(run, error);
+                                                return;
+                                            }
+                                            try {
+                                                then();
+                                            } catch (...) {
+                                                fail(run, std::current_exception());
+                                            }
+                                        }});
+}
+
 void Service::whenDurable(const std::shared_ptr<Run>& run, std::function<void()> next)
 {
     flow_.whenSettled([this, run, next = std::move(next)](const std::exception_ptr& failure) {
@@ -396,19 +415,7 @@ void Service::begin(const std::shared_ptr<Run>& run)
             begun->pending.emplace_back(authz.url, challenge->url);
         }
     };
-    pool_.submit(run->id, WorkPool::Job{std::move(work), [this, run, begun](const std::exception_ptr& error) {
-                                            if (!current(run))
-                                                return;
-                                            if (error) {
-                                                fail(run, error);
-                                                return;
-                                            }
-                                            try {
-                                                afterBegin(run, *begun);
-                                            } catch (...) {
-                                                fail(run, std::current_exception());
-                                            }
-                                        }});
+    submitStep(run, std::move(work), [this, run, begun] { afterBegin(run, *begun); });
 }
 
 void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
@@ -474,25 +481,14 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
             }
             unpublish();
         };
-        pool_.submit(run->id,
-                     WorkPool::Job{std::move(work), [this, run, validated](const std::exception_ptr& error) {
-                                       if (!current(run))
-                                           return;
-                                       serveChallenges(run->id, {});
-                                       if (error) {
-                                           fail(run, error);
-                                           return;
-                                       }
-                                       try {
-                                           StoredAcmeOrder next = manager_.acmeOrder(run->id);
-                                           if (!run->renewal)
-                                               next.state = AcmeOrderState::Processing;
-                                           manager_.updateAcmeOrder(run->id, next);
-                                           whenDurable(run, [this, run, o = *validated] { issue(run, o); });
-                                       } catch (...) {
-                                           fail(run, std::current_exception());
-                                       }
-                                   }});
+        submitStep(run, std::move(work), [this, run, validated] {
+            serveChallenges(run->id, {}); // validated: withdrawn (fail() withdraws them too)
+            StoredAcmeOrder next = manager_.acmeOrder(run->id);
+            if (!run->renewal)
+                next.state = AcmeOrderState::Processing;
+            manager_.updateAcmeOrder(run->id, next);
+            whenDurable(run, [this, run, o = *validated] { issue(run, o); });
+        });
     });
 }
 
@@ -531,20 +527,7 @@ void Service::issue(const std::shared_ptr<Run>& run, Order order)
             throw Error(ErrorCode::Malformed, "the ACME server's certificate chain carries a private key");
         issued->leafId = pki::certificateId(leaf.get());
     };
-    pool_.submit(run->id,
-                 WorkPool::Job{std::move(work), [this, run, issued](const std::exception_ptr& error) {
-                                   if (!current(run))
-                                       return;
-                                   if (error) {
-                                       fail(run, error);
-                                       return;
-                                   }
-                                   try {
-                                       afterIssue(run, *issued);
-                                   } catch (...) {
-                                       fail(run, std::current_exception());
-                                   }
-                               }});
+    submitStep(run, std::move(work), [this, run, issued] { afterIssue(run, *issued); });
 }
 
 void Service::afterIssue(const std::shared_ptr<Run>& run, Issued& issued)

@@ -101,6 +101,9 @@ private:
     void issue(const std::shared_ptr<Run>& run, Order order);
     void afterIssue(const std::shared_ptr<Run>& run, Issued& issued);
     void fail(const std::shared_ptr<Run>& run, const std::exception_ptr& error);
+    // Runs `work` on the pool, then `then` on the loop thread if the run is still current; an
+    // exception from either goes to fail().
+    void submitStep(const std::shared_ptr<Run>& run, std::function<void()> work, std::function<void()> then);
     // Runs `next` once what was stored until now is durable, if the run is still current.
     void whenDurable(const std::shared_ptr<Run>& run, std::function<void()> next);
     bool current(const std::shared_ptr<Run>& run) const;

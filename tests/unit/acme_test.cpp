@@ -8,6 +8,7 @@
 #include "acme/protocol.hpp"
 #include "acme/service.hpp"
 #include "error.hpp"
+#include "error_code_of.hpp"
 #include "manager/manager.hpp"
 #include "pki/certificate.hpp"
 #include "pki/key.hpp"
@@ -26,18 +27,7 @@ using namespace certd;
 
 namespace {
 
-template <typename F>
-std::string errorOf(ErrorCode code, F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        CHECK(e.code() == code);
-        return e.what();
-    }
-    FAIL("no error");
-    return {};
-}
+using test::errorOf;
 
 // RFC 7517 Appendix A.1's P-256 public key, from its x and y.
 pki::EvpPkeyPtr rfc7517Key()

@@ -1,4 +1,5 @@
 #include "error.hpp"
+#include "error_code_of.hpp"
 #include "fs.hpp"
 #include "store/journal.hpp"
 #include "store/state_codec.hpp"
@@ -73,19 +74,7 @@ bool reportMentions(const Store& store, std::string_view text)
                        [&](const std::string& line) { return line.find(text) != std::string::npos; });
 }
 
-// Runs `fn`, which must throw Error(code); returns the message.
-template <typename Fn>
-std::string errorOf(ErrorCode code, Fn&& fn)
-{
-    try {
-        fn();
-    } catch (const Error& e) {
-        CHECK(e.code() == code);
-        return e.what();
-    }
-    FAIL("no certd::Error thrown");
-    return {};
-}
+using test::errorOf;
 
 std::string certDer(const std::string& id)
 {
