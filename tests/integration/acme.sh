@@ -62,7 +62,8 @@ start_pebble() {
   PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${1:-0} PEBBLE_AUTHZREUSE=0 \
     pebble -config pebble.json -dnsserver "127.0.0.1:$DNS_PORT" >> pebble.log 2>&1 &
   PEBBLE_PID=$!
-  wait_until 60 'grep -q "ACME directory available" pebble.log' || fail_acme "pebble did not start"
+  # Its log says "available" before it accepts: wait for an answer.
+  wait_until 60 'curl -sf --cacert ca.pem "https://127.0.0.1:$PEBBLE_PORT/dir" >/dev/null' || fail_acme "pebble did not start"
 }
 stop_pebble() { kill "$PEBBLE_PID"; wait "$PEBBLE_PID" 2>/dev/null || true; PEBBLE_PID=; }
 
@@ -340,7 +341,8 @@ sed -e "s/:$PEBBLE_PORT\"/:$EAB_PORT\"/" -e "s/:$MGMT_PORT\"/:$EAB_MGMT_PORT\"/"
   pebble.json > pebble-eab.json
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config pebble-eab.json > pebble-eab.log 2>&1 &
 LOOP_PIDS+=($!)
-wait_until 60 'grep -q "ACME directory available" pebble-eab.log' || fail "the EAB pebble did not start: $(cat pebble-eab.log)"
+wait_until 60 'curl -sf --cacert ca.pem "https://127.0.0.1:$EAB_PORT/dir" >/dev/null' ||
+  fail "the EAB pebble did not start: $(cat pebble-eab.log)"
 EAB_DIR="https://127.0.0.1:$EAB_PORT/dir"
 noeab=$(create_order "$EAB_DIR" 127.0.0.3 0)
 expect_failure "$noeab" org.certd1.Error.AcmeFailed "externalAccountRequired"
