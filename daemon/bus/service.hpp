@@ -105,7 +105,8 @@ public:
     acme::Service& acme();
     void setAcme(acme::Service& acme) { acme_ = &acme; }
     // AcmeOrder.RenewalFailed.
-    void emitAcmeRenewalFailed(const std::string& id, const std::string& errorName, const std::string& message);
+    void emitAcmeRenewalFailed(const std::string& id, const std::string& errorName,
+                               const std::string& message);
     const ServiceInfo& info() const { return info_; }
 
     // Creates, removes and refreshes objects for what changed; emits the signals.
