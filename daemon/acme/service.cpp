@@ -131,16 +131,19 @@ std::uint64_t Service::now() const
 
 void Service::start()
 {
+    // Collected first: launching stores (the order shows pending again), which may replace the map.
+    std::vector<std::pair<std::string, AcmeOrderState>> resumed;
     for (const auto& [id, order] : manager_.acmeOrders()) {
         const bool interrupted = order.state == AcmeOrderState::Pending ||
                                  order.state == AcmeOrderState::Processing ||
                                  order.state == AcmeOrderState::Failed;
-        if (interrupted || (order.state == AcmeOrderState::Valid && !order.orderUrl.empty())) {
-            log::info("ACME order " + id + ": resuming (" + std::string(acmeOrderStateName(order.state)) +
-                          ")",
-                      {{"CERTD_OBJECT", orderPath(id)}});
-            launch(id);
-        }
+        if (interrupted || (order.state == AcmeOrderState::Valid && !order.orderUrl.empty()))
+            resumed.emplace_back(id, order.state);
+    }
+    for (const auto& [id, state] : resumed) {
+        log::info("ACME order " + id + ": resuming (" + std::string(acmeOrderStateName(state)) + ")",
+                  {{"CERTD_OBJECT", orderPath(id)}});
+        launch(id);
     }
     armTimer();
 }
