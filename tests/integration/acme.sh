@@ -62,9 +62,16 @@ start_pebble() {
   PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${1:-0} PEBBLE_AUTHZREUSE=0 \
     pebble -config pebble.json -dnsserver "127.0.0.1:$DNS_PORT" >> pebble.log 2>&1 &
   PEBBLE_PID=$!
-  # Its log says "available" before it accepts: wait for an answer.
-  wait_until 60 'curl -sf --cacert ca.pem "https://127.0.0.1:$PEBBLE_PORT/dir" >/dev/null' || fail_acme "pebble did not start"
+  wait_pebble "$PEBBLE_PID" "$PEBBLE_PORT" pebble.log
 }
+# wait_pebble PID PORT LOG: until that pebble answers on PORT (its log says "available" before it
+# accepts); a pebble that exits (a port it cannot bind) fails the test at once, with its log.
+pebble_answers() {
+  curl -sf --cacert ca.pem "https://127.0.0.1:$2/dir" >/dev/null && return 0
+  kill -0 "$1" 2>/dev/null || fail "pebble (port $2) exited: $(tail -n 20 "$3")"
+  return 1
+}
+wait_pebble() { wait_until 60 "pebble_answers $1 $2 $3" || fail "pebble (port $2) did not answer within 60 s: $(tail -n 20 "$3")"; }
 stop_pebble() { kill "$PEBBLE_PID"; wait "$PEBBLE_PID" 2>/dev/null || true; PEBBLE_PID=; }
 
 python3 "$HERE/acme_proxy.py" "$PROXY_PORT" "$PEBBLE_PORT" https.pem https.key "$CONTROL_PORT" > proxy.log 2>&1 &
@@ -341,8 +348,7 @@ sed -e "s/:$PEBBLE_PORT\"/:$EAB_PORT\"/" -e "s/:$MGMT_PORT\"/:$EAB_MGMT_PORT\"/"
   pebble.json > pebble-eab.json
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config pebble-eab.json > pebble-eab.log 2>&1 &
 LOOP_PIDS+=($!)
-wait_until 60 'curl -sf --cacert ca.pem "https://127.0.0.1:$EAB_PORT/dir" >/dev/null' ||
-  fail "the EAB pebble did not start: $(cat pebble-eab.log)"
+wait_pebble "${LOOP_PIDS[-1]}" "$EAB_PORT" pebble-eab.log
 EAB_DIR="https://127.0.0.1:$EAB_PORT/dir"
 noeab=$(create_order "$EAB_DIR" 127.0.0.3 0)
 expect_failure "$noeab" org.certd1.Error.AcmeFailed "externalAccountRequired"

@@ -45,8 +45,10 @@ CONF
   export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus.sock"
 }
 
-# The TLS port of this test's certd: random, so suites running side by side do not collide.
-PORT=${PORT:-$((20000 + RANDOM % 20000))}
+# The TLS port of this test's certd: random, so suites running side by side do not collide, and
+# with the ports above it that tests take (PORT + 1 ... PORT + 10) below Linux's ephemeral range
+# (32768-60999): a client's outgoing connection holding one of them made a listener fail to bind.
+PORT=${PORT:-$((20000 + RANDOM % 12000))}
 BACKEND_PORT=${BACKEND_PORT:-$((PORT + 1))}
 
 # start_certd [extra yaml lines]: the minimal config of DESIGN §6 plus extras. As root,
