@@ -1,6 +1,7 @@
 #include "acme/hook.hpp"
 
 #include "error.hpp"
+#include "log.hpp"
 #include "unique_fd.hpp"
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -25,7 +27,7 @@ std::string dnsRecordName(const std::string& identifier)
 }
 
 void runDnsHook(const std::filesystem::path& hook, const std::string& action, const DnsRecord& record,
-                std::chrono::seconds timeout)
+                const HookLimits& limits)
 {
     const std::string who = "the dns-01 hook " + hook.string() + " (" + action + " " + record.name + ")";
     int pipeFds[2];
@@ -45,7 +47,9 @@ void runDnsHook(const std::filesystem::path& hook, const std::string& action, co
     sigset_t none;
     sigemptyset(&none);
     posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+    // A group of its own (pgid = its pid): a timeout or a stop kills what the hook started too.
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
     std::vector<std::string> args{hook.string(), action, record.identifier, record.name, record.value};
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
@@ -60,11 +64,17 @@ void runDnsHook(const std::filesystem::path& hook, const std::string& action, co
     if (spawned != 0)
         throw Error(ErrorCode::AcmeFailed, who + " cannot run: " + std::strerror(spawned));
 
-    // Its output, for the error message (the first 4 KiB), until it closes its end or the time is up.
+    // Its output, for the error message (the first 4 KiB), until it closes its end or the time is
+    // up. The poll wakes at least once a second to see a cancellation.
     std::string output;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto deadline = std::chrono::steady_clock::now() + limits.timeout;
+    bool cancelled = false;
     bool timedOut = false;
     for (;;) {
+        if (!cancelled && limits.cancel != nullptr && limits.cancel->load()) {
+            cancelled = true;
+            deadline = std::min(deadline, std::chrono::steady_clock::now() + limits.graceOnCancel);
+        }
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
@@ -84,14 +94,18 @@ void runDnsHook(const std::filesystem::path& hook, const std::string& action, co
         if (output.size() < 4096)
             output.append(buf, static_cast<std::size_t>(n));
     }
+    if (timedOut && cancelled)
+        log::notice(who + ": stopped, certd is stopping");
     if (timedOut)
-        ::kill(pid, SIGKILL);
+        ::kill(-pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    if (timedOut && cancelled)
+        throw Error(ErrorCode::AcmeFailed, who + " was stopped: certd is stopping");
     if (timedOut)
         throw Error(ErrorCode::AcmeFailed,
-                    who + " did not finish within " + std::to_string(timeout.count()) + " s");
+                    who + " did not finish within " + std::to_string(limits.timeout.count()) + " s");
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return;
     std::string line = output.substr(0, output.find('\n'));

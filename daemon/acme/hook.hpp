@@ -10,6 +10,7 @@
 // fully qualified record name ("_acme-challenge.example.com."), VALUE the base64url digest.
 // No shell is involved; stdin is /dev/null; the environment is certd's.
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -25,9 +26,17 @@ struct DnsRecord {
 // "_acme-challenge.example.com." for "example.com" and for "*.example.com".
 std::string dnsRecordName(const std::string& identifier);
 
-// Runs the hook and waits for it (at most `timeout`, then SIGKILL). Throws Error(AcmeFailed)
-// naming the hook, its exit status and the first line it printed when it does not exit 0.
+// Runs the hook in a process group of its own and waits for it (at most `timeout`, then SIGKILL
+// to the group: what it started goes with it). Throws Error(AcmeFailed) naming the hook, its exit
+// status and the first line it printed when it does not exit 0.
+// When `cancel` turns true (certd stops), the hook has `graceOnCancel` left at most: 0 for
+// publishing a record nobody will validate, a few seconds for taking one away again.
+struct HookLimits {
+    std::chrono::seconds timeout{120};
+    const std::atomic<bool>* cancel = nullptr;
+    std::chrono::seconds graceOnCancel{0};
+};
 void runDnsHook(const std::filesystem::path& hook, const std::string& action, const DnsRecord& record,
-                std::chrono::seconds timeout = std::chrono::seconds(120));
+                const HookLimits& limits = {});
 
 } // namespace certd::acme

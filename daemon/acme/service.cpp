@@ -461,14 +461,16 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
         auto validated = std::make_shared<Order>();
         auto work = [validated, pending, orderUrl, server = serverOptions(stored),
                      key = std::shared_ptr<EVP_PKEY>(shared(run->accountKey.get()).release(), EVP_PKEY_free),
-                     accountUrl = run->accountUrl, dnsRecords, hook = options_.dnsHook]() {
+                     accountUrl = run->accountUrl, dnsRecords, hook = options_.dnsHook,
+                     cancel = &pool_.cancelled()]() {
             // dns-01: the records are published before the CA is told to look, and taken away
             // afterwards whatever the outcome.
             std::size_t published = 0;
             auto unpublish = [&] {
                 for (std::size_t i = 0; i < published; ++i) {
                     try {
-                        runDnsHook(hook, "remove", dnsRecords[i]);
+                        // Also when certd stops: a few seconds to take the record away again.
+                        runDnsHook(hook, "remove", dnsRecords[i], {.cancel = cancel, .graceOnCancel = std::chrono::seconds(10)});
                     } catch (const std::exception& e) {
                         log::warning(std::string("ACME: ") + e.what());
                     }
@@ -476,7 +478,7 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
             };
             try {
                 for (; published < dnsRecords.size(); ++published)
-                    runDnsHook(hook, "add", dnsRecords[published]);
+                    runDnsHook(hook, "add", dnsRecords[published], {.cancel = cancel});
                 validateAll(server, key, accountUrl, pending, orderUrl, *validated);
             } catch (...) {
                 unpublish();

@@ -91,7 +91,7 @@ pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -management "127.0.0.1:$CHALL_P
   -tlsalpn01 "" -defaultIPv4 127.0.0.2 -defaultIPv6 "" > challtestsrv.log 2>&1 &
 LOOP_PIDS+=($!)
 wait_port 127.0.0.1 "$CHALL_PORT"
-export ACME_TEST_CHALLTESTSRV="127.0.0.1:$CHALL_PORT" ACME_TEST_HOOK_LOG="$WORK/hook.log"
+export ACME_TEST_CHALLTESTSRV="127.0.0.1:$CHALL_PORT" ACME_TEST_HOOK_LOG="$WORK/hook.log" ACME_TEST_HOOK_HANG="$WORK/hook.hang"
 # Failed orders and renewals are retried after 2 s, 4 s, 8 s, ... (the default starts at 30 s).
 CERTD_YAML=("acme_http_port: $HTTP01_PORT" "acme_dns_hook: $HERE/acme_dns_hook.sh" "acme_retry_seconds: 2")
 
@@ -398,3 +398,16 @@ wait_state "$plain" valid
 wait_until 30 'http_refused' || fail "the http-01 port stays open after the order"
 grep -q "answering ACME http-01 on 127.0.0.3:$HTTP01_PORT" "$WORK/certd.log" || fail "no http-01 responder in the log"
 pass "http-01: served on acme_http_port during validation (404/405 for anything else), closed afterwards"
+
+# ---- certd stopping while a dns-01 hook hangs: certd stops the hook and what the hook started
+# (its process group) at once, instead of waiting out the hook's 120 s bound
+touch hook.hang
+CONTACT=hang@example.com create_order "$DIRECT" hang.example.test 1 challenge s dns-01 > /dev/null
+wait_until 60 'grep -q "^hung " hook.log' || fail "the hanging dns-01 hook did not start: $(cat hook.log)"
+read -r _ hook_pid hook_child < <(grep "^hung " hook.log)
+stop_certd
+grep -q "dns-01 hook .*: stopped, certd is stopping" "$WORK/certd.log" || fail "certd did not stop the hanging hook"
+for p in "$hook_pid" "$hook_child"; do
+  ! ps -o stat= -p "$p" | grep -qv Z || fail "process $p of the dns-01 hook outlived certd: $(ps -o pid,stat,args -p "$p")"
+done
+pass "certd stops a hanging dns-01 hook and its children when it stops, and exits cleanly"

@@ -21,7 +21,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
+#include <csignal>
 #include <fstream>
+#include <iterator>
+#include <thread>
 
 using namespace certd;
 
@@ -179,6 +183,17 @@ TEST_CASE("the tls-alpn-01 certificate: the identifier as its only SAN, a critic
     CHECK(named.address.empty());
 }
 
+namespace {
+// An executable shell script in `dir`: a stand-in for the operator's dns-01 hook.
+std::filesystem::path hookScript(const test::TempDir& dir, const std::string& name, const std::string& body)
+{
+    auto path = dir.path() / name;
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    return path;
+}
+} // namespace
+
 TEST_CASE("dns-01: record names, values, and the hook's failures named")
 {
     CHECK(acme::dnsRecordName("example.com") == "_acme-challenge.example.com.");
@@ -186,12 +201,7 @@ TEST_CASE("dns-01: record names, values, and the hook's failures named")
     CHECK(acme::dnsTxtValue("a.b") == acme::base64Url(pki::sha256(asBytes("a.b"))));
 
     test::TempDir dir;
-    const auto script = [&](const std::string& name, const std::string& body) {
-        auto path = dir.path() / name;
-        std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
-        std::filesystem::permissions(path, std::filesystem::perms::owner_all);
-        return path;
-    };
+    const auto script = [&](const std::string& name, const std::string& body) { return hookScript(dir, name, body); };
     const acme::DnsRecord record{"*.example.com", "_acme-challenge.example.com.", "v"};
     const auto ok = script("ok.sh", "echo \"$@\" > " + (dir.path() / "args").string());
     acme::runDnsHook(ok, "add", record);
@@ -206,9 +216,61 @@ TEST_CASE("dns-01: record names, values, and the hook's failures named")
     errorOf(ErrorCode::AcmeFailed, [&] { acme::runDnsHook(dir.path() / "missing.sh", "add", record); });
     // A hook that never ends is killed at the deadline.
     const auto hung = script("hung.sh", "exec sleep 600");
-    const std::string late = errorOf(ErrorCode::AcmeFailed,
-                                     [&] { acme::runDnsHook(hung, "add", record, std::chrono::seconds(1)); });
+    const std::string late = errorOf(
+        ErrorCode::AcmeFailed, [&] { acme::runDnsHook(hung, "add", record, {.timeout = std::chrono::seconds(1)}); });
     CHECK(late.find("did not finish within 1 s") != std::string::npos);
+}
+
+namespace {
+// A process that is gone or a zombie (its parent, killed with it, no longer waits for it).
+bool processGone(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string fields;
+    if (!std::getline(stat, fields))
+        return true;
+    const auto close = fields.rfind(')');
+    return close != std::string::npos && fields.size() > close + 2 && fields[close + 2] == 'Z';
+}
+} // namespace
+
+TEST_CASE("dns-01: certd stopping stops the hook and what it started, removal gets its grace")
+{
+    test::TempDir dir;
+    const auto script = [&](const std::string& name, const std::string& body) { return hookScript(dir, name, body); };
+    const acme::DnsRecord record{"example.com", "_acme-challenge.example.com.", "v"};
+    const auto childFile = dir.path() / "child";
+    // A hook that hangs in a child of its own (a provider's CLI, say), reporting the child's pid.
+    const auto hung = script("hung.sh", "sleep 600 & echo $! > " + (childFile.string() + ".new") + "; mv " +
+                                            childFile.string() + ".new " + childFile.string() + "; wait");
+    std::atomic<bool> cancel{false};
+    std::thread stopper([&] {
+        // certd "stops" once the hook is running (bounded: the hook's own timeout is 120 s).
+        for (int i = 0; i < 3000 && !std::filesystem::exists(childFile); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        cancel = true;
+    });
+    const std::string stopped =
+        errorOf(ErrorCode::AcmeFailed, [&] { acme::runDnsHook(hung, "add", record, {.cancel = &cancel}); });
+    stopper.join();
+    CHECK(stopped.find("was stopped: certd is stopping") != std::string::npos);
+    pid_t child = 0;
+    std::ifstream(childFile) >> child;
+    REQUIRE(child > 0);
+    bool gone = false;
+    for (int i = 0; i < 500 && !(gone = processGone(child)); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(gone);
+    if (!gone)
+        ::kill(child, SIGKILL);
+
+    // Once stopping: publishing gets no time at all, taking a record away its grace.
+    const auto ok = script("ok.sh", "echo \"$1\" >> " + (dir.path() / "calls").string());
+    errorOf(ErrorCode::AcmeFailed, [&] { acme::runDnsHook(ok, "add", record, {.cancel = &cancel}); });
+    acme::runDnsHook(ok, "remove", record, {.cancel = &cancel, .graceOnCancel = std::chrono::seconds(30)});
+    std::ifstream calls(dir.path() / "calls");
+    std::string all((std::istreambuf_iterator<char>(calls)), std::istreambuf_iterator<char>());
+    CHECK(all.find("remove") != std::string::npos);
 }
 
 TEST_CASE("retries back off exponentially, up to the cap")
