@@ -790,10 +790,24 @@ Json acmeOrderJson(const client::AcmeOrder& o)
         .set("DirectoryUrl", o.directoryUrl)
         .set("Challenge", o.challenge)
         .set("AccountUrl", o.accountUrl)
+        .set("Account", jsonPath(o.account))
         .set("NextRenewalUSec", o.nextRenewalUSec)
         .set("NextRenewal", o.nextRenewalUSec ? formatIsoTime(o.nextRenewalUSec) : std::string())
         .set("CreatedUSec", o.createdUSec)
         .set("Created", formatIsoTime(o.createdUSec));
+    return j;
+}
+
+Json acmeAccountJson(const client::AcmeAccount& a)
+{
+    Json j = Json::object();
+    j.set("Path", a.path)
+        .set("Id", a.id)
+        .set("DirectoryUrl", a.directoryUrl)
+        .set("Contact", a.contact)
+        .set("Url", a.url)
+        .set("Key", jsonPath(a.key))
+        .set("Orders", jsonStrings(a.orders));
     return j;
 }
 
@@ -816,18 +830,19 @@ std::string resolveAcmeOrder(Context& ctx, const std::string& ref)
 
 void printAcmeOrder(const client::AcmeOrder& o)
 {
-    printFields(std::cout,
-                {{"Order", o.id},
-                 {"Path", o.path},
-                 {"Name", o.friendlyName},
-                 {"State", o.state},
-                 {"Identifiers", join(o.identifiers, ", ")},
-                 {"Challenge", o.challenge},
-                 {"Directory", o.directoryUrl},
-                 {"Account", o.accountUrl},
-                 {"Certificate", o.certificate == client::kNoObject ? "" : client::objectId(o.certificate)},
-                 {"Next renewal", o.nextRenewalUSec ? formatTime(o.nextRenewalUSec) : ""},
-                 {"Error", o.error.empty() ? "" : o.errorName + ": " + o.error}});
+    printFields(
+        std::cout,
+        {{"Order", o.id},
+         {"Path", o.path},
+         {"Name", o.friendlyName},
+         {"State", o.state},
+         {"Identifiers", join(o.identifiers, ", ")},
+         {"Challenge", o.challenge},
+         {"Directory", o.directoryUrl},
+         {"Account", o.account == client::kNoObject ? "" : client::objectId(o.account) + " " + o.accountUrl},
+         {"Certificate", o.certificate == client::kNoObject ? "" : client::objectId(o.certificate)},
+         {"Next renewal", o.nextRenewalUSec ? formatTime(o.nextRenewalUSec) : ""},
+         {"Error", o.error.empty() ? "" : o.errorName + ": " + o.error}});
 }
 
 int runAcme(Context& ctx)
@@ -858,6 +873,25 @@ int runAcme(Context& ctx)
         }
         return 0;
     }
+    if (sub == "accounts") {
+        need(0);
+        const auto& accounts = ctx.inventory().acmeAccounts;
+        if (ctx.json) {
+            Json::Array out;
+            for (const auto& a : accounts)
+                out.push_back(acmeAccountJson(a));
+            printJson(Json(std::move(out)));
+        } else if (accounts.empty()) {
+            printMessage("No ACME accounts (an order registers one).");
+        } else {
+            Table t{{"Id", "Directory", "Contact", "Orders", "Url"}, {}};
+            for (const auto& a : accounts)
+                t.rows.push_back({a.id, a.directoryUrl, a.contact.empty() ? "-" : a.contact,
+                                  std::to_string(a.orders.size()), a.url});
+            printTable(std::cout, t);
+        }
+        return 0;
+    }
     if (sub == "show" || sub == "renew" || sub == "delete") {
         need(1);
         const std::string path = resolveAcmeOrder(ctx, args[1]);
@@ -879,7 +913,8 @@ int runAcme(Context& ctx)
         return 0;
     }
     if (sub != "order")
-        throw UsageError("certctl acme: unknown subcommand '" + sub + "' (order, list, show, renew, delete)");
+        throw UsageError("certctl acme: unknown subcommand '" + sub +
+                         "' (order, list, show, renew, delete, accounts)");
     need(0);
     const Arguments& a = ctx.args;
     client::AcmeOrderSpec spec;
@@ -1041,7 +1076,9 @@ const std::vector<Command>& commands()
         {"addresses", "", 0, 0, runAddresses, "List the appliance addresses and the certificate each serves.", {}},
         {"reload", "", 0, 0, runReload,
          "Have certd apply its configuration file again (like systemctl reload); waits until it is served.", {}},
-        {"acme", "order --directory URL --identifier NAME|IP... [OPTIONS] | list | show ORDER | renew ORDER | delete ORDER",
+        {"acme",
+         "order --directory URL --identifier NAME|IP... [OPTIONS] | list | show ORDER | renew ORDER | delete ORDER | "
+         "accounts",
          1, 2, runAcme,
          "Certificates from an ACME CA (RFC 8555), renewed automatically; certd-tls answers the challenge.",
          {{"--directory", "", "URL", "order: the ACME server's directory URL (https)"},

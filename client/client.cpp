@@ -27,6 +27,7 @@ constexpr const char* kRequestInterface = "org.certd1.Request";
 constexpr const char* kKeyInterface = "org.certd1.Key";
 constexpr const char* kAddressInterface = "org.certd1.Address";
 constexpr const char* kAcmeOrderInterface = "org.certd1.AcmeOrder";
+constexpr const char* kAcmeAccountInterface = "org.certd1.AcmeAccount";
 
 using PropertyMap = std::map<std::string, sdbus::Variant>;
 using PairList = std::vector<sdbus::Struct<std::string, std::string>>;
@@ -345,10 +346,27 @@ void setProperty(AcmeOrder& o, PropertyValue& v)
         v.read(o.challenge);
     else if (n == "AccountUrl")
         v.read(o.accountUrl);
+    else if (n == "Account")
+        v.readPath(o.account);
     else if (n == "NextRenewalUSec")
         v.read(o.nextRenewalUSec);
     else if (n == "CreatedUSec")
         v.read(o.createdUSec);
+}
+
+void setProperty(AcmeAccount& a, PropertyValue& v)
+{
+    const std::string& n = v.name();
+    if (n == "DirectoryUrl")
+        v.read(a.directoryUrl);
+    else if (n == "Contact")
+        v.read(a.contact);
+    else if (n == "Url")
+        v.read(a.url);
+    else if (n == "Key")
+        v.readPath(a.key);
+    else if (n == "Orders")
+        v.readPaths(a.orders);
 }
 
 // Reads an a{sv} of properties into `object`. Properties certd added after this
@@ -680,6 +698,8 @@ Inventory Client::list()
                     readProperties(reply, inv.addresses.emplace_back(newObject<Address>(path)));
                 } else if (interface == kAcmeOrderInterface) {
                     readProperties(reply, inv.acmeOrders.emplace_back(newObject<AcmeOrder>(path)));
+                } else if (interface == kAcmeAccountInterface) {
+                    readProperties(reply, inv.acmeAccounts.emplace_back(newObject<AcmeAccount>(path)));
                 } else {
                     PropertyMap ignored;
                     reply >> ignored;

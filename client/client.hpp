@@ -22,6 +22,7 @@ inline constexpr const char* kRequestPathPrefix = "/org/certd1/request/";
 inline constexpr const char* kKeyPathPrefix = "/org/certd1/key/";
 inline constexpr const char* kAddressPathPrefix = "/org/certd1/address/";
 inline constexpr const char* kAcmeOrderPathPrefix = "/org/certd1/acme_order/";
+inline constexpr const char* kAcmeAccountPathPrefix = "/org/certd1/acme_account/";
 // The object path meaning "none" (a certificate without key, a pending request).
 inline constexpr const char* kNoObject = "/";
 
@@ -184,8 +185,20 @@ struct AcmeOrder {
     std::string directoryUrl;
     std::string challenge;
     std::string accountUrl;
+    std::string account = kNoObject; // its AcmeAccount
     std::uint64_t nextRenewalUSec = 0;
     std::uint64_t createdUSec = 0;
+};
+
+// Properties of org.certd1.AcmeAccount (id: the id of its key).
+struct AcmeAccount {
+    std::string path;
+    std::string id;
+    std::string directoryUrl;
+    std::string contact;
+    std::string url;
+    std::string key = kNoObject;
+    std::vector<std::string> orders;
 };
 
 // Everything certd exports, from one ObjectManager.GetManagedObjects call,
@@ -196,6 +209,7 @@ struct Inventory {
     std::vector<Key> keys;
     std::vector<Address> addresses;
     std::vector<AcmeOrder> acmeOrders;
+    std::vector<AcmeAccount> acmeAccounts;
 };
 
 struct AddressBinding {

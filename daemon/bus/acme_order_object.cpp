@@ -61,6 +61,12 @@ std::string accountUrl(Service& s, const std::string& id)
 {
     return stored(s, id).accountUrl;
 }
+sdbus::ObjectPath account(Service& s, const std::string& id)
+{
+    const auto& order = stored(s, id);
+    return sdbus::ObjectPath(
+        order.accountKeyId.empty() || order.accountUrl.empty() ? "/" : acmeAccountPath(order.accountKeyId));
+}
 uint64_t nextRenewal(Service& s, const std::string& id)
 {
     return stored(s, id).nextRenewalUSec;
@@ -90,6 +96,7 @@ const sd_bus_vtable kAcmeOrderVtable[] = {
     SD_BUS_PROPERTY("DirectoryUrl", "s", property<directoryUrl>, 0, kConst),
     SD_BUS_PROPERTY("Challenge", "s", property<challenge>, 0, kConst),
     SD_BUS_PROPERTY("AccountUrl", "s", property<accountUrl>, 0, kChanges),
+    SD_BUS_PROPERTY("Account", "o", property<account>, 0, kChanges),
     SD_BUS_PROPERTY("NextRenewalUSec", "t", property<nextRenewal>, 0, kChanges),
     SD_BUS_PROPERTY("CreatedUSec", "t", property<created>, 0, kConst),
     SD_BUS_VTABLE_END};

@@ -31,6 +31,11 @@ std::string acmeOrderPath(const std::string& id)
     return "/org/certd1/acme_order/" + id;
 }
 
+std::string acmeAccountPath(const std::string& keyId)
+{
+    return "/org/certd1/acme_account/" + keyId;
+}
+
 std::string addressPath(const std::string& address)
 {
     char* path = nullptr;
@@ -96,9 +101,13 @@ Service::Service(sdbus::IConnection& connection, EventLoop& loop, Manager& manag
     acmeOrders_ = std::make_unique<ObjectTree>(
         raw, *this, "/org/certd1/acme_order", "org.certd1.AcmeOrder", kAcmeOrderVtable,
         std::vector<std::string>{"FriendlyName", "State", "ErrorName", "Error", "Certificate", "AccountUrl",
-                                 "NextRenewalUSec"});
+                                 "Account", "NextRenewalUSec"});
     for (const auto& [id, order] : manager_.acmeOrders())
         acmeOrders_->add(id, false);
+    acmeAccounts_ =
+        std::make_unique<ObjectTree>(raw, *this, "/org/certd1/acme_account", "org.certd1.AcmeAccount",
+                                     kAcmeAccountVtable, std::vector<std::string>{"Url", "Orders"});
+    publishAcmeAccounts(false); // there from the start
     for (const auto& [address, entry] : manager_.addresses())
         addAddressObject(address, false);
     flow_.subscribe([this](const Changes& changes) { publish(changes); });
@@ -200,13 +209,17 @@ std::size_t Service::managedObjectsSizeBound() const
     for (const auto& [address, entry] : manager_.addresses()) // 6 properties, names 38 bytes
         total += kObject + 38 + 6 * kProperty + text(address) + 8 + kPath + 3UL * 24 + text(entry.error);
     for (const auto& [id, order] :
-         manager_.acmeOrders()) { // 11 properties, names 110 bytes; two t, Certificate
-        total += kObject + 110 + 11 * kProperty + 2UL * 8 + kPath + kArray + text(order.friendlyName) +
+         manager_.acmeOrders()) { // 12 properties, names 117 bytes; two t, Certificate, Account
+        total += kObject + 117 + 12 * kProperty + 2UL * 8 + 2 * kPath + kArray + text(order.friendlyName) +
                  text(std::string(acmeOrderStateName(order.state))) + text(order.errorName) +
                  text(order.error) + text(order.directoryUrl) + text(order.challenge) +
                  text(order.accountUrl);
         for (const auto& identifier : order.identifiers)
             total += text(identifier);
+        // Its account, counted once per order (orders share accounts: an upper bound): 5
+        // properties, names 31 bytes, Key, and the order's path in Orders.
+        total += kObject + 31 + 5 * kProperty + text(order.directoryUrl) + text(order.contact) +
+                 text(order.accountUrl) + 2 * kPath + kArray;
     }
     return total;
 }
@@ -273,6 +286,9 @@ void Service::publish(const Changes& c)
     applyTo(*keys_, c.keysAdded, c.keysRemoved, c.keysChanged);
     applyTo(*certificates_, c.certificatesAdded, c.certificatesRemoved, c.certificatesChanged);
     applyTo(*requests_, c.requestsAdded, c.requestsRemoved, c.requestsChanged);
+    // Accounts first: an order's Account names an object that is already there.
+    if (!c.acmeOrdersAdded.empty() || !c.acmeOrdersRemoved.empty() || !c.acmeOrdersChanged.empty())
+        publishAcmeAccounts(true);
     applyTo(*acmeOrders_, c.acmeOrdersAdded, c.acmeOrdersRemoved, c.acmeOrdersChanged);
     applyTo(
         addresses_, c.addressesAdded, c.addressesRemoved, c.addressesChanged,
@@ -283,6 +299,24 @@ void Service::publish(const Changes& c)
         emitManagerProperties({"TerminatorState", "TerminatorError"});
     if (!graveyard_.empty())
         loop_.defer([this] { buryTheDead(); });
+}
+
+void Service::publishAcmeAccounts(bool announce)
+{
+    std::map<std::string, AccountView> now;
+    for (auto& [keyId, orders] : manager_.acmeAccounts())
+        now[keyId] = {orders, manager_.acmeOrder(orders.front()).accountUrl};
+    for (const auto& [keyId, view] : accountViews_)
+        if (!now.count(keyId))
+            acmeAccounts_->remove(keyId);
+    for (const auto& [keyId, view] : now) {
+        const auto it = accountViews_.find(keyId);
+        if (it == accountViews_.end())
+            acmeAccounts_->add(keyId, announce);
+        else if (!(it->second == view))
+            acmeAccounts_->emitChanged(keyId);
+    }
+    accountViews_ = std::move(now);
 }
 
 acme::Service& Service::acme()

@@ -40,6 +40,7 @@ std::string keyPath(const std::string& id);
 std::string requestPath(const std::string& id);
 std::string addressPath(const std::string& address);
 std::string acmeOrderPath(const std::string& id);
+std::string acmeAccountPath(const std::string& keyId);
 // The id in a path under `prefix` ("/org/certd1/certificate/"); throws NotFound otherwise.
 std::string idFromPath(const std::string& path, const std::string& prefix, const char* what);
 
@@ -253,7 +254,17 @@ private:
     ChangeFlow& flow_;
     ServiceInfo info_;
     std::unique_ptr<ManagerObject> managerObject_;
-    std::unique_ptr<ObjectTree> certificates_, keys_, requests_, acmeOrders_;
+    // The ACME accounts, made from the orders (Manager::acmeAccounts) after each change of
+    // them: published (announced unless at start-up), retracted, and PropertiesChanged when
+    // their orders or URL changed.
+    void publishAcmeAccounts(bool announce);
+    std::unique_ptr<ObjectTree> certificates_, keys_, requests_, acmeOrders_, acmeAccounts_;
+    struct AccountView {
+        std::vector<std::string> orders;
+        std::string url;
+        bool operator==(const AccountView&) const = default;
+    };
+    std::map<std::string, AccountView> accountViews_;
     acme::Service* acme_ = nullptr;
     std::map<std::string, std::unique_ptr<AddressObject>> addresses_;
     std::vector<std::shared_ptr<void>> graveyard_;

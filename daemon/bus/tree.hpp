@@ -138,6 +138,7 @@ int property(sd_bus*, const char* path, const char*, const char*, sd_bus_message
 extern const sd_bus_vtable kCertificateVtable[];
 extern const sd_bus_vtable kKeyVtable[];
 extern const sd_bus_vtable kRequestVtable[];
-extern const sd_bus_vtable kAcmeOrderVtable[]; // acme_order_object.cpp
+extern const sd_bus_vtable kAcmeOrderVtable[];   // acme_order_object.cpp
+extern const sd_bus_vtable kAcmeAccountVtable[]; // acme_account_object.cpp
 
 } // namespace certd::bus

@@ -66,6 +66,14 @@ void Manager::updateAcmeOrder(const std::string& id, const StoredAcmeOrder& orde
     for (const auto& key : newKeys)
         stageKey(tx, key, changes);
     tx.state().acmeOrders[id] = order;
+    // The URL is the account's: the other orders of the account follow a new registration.
+    if (!order.accountKeyId.empty() && order.accountUrl != old.accountUrl)
+        for (auto& [otherId, other] : tx.state().acmeOrders)
+            if (otherId != id && other.accountKeyId == order.accountKeyId &&
+                other.accountUrl != order.accountUrl) {
+                other.accountUrl = order.accountUrl;
+                changes.acmeOrdersChanged.insert(otherId);
+            }
     std::set<std::string> released;
     for (const auto& key : keysOf(old))
         if (!keysOf(order).count(key) && certificatesOfKey(key).empty())
@@ -78,6 +86,15 @@ void Manager::updateAcmeOrder(const std::string& id, const StoredAcmeOrder& orde
     forgetRemoved(before, changes);
     changes.acmeOrdersChanged.insert(id);
     record(changes);
+}
+
+std::map<std::string, std::vector<std::string>> Manager::acmeAccounts() const
+{
+    std::map<std::string, std::vector<std::string>> accounts;
+    for (const auto& [id, order] : acmeOrders())
+        if (!order.accountKeyId.empty() && !order.accountUrl.empty())
+            accounts[order.accountKeyId].push_back(id);
+    return accounts;
 }
 
 void Manager::deleteAcmeOrder(const std::string& id)

@@ -164,6 +164,11 @@ public:
                          const std::vector<ParsedKey>& newKeys = {});
     // Forgets the order (not its certificates) and the keys only it used.
     void deleteAcmeOrder(const std::string& id);
+    // The ACME accounts: what orders registered (an account key and its URL at the server),
+    // by account key id, each with the ids of the orders that use it. Orders share an account
+    // (acme::Service gives a new order the account of one with the same server, contact and
+    // ca_bundle), and an account lives as long as one of its orders.
+    std::map<std::string, std::vector<std::string>> acmeAccounts() const;
     // A stored private key, parsed (an ACME account key or an order's certificate key).
     pki::EvpPkeyPtr acmeKey(const std::string& keyId) const { return loadPrivateKey(keyId); }
 

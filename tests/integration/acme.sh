@@ -180,6 +180,22 @@ grep -q "/org/certd1/acme_order/.*PropertiesChanged.*'State': <'valid'>" signals
   fail "no PropertiesChanged with State valid: $(grep acme_order signals.log | tail -3)"
 pass "PropertiesChanged follows the order"
 
+# ---- the account: an object of its own (its key, its URL at the CA, its orders)
+AC=org.certd1.AcmeAccount
+account=$(prop "$order" $A Account | tr -d '"')
+case "$account" in /org/certd1/acme_account/*) ;; *) fail "Account of a valid order: '$account'";; esac
+[ "$(prop "$account" $AC Url)" = "$(prop "$order" $A AccountUrl)" ] || fail "account Url $(prop "$account" $AC Url)"
+case "$(prop "$account" $AC Url)" in "\"https://127.0.0.1:$PEBBLE_PORT/"*) ;; *) fail "account Url $(prop "$account" $AC Url)";; esac
+[ "$(prop "$account" $AC DirectoryUrl)" = "\"$DIRECT\"" ] || fail "account DirectoryUrl $(prop "$account" $AC DirectoryUrl)"
+[ "$(prop "$account" $AC Contact)" = '"admin@example.com"' ] || fail "account Contact $(prop "$account" $AC Contact)"
+[ "$(prop "$account" $AC Key)" = "\"/org/certd1/key/${account##*/}\"" ] || fail "account Key $(prop "$account" $AC Key)"
+[ "$(prop "/org/certd1/key/${account##*/}" org.certd1.Key Algorithm) $(prop "/org/certd1/key/${account##*/}" org.certd1.Key Bits)" = '"EC" 256' ] ||
+  fail "the account key (ES256: EC P-256): $(prop "/org/certd1/key/${account##*/}" org.certd1.Key Algorithm)"
+[ "$(prop "$account" $AC Orders)" = "1 \"$order\"" ] || fail "account Orders $(prop "$account" $AC Orders)"
+python3 "$HERE/introspect_compare.py" "$HERE/../../dbus" "$account" --only || fail "AcmeAccount differs from its XML"
+grep -q "InterfacesAdded (objectpath '$account'" signals.log || fail "no InterfacesAdded for the account: $(grep acme_account signals.log)"
+pass "AcmeAccount: key, URL, directory, contact and orders of the account the order registered"
+
 # ---- bad input: named errors, nothing stored
 M=org.certd1.Manager.CreateAcmeOrder
 [ "$(err_name /org/certd1 $M "{'directory_url': <'http://127.0.0.1:1/dir'>, 'identifiers': <['127.0.0.2']>}")" = org.certd1.Error.InvalidArgument ] || fail "http directory accepted"
@@ -195,6 +211,11 @@ pass "bad specs: InvalidArgument / NotFound, nothing stored"
 fingerprint() { leaf_of "$1" | tr -d ':' | tr 'A-F' 'a-f' | cut -c1-16; }
 renewing=$(create_order "$DIRECT" 127.0.0.3 2 assign as 1 127.0.0.3 renew_after_seconds u 3)
 wait_state "$renewing" valid
+# Same server and contact: the same account, which now lists both orders (and said so).
+[ "$(prop "$renewing" $A Account)" = "\"$account\"" ] || fail "a second order of admin@example.com: Account $(prop "$renewing" $A Account)"
+[ "$(prop "$account" $AC Orders | cut -d' ' -f1)" = 2 ] || fail "account Orders $(prop "$account" $AC Orders)"
+grep -q "^$account: org.freedesktop.DBus.Properties.PropertiesChanged ('$AC', .*'Orders'" signals.log ||
+  fail "no PropertiesChanged of the account's Orders: $(grep "$account" signals.log)"
 first=$(prop "$renewing" $A Certificate | tr -d '"')
 wait_until 30 '[ "$(fingerprint 127.0.0.3)" != "$(echo "$factory" | tr -d ":" | tr "A-F" "a-f" | cut -c1-16)" ]' || fail "127.0.0.3 not switched"
 old=$(fingerprint 127.0.0.3)
@@ -215,6 +236,7 @@ case ",$sequence," in *",$new,"*) ;; *) fail "the loop never saw the new certifi
 [ "$(echo "$sequence" | tr ',' '\n' | sort | uniq -d)" = "" ] || fail "a certificate came back after it was replaced: $sequence"
 busctl --system introspect org.certd1 "$first" >/dev/null 2>&1 || fail "the old certificate is gone after its renewal"
 ! busctl --system introspect org.certd1 "$renewing" >/dev/null 2>&1 || fail "the deleted order is still on the bus"
+[ "$(prop "$account" $AC Orders)" = "1 \"$order\"" ] || fail "account Orders after a Delete: $(prop "$account" $AC Orders)"
 pass "renewal: $(tail -1 probe.log), leaves in order: $sequence"
 
 # ---- a renewal that fails (pebble down) keeps the old certificate serving, says so, and is
@@ -239,6 +261,7 @@ renewed=$(prop "$order" $A Certificate | tr -d '"')
 [ "$(prop "$order" $A ErrorName)" = '""' ] || fail "Error left after a renewal: $(prop "$order" $A Error)"
 wait_until 30 '[ "$(fingerprint 127.0.0.2)" != "$served" ]' || fail "127.0.0.2 still serves the old certificate"
 grep -q "badNonce" "$WORK/certd.log" || fail "pebble rejected no nonce at 60 % (PEBBLE_WFE_NONCEREJECT)"
+[ "$(prop "$account" $AC Url)" = "$(prop "$order" $A AccountUrl)" ] || fail "account Url after registering again: $(prop "$account" $AC Url)"
 pass "retried renewal from the new pebble: $(grep -c badNonce "$WORK/certd.log") refused nonces retried; account registered again"
 stop_pebble
 start_pebble 0
@@ -319,6 +342,10 @@ ccert=$(echo "$out" | json_field Certificate)
 "$CERTCTL" acme renew "$cid" > /dev/null || fail "certctl acme renew"
 wait_until 120 '[ "$("$CERTCTL" --json acme show "$cid" | json_field Certificate)" != "$ccert" ]' ||
   fail_acme "certctl acme renew did not bring a new certificate: $("$CERTCTL" acme show "$cid")"
+"$CERTCTL" acme accounts | grep "^${account##*/}" | grep -q "admin@example.com" || fail "certctl acme accounts: $("$CERTCTL" acme accounts)"
+"$CERTCTL" --json acme accounts | python3 -c 'import json,sys; a=[x for x in json.load(sys.stdin) if x["Path"]==sys.argv[1]][0]; assert a["Url"].startswith("https://") and sys.argv[2] in a["Orders"]' "$account" "/org/certd1/acme_order/$cid" ||
+  fail "certctl --json acme accounts: $("$CERTCTL" --json acme accounts)"
+"$CERTCTL" acme show "$cid" | grep -q "^Account: *${account##*/} https://" || fail "certctl acme show: no account: $("$CERTCTL" acme show "$cid")"
 "$CERTCTL" acme delete "$cid" | grep -q "Deleted ACME order" || fail "certctl acme delete"
 if "$CERTCTL" acme show "$cid" > show.out 2>&1; then fail "a deleted order still shows"; fi
 grep -q "no ACME order" show.out || fail "certctl acme show of a deleted order: $(cat show.out)"
@@ -361,7 +388,15 @@ eab=$(create_order "$EAB_DIR" 127.0.0.3 2 eab_kid s kid-1 eab_hmac_key s "$EAB_K
 wait_state "$eab" valid
 [ "$(err_name /org/certd1 $M "{'directory_url': <'$EAB_DIR'>, 'identifiers': <['127.0.0.3']>, 'eab_kid': <'kid-1'>}")" = org.certd1.Error.InvalidArgument ] ||
   fail "eab_kid without eab_hmac_key accepted"
-pass "external account binding: refused without it (externalAccountRequired), valid with it"
+eab_account=$(prop "$eab" $A Account | tr -d '"')
+[ "$eab_account" != "$account" ] && [ "$(prop "$eab_account" $AC DirectoryUrl)" = "\"$EAB_DIR\"" ] ||
+  fail "the EAB order's account: $eab_account $(prop "$eab_account" $AC DirectoryUrl)"
+# Its last order deleted, the account goes, with its key.
+busctl --system call org.certd1 "$eab" $A Delete || fail "Delete of the EAB order"
+! busctl --system introspect org.certd1 "$eab_account" >/dev/null 2>&1 || fail "the account outlived its last order"
+! busctl --system introspect org.certd1 "/org/certd1/key/${eab_account##*/}" >/dev/null 2>&1 || fail "the account key outlived its account"
+grep -q "InterfacesRemoved (objectpath '$eab_account'" signals.log || fail "no InterfacesRemoved for the account: $(grep "$eab_account" signals.log)"
+pass "external account binding: refused without it (externalAccountRequired), valid with it; its account gone with its order"
 
 # ---- while a tls-alpn-01 challenge is pending: an acme-tls/1 client gets the challenge
 # certificate and nothing after the handshake (never the backend); an ordinary one the backend

@@ -96,6 +96,7 @@ grep -q 'certctl acme order' "$WORK/acme.sh" || fail "could not find the README'
 grep -q "hello from the backend behind certd" "$WORK/acme.log" \
   || { cat "$WORK/acme.log" >&2; fail "the README's ACME curl did not reach the backend through certd-tls"; }
 grep -q "^State: *valid" "$WORK/acme.log" || { cat "$WORK/acme.log" >&2; fail "the README's ACME order is not valid"; }
+grep -q "https://127.0.0.1:14000/my-account/" "$WORK/acme.log" || { cat "$WORK/acme.log" >&2; fail "certctl acme accounts lists no pebble account"; }
 served=$(openssl s_client -connect 127.0.0.3:8443 -CAfile "$clone/pebble-root.pem" -verify_ip 127.0.0.3 \
   -verify_return_error </dev/null 2>/dev/null) || fail "127.0.0.3:8443 does not verify against pebble's root"
 grep -q "Pebble Intermediate CA" <<<"$served" || fail "127.0.0.3:8443 does not serve pebble's chain"

@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -201,7 +202,9 @@ TEST_CASE("dns-01: record names, values, and the hook's failures named")
     CHECK(acme::dnsTxtValue("a.b") == acme::base64Url(pki::sha256(asBytes("a.b"))));
 
     test::TempDir dir;
-    const auto script = [&](const std::string& name, const std::string& body) { return hookScript(dir, name, body); };
+    const auto script = [&](const std::string& name, const std::string& body) {
+        return hookScript(dir, name, body);
+    };
     const acme::DnsRecord record{"*.example.com", "_acme-challenge.example.com.", "v"};
     const auto ok = script("ok.sh", "echo \"$@\" > " + (dir.path() / "args").string());
     acme::runDnsHook(ok, "add", record);
@@ -216,8 +219,9 @@ TEST_CASE("dns-01: record names, values, and the hook's failures named")
     errorOf(ErrorCode::AcmeFailed, [&] { acme::runDnsHook(dir.path() / "missing.sh", "add", record); });
     // A hook that never ends is killed at the deadline.
     const auto hung = script("hung.sh", "exec sleep 600");
-    const std::string late = errorOf(
-        ErrorCode::AcmeFailed, [&] { acme::runDnsHook(hung, "add", record, {.timeout = std::chrono::seconds(1)}); });
+    const std::string late = errorOf(ErrorCode::AcmeFailed, [&] {
+        acme::runDnsHook(hung, "add", record, {.timeout = std::chrono::seconds(1)});
+    });
     CHECK(late.find("did not finish within 1 s") != std::string::npos);
 }
 
@@ -237,7 +241,9 @@ bool processGone(pid_t pid)
 TEST_CASE("dns-01: certd stopping stops the hook and what it started, removal gets its grace")
 {
     test::TempDir dir;
-    const auto script = [&](const std::string& name, const std::string& body) { return hookScript(dir, name, body); };
+    const auto script = [&](const std::string& name, const std::string& body) {
+        return hookScript(dir, name, body);
+    };
     const acme::DnsRecord record{"example.com", "_acme-challenge.example.com.", "v"};
     const auto childFile = dir.path() / "child";
     // A hook that hangs in a child of its own (a provider's CLI, say), reporting the child's pid.
@@ -330,15 +336,28 @@ TEST_CASE("state.yaml and journal records carry ACME orders; a store without any
     CHECK_FALSE(parseAcmeOrderState("done"));
 }
 
-TEST_CASE("an ACME order's keys stay while it names them, and go with it")
-{
+namespace {
+// A Manager on a new store in a temporary directory, with its factory certificate.
+struct ManagerFixture {
     test::TempDir dir;
     Store store{dir.path()};
-    ManagerOptions options;
-    options.factoryKeyType = pki::KeyType::EcP256;
-    options.factorySpec.subject.commonName = "appliance.example.com";
+    ManagerOptions options = [] {
+        ManagerOptions o;
+        o.factoryKeyType = pki::KeyType::EcP256;
+        o.factorySpec.subject.commonName = "appliance.example.com";
+        return o;
+    }();
     Manager manager{store, options};
-    manager.ensureFactoryCertificate();
+    ManagerFixture() { manager.ensureFactoryCertificate(); }
+};
+} // namespace
+
+TEST_CASE("an ACME order's keys stay while it names them, and go with it")
+{
+    ManagerFixture fixture;
+    test::TempDir& dir = fixture.dir;
+    const ManagerOptions& options = fixture.options;
+    Manager& manager = fixture.manager;
 
     std::vector<ParsedKey> newKeys;
     newKeys.push_back(parseKey(pki::generateKey(pki::KeyType::EcP256)));
@@ -375,4 +394,46 @@ TEST_CASE("an ACME order's keys stay while it names them, and go with it")
     CHECK(manager.keys().count(account.id) == 0);
     errorOf(ErrorCode::NotFound, [&] { manager.acmeOrder(id); });
     errorOf(ErrorCode::NotFound, [&] { manager.deleteAcmeOrder(id); });
+}
+
+TEST_CASE("ACME accounts: one per registered account key, shared by its orders, its URL theirs")
+{
+    ManagerFixture fixture;
+    Manager& manager = fixture.manager;
+    std::vector<ParsedKey> newKeys;
+    newKeys.push_back(parseKey(pki::generateKey(pki::KeyType::EcP256)));
+    const std::string accountKey = newKeys[0].id;
+    StoredAcmeOrder order;
+    order.directoryUrl = "https://ca.example/dir";
+    order.identifiers = {"127.0.0.2"};
+    order.challenge = "tls-alpn-01";
+    order.keyType = "ec-p256";
+    order.contact = "admin@example.com";
+    const std::string first = manager.createAcmeOrder(order, {});
+    CHECK(manager.acmeAccounts().empty()); // nothing registered yet
+
+    order.accountKeyId = accountKey;
+    order.accountUrl = "https://ca.example/acct/1";
+    manager.updateAcmeOrder(first, order, newKeys);
+    const std::string second = manager.createAcmeOrder(order, {}); // shares it (as acme::Service does)
+    auto accounts = manager.acmeAccounts();
+    REQUIRE(accounts.size() == 1);
+    std::vector<std::string> both{first, second};
+    std::sort(both.begin(), both.end());
+    CHECK(accounts[accountKey] == both);
+
+    // The CA forgot the account; the second order registered the key again: both follow.
+    StoredAcmeOrder again = manager.acmeOrder(second);
+    again.accountUrl = "https://ca.example/acct/7";
+    manager.updateAcmeOrder(second, again);
+    CHECK(manager.acmeOrder(first).accountUrl == "https://ca.example/acct/7");
+
+    // The account lives as long as one of its orders, and its key with it.
+    manager.deleteAcmeOrder(first);
+    accounts = manager.acmeAccounts();
+    CHECK(accounts[accountKey] == std::vector<std::string>{second});
+    CHECK(manager.keys().count(accountKey) == 1);
+    manager.deleteAcmeOrder(second);
+    CHECK(manager.acmeAccounts().empty());
+    CHECK(manager.keys().count(accountKey) == 0);
 }
