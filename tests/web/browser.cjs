@@ -9,12 +9,17 @@
 //                  the key that openssl pkcs12 reads; CertificateExpiring on the page;
 //                  certd's InUse next to Delete
 //   live           changes made by certctl appear without a reload
-//   viewer         a non-admin session sees the tables and no mutating control
+//   acme           an ACME order from the page against pebble (Let's Encrypt's test CA, real
+//                  validation on loopback): certd's InvalidArgument under the directory field
+//                  first, then valid live, served and verified by openssl s_client; Renew
+//                  brings a new certificate; Delete keeps the certificates
+//   viewer         a non-admin session sees the tables (an ACME order failing with certd's
+//                  error too) and no mutating control
 // Every wait is for a DOM condition, a download event or a process, bounded by TIMEOUT.
 "use strict";
 
 const puppeteer = require("puppeteer-core");
-const { execFileSync, spawnSync } = require("node:child_process");
+const { execFileSync, spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
@@ -450,6 +455,128 @@ scenarios.live = async () => {
     await s.close();
 };
 
+// Polls `test` (a cheap check of a process or a file) until it holds, bounded by TIMEOUT.
+async function until(what, test) {
+    const end = Date.now() + TIMEOUT;
+    while (!test()) {
+        check(Date.now() < end, `timed out waiting for ${what}`);
+        await new Promise(resolve => setTimeout(resolve, 100)); // the polling interval, not a wait for an event
+    }
+}
+
+// Let's Encrypt's test CA (Debian's pebble) on loopback, with real validation: its VA
+// connects to the identifier on certd-tls's port, where certd answers tls-alpn-01. Its HTTPS
+// certificate comes from a CA made here (pebble-ca.pem, the order's ca_bundle).
+async function startPebble() {
+    const port = Number(env.TLS_PORT) + 2;
+    const mgmt = port + 1;
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            file("pebble-ca.key"), "-out", file("pebble-ca.pem"), "-days", "2", "-subj", "/CN=pebble test CA");
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", file("pebble.key"),
+            "-out", file("pebble.csr"), "-subj", "/CN=127.0.0.1");
+    fs.writeFileSync(file("pebble.ext"), "subjectAltName=IP:127.0.0.1\n");
+    openssl("x509", "-req", "-in", file("pebble.csr"), "-CA", file("pebble-ca.pem"), "-CAkey", file("pebble-ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", file("pebble.ext"), "-out", file("pebble.pem"));
+    fs.writeFileSync(file("pebble.json"), JSON.stringify({
+        pebble: {
+            listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${mgmt}`,
+            certificate: file("pebble.pem"), privateKey: file("pebble.key"), httpPort: port + 2,
+            tlsPort: Number(env.TLS_PORT), ocspResponderURL: "", externalAccountBindingRequired: false,
+        }
+    }));
+    const log = fs.openSync(file("pebble.log"), "a");
+    const proc = spawn("pebble", ["-config", file("pebble.json")], {
+        stdio: ["ignore", log, log],
+        env: { ...env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" },
+    });
+    const directory = `https://127.0.0.1:${port}/dir`;
+    // Its log says "available" before it accepts: wait for an answer.
+    await until("pebble's directory", () => {
+        check(proc.exitCode === null, `pebble exited: ${fs.readFileSync(file("pebble.log"), "utf8")}`);
+        return spawnSync("curl", ["-sf", "--cacert", file("pebble-ca.pem"), directory]).status === 0;
+    });
+    run("curl", ["-sf", "--cacert", file("pebble-ca.pem"), "-o", file("pebble-root.pem"),
+        `https://127.0.0.1:${mgmt}/roots/0`]);
+    return { proc, directory };
+}
+
+// What certd-tls serves on 127.0.0.3, verified against pebble's root; its SHA-256 fingerprint.
+function servedByPebble() {
+    const { out } = served("127.0.0.3", "127.0.0.3", file("pebble-root.pem"));
+    check(out.includes("Verify return code: 0 (ok)"), `the chain on 127.0.0.3 does not verify against pebble's root:\n${out}`);
+    return fingerprint(file("served.pem"));
+}
+
+scenarios.acme = async () => {
+    const pebble = await startPebble();
+    try {
+        const s = await Session.open("acme");
+        const row = '#acme-table tr[data-name="web acme"]';
+
+        await step("the ACME tab is empty and offers a new order", async () => {
+            await s.tab("acme");
+            await s.wait("#acme-empty");
+            await s.wait("#acme-new");
+        });
+
+        await step("an http:// directory gets certd's InvalidArgument under its field", async () => {
+            await s.$("#acme-new").click();
+            await s.fill("#acme-directory_url", "http://127.0.0.1:1/dir");
+            await s.fill("#acme-identifiers", "127.0.0.3");
+            await s.$("#acme-submit").click();
+            const message = await s.waitText("#acme-directory_url-error", "directory_url:");
+            check(message.includes("InvalidArgument"), `the error does not name certd's error: ${message}`);
+            await s.screenshot("1-order-error");
+        });
+
+        let first;
+        await step("the order (pebble's CA bundle, 127.0.0.3 ticked) becomes valid on the page, live", async () => {
+            await s.fill("#acme-directory_url", pebble.directory);
+            await s.fill("#acme-contact", "admin@example.com");
+            await s.uploadFile("#acme-form", file("pebble-ca.pem"));
+            await s.$('[id="acme-assign-127.0.0.3"]').click();
+            await s.fill("#acme-friendly_name", "web acme");
+            await s.$("#acme-submit").click();
+            await s.gone("#acme-form");
+            await s.wait(`${row}[data-state="valid"]`);
+            first = await s.frame.$eval(row, e => e.dataset.certificate);
+            check(first, "a valid order without a certificate");
+            await s.waitText(`${row} .certd-acme-account`, "admin@example.com");
+            await s.waitText(`${row} .certd-acme-certificate`, "web acme");
+            await s.screenshot("2-valid");
+        });
+
+        await step("certd-tls serves the issued certificate on 127.0.0.3, verified against pebble's root", async () => {
+            await until("127.0.0.3 to serve the ACME certificate", () => servedByPebble().startsWith(first));
+        });
+
+        await step("Renew brings a new certificate, served at once; the old one stays stored", async () => {
+            await s.$(`${row} .certd-acme-renew`).click();
+            await s.frame.waitForFunction((sel, old) => {
+                const e = document.querySelector(sel);
+                return e && e.dataset.state === "valid" && e.dataset.certificate && e.dataset.certificate !== old;
+            }, { timeout: TIMEOUT }, row, first);
+            const renewed = await s.frame.$eval(row, e => e.dataset.certificate);
+            await until("127.0.0.3 to serve the renewed certificate", () => servedByPebble().startsWith(renewed));
+            await s.tab("certificates");
+            await s.wait(`tr[data-path="/org/certd1/certificate/${first}"]`);
+            await s.tab("acme");
+        });
+
+        await step("Delete: the order goes, its certificates stay", async () => {
+            await s.$(`${row} .certd-acme-delete`).click();
+            await s.$("#delete-acme-confirm").click();
+            await s.gone(row);
+            await s.wait("#acme-empty");
+            await s.tab("certificates");
+            await s.wait(`tr[data-path="/org/certd1/certificate/${first}"]`);
+        });
+        await s.close();
+    } finally {
+        pebble.proc.kill();
+    }
+};
+
 scenarios.viewer = async () => {
     certctl("create-request", "--name", "pending", "--key-type", "ec-p256", "--cn", "pending.example.com", "-o", file("p.csr"));
     const s = await Session.open("viewer");
@@ -490,6 +617,17 @@ scenarios.viewer = async () => {
         await s.tab("requests");
         await s.wait('#requests-table tr[data-name="pending"] .certd-show-request');
         check(!(await s.frame.$(".certd-delete-request")), "Delete offered to a viewer");
+    });
+
+    await step("the ACME tab shows an order failing with certd's error, and no New order, Renew or Delete", async () => {
+        // A CA that is not there: the order fails (FetchFailed) and is retried.
+        certctl("acme", "order", "--directory", "https://127.0.0.1:1/dir", "--identifier", "127.0.0.2", "--name", "nowhere");
+        await s.tab("acme");
+        await s.wait('#acme-table tr[data-name="nowhere"][data-state="failed"]');
+        await s.waitText('#acme-table tr[data-name="nowhere"] .certd-acme-error', "FetchFailed");
+        for (const sel of ["#acme-new", ".certd-acme-renew", ".certd-acme-delete"])
+            check(!(await s.frame.$(sel)), `${sel} shown to a viewer`);
+        await s.screenshot("3-acme");
     });
     await s.close();
 };

@@ -1,7 +1,7 @@
-// The page: Certificates, Requests and Status tabs, a certificate's Edit Certificate
+// The page: Certificates, Requests, ACME and Status tabs, a certificate's Edit Certificate
 // Configuration page, the dialogs, and CertificateExpiring warnings at the top.
-// The route lives in cockpit.location (#/requests, #/certificate/<id>), so the shell's
-// URL, back button and reload keep the view.
+// The route lives in cockpit.location (#/requests, #/acme, #/certificate/<id>), so the
+// shell's URL, back button and reload keep the view.
 
 import { useEffect, useState } from "react";
 import {
@@ -9,6 +9,7 @@ import {
     TabTitleText, Tabs, Title,
 } from "@patternfly/react-core";
 
+import { AcmeOrderDialog, AcmeOrdersTable } from "./acme.jsx";
 import cockpit from "./cockpit.js";
 import { dismissExpiring } from "./certd.js";
 import { CertificatesTable } from "./certificates.jsx";
@@ -81,7 +82,7 @@ export function App() {
         body = <CertificateDetails state={state} id={path[1]} navigate={navigate} onExport={onExport}
                                    onRekey={cert => setDialog({ kind: "create", initialKind: "request", copyFrom: cert })} />;
     } else {
-        const tab = ["requests", "status"].includes(path[0]) ? path[0] : "certificates";
+        const tab = ["requests", "acme", "status"].includes(path[0]) ? path[0] : "certificates";
         body = (
             <Tabs activeKey={tab} onSelect={(e, key) => key !== tab && navigate(key === "certificates" ? [] : [key])}
                   aria-label="certd views" id="certd-tabs" mountOnEnter unmountOnExit>
@@ -92,6 +93,9 @@ export function App() {
                 </Tab>
                 <Tab eventKey="requests" title={<TabTitleText id="tab-requests">Requests ({Object.keys(state.requests).length})</TabTitleText>}>
                     <RequestsTable state={state} navigate={navigate} />
+                </Tab>
+                <Tab eventKey="acme" title={<TabTitleText id="tab-acme">ACME ({Object.keys(state.acmeOrders).length})</TabTitleText>}>
+                    <AcmeOrdersTable state={state} navigate={navigate} onCreate={() => setDialog({ kind: "acme" })} />
                 </Tab>
                 <Tab eventKey="status" title={<TabTitleText id="tab-status">Status</TabTitleText>}>
                     <Status state={state} navigate={navigate} />
@@ -116,6 +120,7 @@ export function App() {
                 <CreateDialog initialKind={dialog.initialKind} copyFrom={dialog.copyFrom} keys={state.keys} onClose={close}
                               onCreated={created => navigate(["certificate", created.split("/").pop()])} />}
             {dialog?.kind === "import" && <ImportDialog state={state} onClose={close} />}
+            {dialog?.kind === "acme" && <AcmeOrderDialog state={state} onClose={close} />}
             {exported && <ExportDialog certificate={exported} rights={state.rights} onClose={close} />}
         </Page>
     );

@@ -12,6 +12,8 @@ export const IFACE = {
     request: "org.certd1.Request",
     key: "org.certd1.Key",
     address: "org.certd1.Address",
+    acmeOrder: "org.certd1.AcmeOrder",
+    acmeAccount: "org.certd1.AcmeAccount",
 };
 
 // The system bus: certd's home on an appliance. The demo and the tests run cockpit-ws
@@ -23,6 +25,8 @@ const KINDS = {
     requests: IFACE.request,
     keys: IFACE.key,
     addresses: IFACE.address,
+    acmeOrders: IFACE.acmeOrder,
+    acmeAccounts: IFACE.acmeAccount,
 };
 
 // One immutable snapshot, replaced on every change, for React's useSyncExternalStore.
@@ -35,6 +39,8 @@ let snapshot = {
     requests: {},
     keys: {},
     addresses: {},
+    acmeOrders: {},
+    acmeAccounts: {},
     expiring: [], // CertificateExpiring signals received: { id, path, notAfterUSec, days }
 };
 const listeners = new Set();
