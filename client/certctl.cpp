@@ -969,7 +969,9 @@ int runAcme(Context& ctx)
         printMessage("Created ACME order " + order.id + " (" + order.path + ")");
         printAcmeOrder(order);
     }
-    return order.state == "invalid" || order.state == "failed" ? 1 : 0;
+    // Without --wait the order was created, whatever it reached since (a CA that cannot be
+    // reached fails it within milliseconds): the outcome is what --wait waits for.
+    return a.has("--wait") && (order.state == "invalid" || order.state == "failed") ? 1 : 0;
 }
 
 int runAddresses(Context& ctx)

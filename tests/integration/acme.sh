@@ -347,6 +347,15 @@ wait_until 120 '[ "$("$CERTCTL" --json acme show "$cid" | json_field Certificate
   fail "certctl --json acme accounts: $("$CERTCTL" --json acme accounts)"
 "$CERTCTL" acme show "$cid" | grep -q "^Account: *${account##*/} https://" || fail "certctl acme show: no account: $("$CERTCTL" acme show "$cid")"
 "$CERTCTL" acme delete "$cid" | grep -q "Deleted ACME order" || fail "certctl acme delete"
+# The exit status is the outcome with --wait only: without it, the order was created (exit 0)
+# even when it failed before certctl read it back (a CA not there fails it at once).
+"$CERTCTL" acme order --directory https://127.0.0.1:1/dir --identifier 127.0.0.3 --name unreachable > /dev/null ||
+  fail "certctl acme order without --wait: exit $?"
+if "$CERTCTL" acme order --directory https://127.0.0.1:1/dir --identifier 127.0.0.3 --name unreachable-wait --wait > wait.out; then
+  fail "certctl acme order --wait of a failing order: exit 0 ($(cat wait.out))"
+fi
+grep -q "^State: *failed" wait.out || fail "certctl acme order --wait: $(cat wait.out)"
+"$CERTCTL" acme delete unreachable > /dev/null && "$CERTCTL" acme delete unreachable-wait > /dev/null || fail "certctl acme delete by name"
 if "$CERTCTL" acme show "$cid" > show.out 2>&1; then fail "a deleted order still shows"; fi
 grep -q "no ACME order" show.out || fail "certctl acme show of a deleted order: $(cat show.out)"
 pass "certctl acme: order --wait, list, show, renew, delete (--json)"

@@ -29,7 +29,12 @@ const WORK = env.WORK;
 const PAGE = "cockpit/@localhost/certd/index.html";
 
 function run(command, args, options = {}) {
-    return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: TIMEOUT, ...options });
+    try {
+        return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: TIMEOUT, ...options });
+    } catch (e) {
+        e.message += `\n${e.stdout || ""}${e.stderr || ""}`; // what the command said, for the report
+        throw e;
+    }
 }
 const certctl = (...args) => run(env.CERTCTL, args);
 const openssl = (...args) => run("openssl", args);
