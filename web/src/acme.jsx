@@ -10,7 +10,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 
 import { call, callManager, errorField, IFACE, idOf, toBase64, variant } from "./certd.js";
-import { FieldError, InlineError, WarningList } from "./common.jsx";
+import { FieldError, InlineError, useChosenFile, WarningList } from "./common.jsx";
 import { formatTime } from "./format.js";
 
 const STATE_COLORS = { valid: "green", pending: "blue", processing: "blue", invalid: "red", failed: "red" };
@@ -29,9 +29,9 @@ export function AcmeOrderDialog({ state, onClose }) {
         directory_url: "", identifiers: "", challenge: "tls-alpn-01", key_type: "ec-p256", contact: "",
         friendly_name: "",
     });
-    const [bundle, setBundle] = useState(null); // { name, data: ArrayBuffer }
     const [assign, setAssign] = useState([]);
     const [error, setError] = useState(null);
+    const [bundle, chooseFile] = useChosenFile(setError);
     const [busy, setBusy] = useState(false);
     const [warnings, setWarnings] = useState(null);
     const set = key => (event, value) => setForm({ ...form, [key]: value });
@@ -43,11 +43,7 @@ export function AcmeOrderDialog({ state, onClose }) {
 
     const chooseBundle = (event, chosen) => {
         setError(null);
-        if (!chosen) {
-            setBundle(null);
-            return;
-        }
-        chosen.arrayBuffer().then(data => setBundle({ name: chosen.name, data }), setError);
+        chooseFile(event, chosen);
     };
 
     const submit = event => {

@@ -11,6 +11,20 @@ export function useCertd() {
     return useSyncExternalStore(subscribe, getSnapshot);
 }
 
+// A file picked in a FileUpload, read into memory: [file ({ name, data: ArrayBuffer }) or
+// null, choose]. choose is the FileUpload's onFileInputChange; choose(null, null) clears.
+export function useChosenFile(onError) {
+    const [file, setFile] = useState(null);
+    const choose = (event, chosen) => {
+        if (!chosen) {
+            setFile(null);
+            return;
+        }
+        chosen.arrayBuffer().then(data => setFile({ name: chosen.name, data }), onError);
+    };
+    return [file, choose];
+}
+
 // certd's error for one control, right under it.
 export function FieldError({ error, id }) {
     if (!error)

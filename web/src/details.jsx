@@ -11,7 +11,7 @@ import {
 } from "@patternfly/react-core";
 
 import { call, IFACE, idOf, toBase64 } from "./certd.js";
-import { FieldError, InlineError, WarningLabels, WarningList } from "./common.jsx";
+import { FieldError, InlineError, useChosenFile, WarningLabels, WarningList } from "./common.jsx";
 import { formatSans, formatTime } from "./format.js";
 
 function nameOf(state, path) {
@@ -103,8 +103,8 @@ function Properties({ state, cert, navigate }) {
 
 function Chain({ state, cert, manage, navigate }) {
     const [mode, setMode] = useState(cert.ChainMode);
-    const [file, setFile] = useState(null);
     const [error, setError] = useState(null);
+    const [file, chooseFile] = useChosenFile(setError);
     const [busy, setBusy] = useState(false);
     const [fetched, setFetched] = useState(null);
     const [fetchError, setFetchError] = useState(null);
@@ -112,18 +112,14 @@ function Chain({ state, cert, manage, navigate }) {
 
     const choose = (event, chosen) => {
         setError(null);
-        if (!chosen) {
-            setFile(null);
-            return;
-        }
-        chosen.arrayBuffer().then(data => setFile({ name: chosen.name, data }), setError);
+        chooseFile(event, chosen);
     };
     const apply = () => {
         setBusy(true);
         setError(null);
         const pem = mode === "manual" ? toBase64(file.data) : "";
         call(cert.path, IFACE.certificate, "SetChain", [mode, pem])
-                .then(() => setFile(null), setError)
+                .then(() => chooseFile(null, null), setError)
                 .finally(() => setBusy(false));
     };
     const fetchIssuer = () => {

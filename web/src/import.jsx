@@ -8,7 +8,7 @@ import {
 } from "@patternfly/react-core";
 
 import { callManager, errorField, errorName, toBase64, variant } from "./certd.js";
-import { FieldError, WarningList } from "./common.jsx";
+import { FieldError, useChosenFile, WarningList } from "./common.jsx";
 
 const PASSPHRASE_ERRORS = new Set(["PassphraseRequired", "BadPassphrase"]);
 
@@ -30,11 +30,11 @@ function describe(path, state) {
 }
 
 export function ImportDialog({ state, onClose }) {
-    const [file, setFile] = useState(null); // { name, data: ArrayBuffer }
     const [friendlyName, setFriendlyName] = useState("");
     const [passphrase, setPassphrase] = useState("");
     const [askPassphrase, setAskPassphrase] = useState(false);
     const [error, setError] = useState(null);
+    const [file, chooseFile] = useChosenFile(setError);
     const [busy, setBusy] = useState(false);
     const [result, setResult] = useState(null);
 
@@ -47,11 +47,7 @@ export function ImportDialog({ state, onClose }) {
         setResult(null);
         setAskPassphrase(false);
         setPassphrase("");
-        if (!chosen) {
-            setFile(null);
-            return;
-        }
-        chosen.arrayBuffer().then(data => setFile({ name: chosen.name, data }), setError);
+        chooseFile(event, chosen);
     };
 
     const submit = event => {
