@@ -470,7 +470,8 @@ void Service::afterBegin(const std::shared_ptr<Run>& run, Begun& begun)
                 for (std::size_t i = 0; i < published; ++i) {
                     try {
                         // Also when certd stops: a few seconds to take the record away again.
-                        runDnsHook(hook, "remove", dnsRecords[i], {.cancel = cancel, .graceOnCancel = std::chrono::seconds(10)});
+                        runDnsHook(hook, "remove", dnsRecords[i],
+                                   {.cancel = cancel, .graceOnCancel = std::chrono::seconds(10)});
                     } catch (const std::exception& e) {
                         log::warning(std::string("ACME: ") + e.what());
                     }
