@@ -29,7 +29,7 @@ set -e
 # secure heap, a mapping whose VmFlags carry both "lo" (mlock'ed) and "dd" (MADV_DONTDUMP).
 # Under AddressSanitizer there is nothing to see: its mlock is a no-op and its own shadow
 # memory is MADV_DONTDUMP too. The normal build's run of this test does the check.
-if ldd "$CERTD" | grep -q libasan; then
+if sanitized "$CERTD"; then
   echo "ASan build: secure heap check skipped (mlock is a no-op, ASan's shadow is MADV_DONTDUMP)"
 else
   locked_dontdump_kb() {

@@ -53,7 +53,7 @@ serves() {
 }
 # A bound on memory that a sanitizer's shadow and quarantine do not break.
 MEM_LIMIT_KB=$((200 * 1024))
-if ldd "$CERTD_TLS" 2>/dev/null | grep -q libasan; then MEM_LIMIT_KB=$((1024 * 1024)); fi
+if sanitized "$CERTD_TLS"; then MEM_LIMIT_KB=$((1024 * 1024)); fi
 
 serves "start-up"
 BASE_RSS=$(rss_kb)

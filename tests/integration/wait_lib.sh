@@ -23,3 +23,8 @@ wait_port() {
   wait_until 60 "python3 -c \"import socket; socket.create_connection(('$1', $2), 5)\" 2>/dev/null" \
     || fail "nothing listens on $1:$2"
 }
+
+# sanitized BINARY: whether BINARY is an AddressSanitizer build. grep reads all that ldd prints:
+# with pipefail, `ldd | grep -q` could end early at the match, ldd's next line then kills it
+# with SIGPIPE, and the pipeline says "no" (key_custody scanned an ASan certd that way).
+sanitized() { ldd "$1" 2>/dev/null | grep libasan >/dev/null; }

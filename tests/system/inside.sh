@@ -19,7 +19,9 @@ busy() { busctl --system "$@"; }
 # runuser needs PAM, whose configuration the volatile /etc lacks; setpriv only switches.
 # handshake ADDRESS: a TLS handshake on ADDRESS:443 completes (within 10 s: a listening socket
 # with no terminator behind it holds a client in its backlog).
-handshake() { timeout 10 openssl s_client -connect "$1:443" </dev/null 2>/dev/null | grep -q "^New, TLSv1"; }
+# grep reads all of s_client's output: `grep -q` could end at the match and s_client's next
+# write would then die of SIGPIPE, a failure under pipefail.
+handshake() { timeout 10 openssl s_client -connect "$1:443" </dev/null 2>/dev/null | grep "^New, TLSv1" >/dev/null; }
 # refused ADDRESS: nothing listens on ADDRESS:443.
 refused() {
   python3 -c 'import socket, sys; s = socket.socket(); s.settimeout(10); sys.exit(s.connect_ex((sys.argv[1], 443)) != 111)' "$1"
