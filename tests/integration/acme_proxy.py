@@ -7,7 +7,9 @@ Forwards every request to https://127.0.0.1:UPSTREAM_PORT with the Host header t
 so pebble's URLs point back at this proxy. A plain-HTTP control port on 127.0.0.1 sets one rule
 at a time:
 
-    GET /rule?prefix=/certZ/&action=hold    requests whose path starts with prefix ...
+    GET /rule?prefix=/certZ/&action=hold[&after=N]
+                                           requests whose path starts with prefix (but the
+                                           first N of them, which pass untouched) ...
         hold       wait until /release (then forward, or drop when the release says so)
         drop       close the connection without an answer
         status500  answer 500 with an HTML body
@@ -33,7 +35,7 @@ import urllib.parse
 LISTEN, UPSTREAM, CERT, KEY, CONTROL = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 
 lock = threading.Lock()
-rule = {"prefix": None, "action": None}
+rule = {"prefix": None, "action": None, "after": 0}
 seen = []
 released = threading.Condition(lock)
 release = {"generation": 0, "action": "forward"}
@@ -52,6 +54,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with lock:
             seen.append(self.path)
             action = rule["action"] if rule["prefix"] and self.path.startswith(rule["prefix"]) else None
+            if action and rule["after"] > 0:
+                rule["after"] -= 1
+                action = None
             if action == "hold":
                 generation = release["generation"]
                 print("held", self.command, self.path, flush=True)
@@ -112,8 +117,10 @@ class Control(http.server.BaseHTTPRequestHandler):
         with lock:
             if url.path == "/rule":
                 rule["prefix"], rule["action"] = query["prefix"], query["action"]
+                rule["after"] = int(query.get("after", "0"))
             elif url.path == "/clear":
                 rule["prefix"] = rule["action"] = None
+                rule["after"] = 0
             elif url.path == "/release":
                 release["generation"] += 1
                 release["action"] = query.get("action", "forward")
